@@ -1,0 +1,115 @@
+//! C2SP tlog-checkpoint: the signed tree head of the log.
+//!
+//! The body is exactly three lines, `<origin>\n<size>\n<base64 root>\n`
+//! (<https://c2sp.org/tlog-checkpoint>); this ledger never writes extension
+//! lines and refuses checkpoints that carry them. The body is signed as a
+//! C2SP signed note by the notary's Ed25519 key(s).
+
+use crate::hashing::Hash;
+use crate::note::{self, Note, NoteError, NoteSigner, VerifierKey};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint body is not three lines of origin, size and root")]
+    Malformed,
+    #[error("checkpoint origin is empty")]
+    EmptyOrigin,
+    #[error("checkpoint size {0:?} is not a decimal without leading zeroes")]
+    BadSize(String),
+    #[error("checkpoint root: {0}")]
+    BadRoot(#[from] crate::hashing::BadHash),
+    #[error("checkpoint has extension lines, which this log never writes")]
+    ExtensionLines,
+    #[error("checkpoint is for log {got:?}, expected {expected:?}")]
+    WrongOrigin { expected: String, got: String },
+    #[error("checkpoint signature: {0}")]
+    Note(#[from] NoteError),
+}
+
+/// Parses a decimal with no sign and no leading zeroes (except "0").
+pub fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl Checkpoint {
+    /// The note text that is signed.
+    pub fn body(&self) -> String {
+        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+    }
+
+    pub fn parse_body(text: &str) -> Result<Checkpoint, CheckpointError> {
+        let body = text.strip_suffix('\n').ok_or(CheckpointError::Malformed)?;
+        let lines: Vec<&str> = body.split('\n').collect();
+        if lines.len() > 3 {
+            return Err(CheckpointError::ExtensionLines);
+        }
+        let [origin, size, root] = lines[..] else {
+            return Err(CheckpointError::Malformed);
+        };
+        if origin.is_empty() {
+            return Err(CheckpointError::EmptyOrigin);
+        }
+        let size = parse_decimal(size).ok_or_else(|| CheckpointError::BadSize(size.to_owned()))?;
+        Ok(Checkpoint { origin: origin.to_owned(), size, root: Hash::from_base64(root)? })
+    }
+
+    /// The signed note carrying this checkpoint.
+    pub fn sign(&self, signer: &NoteSigner) -> String {
+        note::sign(&self.body(), signer)
+    }
+
+    /// Verifies a signed checkpoint for log `origin` against the log's keys.
+    /// Signatures by other keys (e.g. witnesses not in `keys`) are ignored.
+    pub fn verify(
+        signed: &[u8],
+        origin: &str,
+        keys: &[VerifierKey],
+    ) -> Result<Checkpoint, CheckpointError> {
+        let note = Note::parse(signed)?;
+        note.verify(keys)?;
+        let checkpoint = Checkpoint::parse_body(&note.text)?;
+        if checkpoint.origin != origin {
+            return Err(CheckpointError::WrongOrigin {
+                expected: origin.to_owned(),
+                got: checkpoint.origin,
+            });
+        }
+        Ok(checkpoint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_rules() {
+        assert_eq!(parse_decimal("0"), Some(0));
+        assert_eq!(parse_decimal("10"), Some(10));
+        assert_eq!(parse_decimal("010"), None);
+        assert_eq!(parse_decimal("+1"), None);
+        assert_eq!(parse_decimal(""), None);
+        assert_eq!(parse_decimal("18446744073709551616"), None);
+    }
+
+    #[test]
+    fn extension_lines_are_refused() {
+        let root = Hash::empty_tree().to_base64();
+        assert_eq!(
+            Checkpoint::parse_body(&format!("o\n0\n{root}\next\n")),
+            Err(CheckpointError::ExtensionLines)
+        );
+        assert_eq!(Checkpoint::parse_body(&format!("o\n0\n{root}")), Err(CheckpointError::Malformed));
+        assert!(Checkpoint::parse_body(&format!("o\n0\n{root}\n")).is_ok());
+    }
+}

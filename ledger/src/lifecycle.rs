@@ -1,0 +1,389 @@
+//! Who may sign what, and what each accepted entry establishes.
+//!
+//! The rules (specs/lifecycle.md) are applied by the notary before appending
+//! and re-applied by verifiers; both call [`decide`] on a [`LedgerView`] of
+//! the state before the entry:
+//!
+//! - registry kinds (`department`, `department_key`, `key_revocation`) are
+//!   signed by a root key of the trust policy, and root keys sign nothing else;
+//! - every other entry is signed by a registered department with a key
+//!   registered to that department, valid at the notarised time and not
+//!   revoked;
+//! - each kind has a permitted signer: a role (catalog entries by providers,
+//!   applications by requesters, reply extensions by the supervisor) or a
+//!   party of the case (only the case's provider approves, delivers, …; only
+//!   its requester records usage, disposes, …).
+
+use crate::attestation::{Body, Id, Kind, PublicKey, Role, Statement};
+use crate::state::{CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation};
+
+/// Why an entry is refused. Each has a stable `code` for the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{kind} entries must be signed by a root key of the trust policy")]
+    NotRoot { kind: &'static str },
+    #[error("root keys sign only registry entries, not {kind}")]
+    RootSignsOnlyRegistry { kind: &'static str },
+    #[error("department {0} is not registered")]
+    UnknownDepartment(Id),
+    #[error("the signing key is not registered to any department")]
+    UnknownKey,
+    #[error("the signing key is registered to department {registered_to}, not {claimed}")]
+    KeyOfOtherDepartment { claimed: Id, registered_to: Id },
+    #[error("the signing key of {0} was revoked at entry {1}")]
+    KeyRevoked(Id, u64),
+    #[error("the signing key of {department} is valid only from {valid_from} (ms)")]
+    KeyNotYetValid { department: Id, valid_from: u64 },
+    #[error("the signing key of {department} expired at {valid_until} (ms)")]
+    KeyExpired { department: Id, valid_until: u64 },
+    #[error("key is already registered to department {0}")]
+    KeyAlreadyRegistered(Id),
+    #[error("key is already revoked")]
+    KeyAlreadyRevoked,
+    #[error("key is not a usable Ed25519 public key (invalid, small order or torsion)")]
+    WeakKey,
+    #[error("department {department} lacks the {role} role needed for {kind}")]
+    MissingRole { department: Id, role: &'static str, kind: &'static str },
+    #[error("catalog item {0} does not exist")]
+    UnknownItem(Id),
+    #[error("catalog item {item} belongs to provider {provider}")]
+    ItemOfOtherProvider { item: Id, provider: Id },
+    #[error("case {0} does not exist (no application opened it)")]
+    UnknownCase(Id),
+    #[error("case {0} already exists")]
+    CaseExists(Id),
+    #[error("a department cannot apply for its own data")]
+    SelfApplication,
+    #[error("{kind} for case {case} must be signed by its {party} {expected}")]
+    NotCaseParty { kind: &'static str, case: Id, party: &'static str, expected: Id },
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotRoot { .. } => "not_root",
+            Refusal::RootSignsOnlyRegistry { .. } => "root_signs_only_registry",
+            Refusal::UnknownDepartment(_) => "unknown_department",
+            Refusal::UnknownKey => "unknown_key",
+            Refusal::KeyOfOtherDepartment { .. } => "key_of_other_department",
+            Refusal::KeyRevoked(..) => "key_revoked",
+            Refusal::KeyNotYetValid { .. } => "key_not_yet_valid",
+            Refusal::KeyExpired { .. } => "key_expired",
+            Refusal::KeyAlreadyRegistered(_) => "key_already_registered",
+            Refusal::KeyAlreadyRevoked => "key_already_revoked",
+            Refusal::WeakKey => "weak_key",
+            Refusal::MissingRole { .. } => "missing_role",
+            Refusal::UnknownItem(_) => "unknown_catalog_item",
+            Refusal::ItemOfOtherProvider { .. } => "item_of_other_provider",
+            Refusal::UnknownCase(_) => "unknown_case",
+            Refusal::CaseExists(_) => "case_exists",
+            Refusal::SelfApplication => "self_application",
+            Refusal::NotCaseParty { .. } => "not_case_party",
+        }
+    }
+}
+
+/// A refusal, or a failure to read the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecideError<E> {
+    Refused(Refusal),
+    View(E),
+}
+
+impl<E> From<Refusal> for DecideError<E> {
+    fn from(r: Refusal) -> Self {
+        DecideError::Refused(r)
+    }
+}
+
+/// An accepted entry: what it establishes and the earlier entries that
+/// support the decision (the signer's registration, the case, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub changes: Vec<Change>,
+    pub evidence: Vec<u64>,
+}
+
+/// The permitted signer of each kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signer {
+    /// A root key of the trust policy.
+    Root,
+    /// Any department holding the role.
+    Role(Role),
+    /// The provider named when the case was opened.
+    CaseProvider,
+    /// The requester that opened the case.
+    CaseRequester,
+    /// The case's provider or any supervisor.
+    CaseProviderOrSupervisor,
+    /// The provider that published the catalog item.
+    ItemProvider,
+}
+
+pub fn permitted_signer(kind: Kind) -> Signer {
+    use Kind::*;
+    match kind {
+        Department | DepartmentKey | KeyRevocation => Signer::Root,
+        CatalogEntry => Signer::Role(Role::Provider),
+        ServiceChangeFiling => Signer::ItemProvider,
+        Application => Signer::Role(Role::Requester),
+        MaterialsIncomplete | Approval | Rejection | Delivery | CorrectionResult | Consent => {
+            Signer::CaseProvider
+        }
+        DeliveryReceipt | CorrectionRequest | UsageRecord | Disposal => Signer::CaseRequester,
+        ReplyExtension => Signer::Role(Role::Supervisor),
+        Suspension | Termination => Signer::CaseProviderOrSupervisor,
+    }
+}
+
+/// The case an entry belongs to, if any.
+pub fn case_of(body: &Body) -> Option<&Id> {
+    match body {
+        Body::Application(b) => Some(&b.case),
+        Body::MaterialsIncomplete(b) => Some(&b.case),
+        Body::Approval(b) => Some(&b.case),
+        Body::Rejection(b) => Some(&b.case),
+        Body::ReplyExtension(b) => Some(&b.case),
+        Body::Delivery(b) => Some(&b.case),
+        Body::DeliveryReceipt(b) => Some(&b.case),
+        Body::CorrectionRequest(b) => Some(&b.case),
+        Body::CorrectionResult(b) => Some(&b.case),
+        Body::UsageRecord(b) => Some(&b.case),
+        Body::Disposal(b) => Some(&b.case),
+        Body::Suspension(b) => Some(&b.case),
+        Body::Termination(b) => Some(&b.case),
+        Body::Consent(b) => Some(&b.case),
+        Body::Department(_)
+        | Body::DepartmentKey(_)
+        | Body::KeyRevocation(_)
+        | Body::CatalogEntry(_)
+        | Body::ServiceChangeFiling(_) => None,
+    }
+}
+
+/// Decides on `statement`, notarised at `time`, to become entry `index`.
+pub fn decide<V: LedgerView>(
+    view: &V,
+    statement: &Statement,
+    time: u64,
+    index: u64,
+) -> Result<Decision, DecideError<V::Error>> {
+    let kind = statement.kind();
+    let signer = &statement.signer;
+    let required = permitted_signer(kind);
+    let mut evidence = Vec::new();
+
+    if required == Signer::Root {
+        if !view.is_root(signer) {
+            return Err(Refusal::NotRoot { kind: kind.name() }.into());
+        }
+        check_registry_entry(view, &statement.body, &mut evidence)?;
+    } else {
+        if view.is_root(signer) {
+            return Err(Refusal::RootSignsOnlyRegistry { kind: kind.name() }.into());
+        }
+        let department = check_signer(view, &signer.department, &signer.key, time, &mut evidence)?;
+        check_permission(view, statement, required, &department, &mut evidence)?;
+    }
+    let changes = effect(view, statement, time, index).map_err(DecideError::View)?;
+    Ok(Decision { changes, evidence })
+}
+
+/// The records an accepted entry establishes. Verifiers also use this to
+/// take evidence entries as facts.
+pub fn effect<V: LedgerView>(
+    view: &V,
+    statement: &Statement,
+    time: u64,
+    index: u64,
+) -> Result<Vec<Change>, V::Error> {
+    let signer = &statement.signer.department;
+    Ok(match &statement.body {
+        Body::Department(d) => vec![Change::Department(
+            d.id.clone(),
+            DepartmentRecord { name: d.name.as_str().to_owned(), roles: d.roles.clone(), index },
+        )],
+        Body::DepartmentKey(k) => vec![Change::Key(
+            k.key,
+            KeyRecord {
+                department: k.department.clone(),
+                valid_from: k.valid_from.unwrap_or(time),
+                valid_until: k.valid_until,
+                index,
+                revoked: None,
+            },
+        )],
+        Body::KeyRevocation(r) => match view.key(&r.key)? {
+            Some(mut record) => {
+                record.revoked = Some(Revocation { time, index });
+                vec![Change::Key(r.key, record)]
+            }
+            None => vec![],
+        },
+        Body::CatalogEntry(c) => vec![Change::Item(
+            c.item.clone(),
+            ItemRecord { provider: signer.clone(), share_attribute: c.share_attribute, index },
+        )],
+        Body::Application(a) => vec![Change::Case(
+            a.case.clone(),
+            CaseRecord {
+                requester: signer.clone(),
+                provider: a.provider.clone(),
+                item: a.item.clone(),
+                index,
+            },
+        )],
+        _ => vec![],
+    })
+}
+
+fn check_registry_entry<V: LedgerView>(
+    view: &V,
+    body: &Body,
+    evidence: &mut Vec<u64>,
+) -> Result<(), DecideError<V::Error>> {
+    match body {
+        Body::Department(_) => Ok(()),
+        Body::DepartmentKey(k) => {
+            let department = view
+                .department(&k.department)
+                .map_err(DecideError::View)?
+                .ok_or_else(|| Refusal::UnknownDepartment(k.department.clone()))?;
+            if crate::attestation::verifying_key(&k.key).is_err() {
+                return Err(Refusal::WeakKey.into());
+            }
+            if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {
+                return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
+            }
+            evidence.push(department.index);
+            Ok(())
+        }
+        Body::KeyRevocation(r) => {
+            let record = registered_key(view, &r.department, &r.key)?;
+            if record.revoked.is_some() {
+                return Err(Refusal::KeyAlreadyRevoked.into());
+            }
+            evidence.push(record.index);
+            Ok(())
+        }
+        _ => unreachable!("only registry kinds are root-signed"),
+    }
+}
+
+fn registered_key<V: LedgerView>(
+    view: &V,
+    department: &Id,
+    key: &PublicKey,
+) -> Result<KeyRecord, DecideError<V::Error>> {
+    let record = view.key(key).map_err(DecideError::View)?.ok_or(Refusal::UnknownKey)?;
+    if &record.department != department {
+        return Err(Refusal::KeyOfOtherDepartment {
+            claimed: department.clone(),
+            registered_to: record.department,
+        }
+        .into());
+    }
+    Ok(record)
+}
+
+/// A department key may sign at `time` if it is registered to the claimed
+/// department, inside its validity window, and not revoked.
+fn check_signer<V: LedgerView>(
+    view: &V,
+    department: &Id,
+    key: &PublicKey,
+    time: u64,
+    evidence: &mut Vec<u64>,
+) -> Result<DepartmentRecord, DecideError<V::Error>> {
+    let dept = view
+        .department(department)
+        .map_err(DecideError::View)?
+        .ok_or_else(|| Refusal::UnknownDepartment(department.clone()))?;
+    let record = registered_key(view, department, key)?;
+    if let Some(r) = record.revoked {
+        return Err(Refusal::KeyRevoked(department.clone(), r.index).into());
+    }
+    if time < record.valid_from {
+        return Err(Refusal::KeyNotYetValid { department: department.clone(), valid_from: record.valid_from }.into());
+    }
+    if let Some(until) = record.valid_until {
+        if time >= until {
+            return Err(Refusal::KeyExpired { department: department.clone(), valid_until: until }.into());
+        }
+    }
+    evidence.push(dept.index);
+    evidence.push(record.index);
+    Ok(dept)
+}
+
+fn check_permission<V: LedgerView>(
+    view: &V,
+    statement: &Statement,
+    required: Signer,
+    department: &DepartmentRecord,
+    evidence: &mut Vec<u64>,
+) -> Result<(), DecideError<V::Error>> {
+    let kind = statement.kind();
+    let signer = &statement.signer.department;
+    let has_role = |role: Role| department.roles.contains(&role);
+    let need_role = |role: Role| -> Result<(), DecideError<V::Error>> {
+        if has_role(role) {
+            Ok(())
+        } else {
+            Err(Refusal::MissingRole { department: signer.clone(), role: role.as_str(), kind: kind.name() }.into())
+        }
+    };
+
+    match &statement.body {
+        Body::CatalogEntry(c) => {
+            need_role(Role::Provider)?;
+            if let Some(item) = view.item(&c.item).map_err(DecideError::View)? {
+                if &item.provider != signer {
+                    return Err(Refusal::ItemOfOtherProvider { item: c.item.clone(), provider: item.provider }.into());
+                }
+            }
+            return Ok(());
+        }
+        Body::ServiceChangeFiling(f) => {
+            let item = view.item(&f.item).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownItem(f.item.clone()))?;
+            if &item.provider != signer {
+                return Err(Refusal::ItemOfOtherProvider { item: f.item.clone(), provider: item.provider }.into());
+            }
+            evidence.push(item.index);
+            return Ok(());
+        }
+        Body::Application(a) => {
+            need_role(Role::Requester)?;
+            if view.case(&a.case).map_err(DecideError::View)?.is_some() {
+                return Err(Refusal::CaseExists(a.case.clone()).into());
+            }
+            let item = view.item(&a.item).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownItem(a.item.clone()))?;
+            if item.provider != a.provider {
+                return Err(Refusal::ItemOfOtherProvider { item: a.item.clone(), provider: item.provider }.into());
+            }
+            if &a.provider == signer {
+                return Err(Refusal::SelfApplication.into());
+            }
+            evidence.push(item.index);
+            return Ok(());
+        }
+        _ => {}
+    }
+
+    let case_id = case_of(&statement.body).expect("every remaining kind belongs to a case");
+    let case = view.case(case_id).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownCase(case_id.clone()))?;
+    evidence.push(case.index);
+    let not_party = |party: &'static str, expected: &Id| -> DecideError<V::Error> {
+        Refusal::NotCaseParty { kind: kind.name(), case: case_id.clone(), party, expected: expected.clone() }.into()
+    };
+    match required {
+        Signer::CaseProvider if signer != &case.provider => Err(not_party("provider", &case.provider)),
+        Signer::CaseRequester if signer != &case.requester => Err(not_party("requester", &case.requester)),
+        Signer::CaseProviderOrSupervisor if signer != &case.provider && !has_role(Role::Supervisor) => {
+            Err(not_party("provider (or a supervisor)", &case.provider))
+        }
+        Signer::Role(role) => need_role(role),
+        _ => Ok(()),
+    }
+}

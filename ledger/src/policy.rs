@@ -1,0 +1,119 @@
+//! The trust policy: everything a verifier must be given out of band.
+//!
+//! In the spirit of C2SP tlog-policy, one directive per line, `#` comments:
+//!
+//! ```text
+//! log  <vkey>    # a notary checkpoint key; its name is the log origin
+//! root <vkey>    # a supervisor root key; its name is the signer "department"
+//! ```
+//!
+//! At least one `log` and one `root` line. All `log` keys share one name.
+//! Department keys are not in the policy: they are registered in the log by
+//! root-signed entries, so the log itself says which key was valid when.
+
+use crate::attestation::{Id, PublicKey, SignerRef};
+use crate::note::{NoteError, VerifierKey, TYPE_ED25519};
+use crate::state::Roots;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub origin: String,
+    pub log_keys: Vec<VerifierKey>,
+    pub roots: Vec<VerifierKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy line {line}: {reason}")]
+    Line { line: usize, reason: String },
+    #[error("policy has no `log` key")]
+    NoLogKey,
+    #[error("policy has no `root` key")]
+    NoRootKey,
+    #[error("policy `log` keys name different origins: {0:?} and {1:?}")]
+    MixedOrigins(String, String),
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let mut log_keys: Vec<VerifierKey> = Vec::new();
+        let mut roots = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let bad = |reason: String| PolicyError::Line { line: n + 1, reason };
+            let (directive, arg) = line.split_once(char::is_whitespace).ok_or_else(|| bad("missing key".into()))?;
+            let key = VerifierKey::parse(arg.trim()).map_err(|e: NoteError| bad(e.to_string()))?;
+            if key.sig_type != TYPE_ED25519 {
+                return Err(bad("only Ed25519 (type 0x01) keys are accepted".into()));
+            }
+            match directive {
+                "log" => {
+                    if let Some(first) = log_keys.first() {
+                        if first.name != key.name {
+                            return Err(PolicyError::MixedOrigins(first.name.clone(), key.name));
+                        }
+                    }
+                    log_keys.push(key);
+                }
+                "root" => {
+                    Id::try_from(key.name.clone()).map_err(bad)?;
+                    roots.push(key);
+                }
+                other => return Err(bad(format!("unknown directive {other:?}"))),
+            }
+        }
+        let origin = log_keys.first().ok_or(PolicyError::NoLogKey)?.name.clone();
+        if roots.is_empty() {
+            return Err(PolicyError::NoRootKey);
+        }
+        Ok(Policy { origin, log_keys, roots })
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::from("# share-audit trust policy (specs/policy.md)\n");
+        for k in &self.log_keys {
+            out.push_str(&format!("log {}\n", k.encode()));
+        }
+        for k in &self.roots {
+            out.push_str(&format!("root {}\n", k.encode()));
+        }
+        out
+    }
+
+    /// The root keys as statement signers.
+    pub fn root_signers(&self) -> Roots {
+        Roots(
+            self.roots
+                .iter()
+                .map(|k| SignerRef {
+                    department: Id::try_from(k.name.clone()).expect("checked at parse"),
+                    key: PublicKey(k.key.to_bytes()),
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::NoteSigner;
+    use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn parse_round_trip_and_errors() {
+        let log = NoteSigner::new("example.gov.cn/share-audit/2026", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let root = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let text = format!("# comment\nlog {}\nroot {} # the provincial bureau\n", log.verifier().encode(), root.verifier().encode());
+        let p = Policy::parse(&text).unwrap();
+        assert_eq!(p.origin, "example.gov.cn/share-audit/2026");
+        assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
+        assert_eq!(p.root_signers().0[0].department.as_str(), "gd.sjj");
+        assert_eq!(Policy::parse(&format!("root {}\n", root.verifier().encode())), Err(PolicyError::NoLogKey));
+        assert_eq!(Policy::parse(&format!("log {}\n", log.verifier().encode())), Err(PolicyError::NoRootKey));
+        assert!(matches!(Policy::parse("witness x\n"), Err(PolicyError::Line { line: 1, .. })));
+    }
+}

@@ -1,0 +1,197 @@
+//! Receipts: what the notary returns for an accepted attestation, and what
+//! an auditor verifies offline with nothing but the receipt and the policy.
+//!
+//! ```json
+//! {
+//!   "format": "share-audit/receipt/v1",
+//!   "index": 7,
+//!   "leaf_hash": "<base64 SHA-256(0x00 || entry)>",
+//!   "entry": "<base64 entry bytes>",
+//!   "proof": "c2sp.org/tlog-proof@v1\nindex 7\n…",
+//!   "evidence": [ <receipt without evidence>, … ]
+//! }
+//! ```
+//!
+//! `evidence` holds the receipts of the earlier entries the notary relied on
+//! to accept this one: the signer department's registration and its key's
+//! registration, and for a case step the application that opened the case
+//! (for an application, the catalog entry). A verifier takes them as facts
+//! once their own proofs and signatures check, then re-decides the entry
+//! with the same rules as the notary (specs/receipt.md).
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::attestation::Statement;
+use crate::checkpoint::Checkpoint;
+use crate::entry::{Entry, EntryError};
+use crate::hashing::{leaf_hash, BadHash, Hash};
+use crate::lifecycle::{self, DecideError, Refusal};
+use crate::policy::Policy;
+use crate::state::Overlay;
+use crate::strict_json;
+use crate::tlog_proof::{TlogProof, TlogProofError};
+
+pub const FORMAT: &str = "share-audit/receipt/v1";
+/// More evidence than any decision uses (at most four entries today).
+pub const MAX_EVIDENCE: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub entry: Vec<u8>,
+    /// C2SP tlog-proof@v1 text.
+    pub proof: String,
+    pub evidence: Vec<Receipt>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptJson {
+    format: String,
+    index: u64,
+    leaf_hash: String,
+    entry: String,
+    proof: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    evidence: Vec<ReceiptJson>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("receipt is not valid JSON of format {FORMAT}: {0}")]
+    Format(String),
+    #[error("receipt for entry {index}: leaf_hash does not match the entry")]
+    LeafHashMismatch { index: u64 },
+    #[error("receipt for entry {index}: the proof is for index {proof_index}")]
+    IndexMismatch { index: u64, proof_index: u64 },
+    #[error("receipt for entry {index}: {source}")]
+    Proof { index: u64, source: TlogProofError },
+    #[error("receipt for entry {index}: {source}")]
+    Entry { index: u64, source: EntryError },
+    #[error("evidence entry {evidence} is not earlier than entry {index}")]
+    EvidenceNotEarlier { index: u64, evidence: u64 },
+    #[error("evidence receipts must not carry evidence of their own")]
+    NestedEvidence,
+    #[error("receipt carries more than {MAX_EVIDENCE} evidence receipts")]
+    TooMuchEvidence,
+    #[error("entry {index} is not permitted by the evidence: {refusal}")]
+    NotPermitted { index: u64, refusal: Refusal },
+}
+
+/// A receipt that verified: the entry, what it says, and the checkpoint
+/// that proves it is in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReceipt {
+    pub index: u64,
+    pub entry: Entry,
+    pub statement: Statement,
+    pub checkpoint: Checkpoint,
+}
+
+impl Receipt {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json_struct()).expect("serializes")
+    }
+
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_json_struct()).expect("serializes")
+    }
+
+    fn to_json_struct(&self) -> ReceiptJson {
+        ReceiptJson {
+            format: FORMAT.to_owned(),
+            index: self.index,
+            leaf_hash: self.leaf_hash.to_base64(),
+            entry: BASE64.encode(&self.entry),
+            proof: self.proof.clone(),
+            evidence: self.evidence.iter().map(Receipt::to_json_struct).collect(),
+        }
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
+        let value = strict_json::parse(bytes).map_err(|e| ReceiptError::Format(e.to_string()))?;
+        let json: ReceiptJson =
+            serde_json::from_value(value).map_err(|e| ReceiptError::Format(e.to_string()))?;
+        Receipt::from_json_struct(json, true)
+    }
+
+    fn from_json_struct(j: ReceiptJson, top: bool) -> Result<Receipt, ReceiptError> {
+        if j.format != FORMAT {
+            return Err(ReceiptError::Format(format!("unknown format {:?}", j.format)));
+        }
+        if !top && !j.evidence.is_empty() {
+            return Err(ReceiptError::NestedEvidence);
+        }
+        if j.evidence.len() > MAX_EVIDENCE {
+            return Err(ReceiptError::TooMuchEvidence);
+        }
+        let leaf_hash = Hash::from_base64(&j.leaf_hash)
+            .map_err(|e: BadHash| ReceiptError::Format(format!("leaf_hash: {e}")))?;
+        let entry = BASE64
+            .decode(&j.entry)
+            .map_err(|_| ReceiptError::Format("entry is not base64".into()))?;
+        let evidence = j
+            .evidence
+            .into_iter()
+            .map(|e| Receipt::from_json_struct(e, false))
+            .collect::<Result<_, _>>()?;
+        Ok(Receipt { index: j.index, leaf_hash, entry, proof: j.proof, evidence })
+    }
+
+    /// Checks one receipt on its own: leaf hash, inclusion in a checkpoint
+    /// signed by a log key of the policy, entry format and the department's
+    /// signature over the statement.
+    fn verify_standalone(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
+        let index = self.index;
+        if leaf_hash(&self.entry) != self.leaf_hash {
+            return Err(ReceiptError::LeafHashMismatch { index });
+        }
+        let proof = TlogProof::parse(&self.proof).map_err(|source| ReceiptError::Proof { index, source })?;
+        if proof.index != index {
+            return Err(ReceiptError::IndexMismatch { index, proof_index: proof.index });
+        }
+        let checkpoint = proof
+            .verify(&self.leaf_hash, &policy.origin, &policy.log_keys)
+            .map_err(|source| ReceiptError::Proof { index, source })?;
+        let entry = Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;
+        let statement = entry.parse_statement().map_err(|source| ReceiptError::Entry { index, source })?;
+        entry.verify_signature(&statement).map_err(|source| ReceiptError::Entry { index, source })?;
+        Ok(VerifiedReceipt { index, entry, statement, checkpoint })
+    }
+
+    /// Verifies the receipt completely against the trust policy.
+    ///
+    /// Proves that the entry is in the log, that the department signed it,
+    /// and that the evidence shows the signer was entitled to sign it: the
+    /// key registered to the department and valid at the notarised time, the
+    /// kind permitted to that department in that case. Facts that only the
+    /// absence of later entries can show (that the key was not revoked
+    /// before this entry) are for the full audit of an export.
+    pub fn verify(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
+        let verified = self.verify_standalone(policy)?;
+        let mut facts = Overlay::new(policy.root_signers());
+        let mut evidence: Vec<VerifiedReceipt> = Vec::new();
+        for e in &self.evidence {
+            if e.index >= self.index {
+                return Err(ReceiptError::EvidenceNotEarlier { index: self.index, evidence: e.index });
+            }
+            evidence.push(e.verify_standalone(policy)?);
+        }
+        evidence.sort_by_key(|e| e.index);
+        for e in &evidence {
+            let changes = lifecycle::effect(&facts, &e.statement, e.entry.time, e.index)
+                .unwrap_or_else(|never| match never {});
+            for c in changes {
+                facts.apply(c);
+            }
+        }
+        match lifecycle::decide(&facts, &verified.statement, verified.entry.time, verified.index) {
+            Ok(_) => Ok(verified),
+            Err(DecideError::Refused(refusal)) => Err(ReceiptError::NotPermitted { index: self.index, refusal }),
+            Err(DecideError::View(never)) => match never {},
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Strict JSON, so that the notary and every verifier read a statement the
+//! same way.
+//!
+//! On top of RFC 8259 (as parsed by `serde_json`: UTF-8 only, no lone
+//! surrogates, no trailing data) this refuses what different JSON parsers
+//! disagree on:
+//! - duplicate object keys (some keep the first, some the last);
+//! - numbers that are not integers, or lie outside ±(2^53 − 1), the range in
+//!   which every IEEE 754 double parser reads the same value (RFC 7493 §2.2);
+//! - nesting deeper than [`MAX_DEPTH`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Largest integer every JSON implementation represents exactly (2^53 − 1).
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+/// Deepest nesting of arrays and objects accepted.
+pub const MAX_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StrictJsonError {
+    #[error("not JSON: {0}")]
+    Syntax(String),
+    #[error("duplicate key {0:?}")]
+    DuplicateKey(String),
+    #[error("number {0} is not an integer within ±(2^53-1)")]
+    InexactNumber(String),
+    #[error("nesting deeper than {MAX_DEPTH}")]
+    TooDeep,
+}
+
+/// Parses `bytes` as strict JSON.
+pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictValue::deserialize(&mut de).map_err(classify)?;
+    de.end().map_err(classify)?;
+    let value = value.0;
+    if depth(&value) > MAX_DEPTH {
+        return Err(StrictJsonError::TooDeep);
+    }
+    Ok(value)
+}
+
+/// Our visitor reports its refusals as custom errors carrying a tag, so they
+/// can be told apart from syntax errors after `serde_json` wraps them.
+const DUP: &str = "\u{0}dup:";
+const NUM: &str = "\u{0}num:";
+
+fn classify(e: serde_json::Error) -> StrictJsonError {
+    let msg = e.to_string();
+    if let Some(rest) = msg.strip_prefix(DUP) {
+        let key = rest.rsplit_once(" at line").map_or(rest, |(k, _)| k);
+        return StrictJsonError::DuplicateKey(key.to_owned());
+    }
+    if let Some(rest) = msg.strip_prefix(NUM) {
+        let n = rest.rsplit_once(" at line").map_or(rest, |(k, _)| k);
+        return StrictJsonError::InexactNumber(n.to_owned());
+    }
+    if msg.starts_with("recursion limit exceeded") {
+        return StrictJsonError::TooDeep;
+    }
+    StrictJsonError::Syntax(msg)
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+fn exact<E: de::Error>(n: i128) -> Result<Value, E> {
+    if n.unsigned_abs() > MAX_SAFE_INTEGER as u128 {
+        return Err(E::custom(format!("{NUM}{n}")));
+    }
+    Ok(Value::Number(Number::from(n as i64)))
+}
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        exact(n as i128)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        exact(n as i128)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        Err(E::custom(format!("{NUM}{n}")))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut seen = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains_key(&key) {
+                return Err(de::Error::custom(format!("{DUP}{key}")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            seen.insert(key, v);
+        }
+        Ok(Value::Object(seen.into_iter().collect::<Map<String, Value>>()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_json() {
+        let v = parse(br#" {"a": [1, -2, "x", true, null, {"b": 9007199254740991}]} "#).unwrap();
+        assert_eq!(v["a"][5]["b"], 9007199254740991i64);
+    }
+
+    #[test]
+    fn refuses_what_parsers_disagree_on() {
+        assert_eq!(parse(br#"{"a":1,"a":2}"#), Err(StrictJsonError::DuplicateKey("a".into())));
+        assert_eq!(parse(br#"{"x":{"a":1,"a":1}}"#), Err(StrictJsonError::DuplicateKey("a".into())));
+        assert!(matches!(parse(b"9007199254740992"), Err(StrictJsonError::InexactNumber(_))));
+        assert!(matches!(parse(b"-9007199254740992"), Err(StrictJsonError::InexactNumber(_))));
+        assert!(matches!(parse(b"1.0"), Err(StrictJsonError::InexactNumber(_))));
+        assert!(matches!(parse(b"1e2"), Err(StrictJsonError::InexactNumber(_))));
+        assert!(matches!(parse(b"\"\xff\""), Err(StrictJsonError::Syntax(_))));
+        assert!(matches!(parse(br#""\ud800""#), Err(StrictJsonError::Syntax(_))));
+        assert!(matches!(parse(b"{} {}"), Err(StrictJsonError::Syntax(_))));
+        assert!(matches!(parse(b"\xef\xbb\xbf{}"), Err(StrictJsonError::Syntax(_))));
+        let deep = format!("{}{}", "[".repeat(17), "]".repeat(17));
+        assert_eq!(parse(deep.as_bytes()), Err(StrictJsonError::TooDeep));
+        let ok = format!("{}{}", "[".repeat(16), "]".repeat(16));
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+}
