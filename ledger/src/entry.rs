@@ -23,6 +23,10 @@ use crate::hashing::{leaf_hash, Hash};
 pub const HEADER: &str = "share-audit/entry/v1";
 /// Largest entry: entry bundles length-prefix entries with a uint16.
 pub const MAX_ENTRY_BYTES: usize = 65_535;
+/// Longest header: a 20-digit time is the longest a u64 prints.
+pub const MAX_HEADER_BYTES: usize = HEADER.len() + 6 + 20 + 11 + 88 + 2;
+/// Largest statement: its entry fits the limit whatever the notarised time.
+pub const MAX_STATEMENT_BYTES: usize = MAX_ENTRY_BYTES - MAX_HEADER_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {

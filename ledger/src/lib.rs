@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod frontier;
 pub mod hashing;
+pub mod keyfile;
 pub mod lifecycle;
 pub mod note;
 pub mod policy;

@@ -197,6 +197,10 @@ impl NoteSigner {
         &self.verifier
     }
 
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// Parses the Go `note` private key encoding,
     /// `PRIVATE+KEY+name+hexid+base64(0x01||seed)`.
     pub fn parse(skey: &str) -> Result<NoteSigner, NoteError> {

@@ -1,0 +1,85 @@
+//! What a department's system does: hold a key, sign statements, submit
+//! them to the notary and keep the receipts.
+
+use base64::Engine as _;
+use ed25519_dalek::SigningKey;
+use ledger::attestation::{AttestationError, Kind, SignedAttestation, Statement};
+use ledger::note::NoteSigner;
+use serde_json::{json, Value};
+
+pub use ledger::keyfile;
+
+/// A department (or root) signing key; its key name is the department id.
+#[derive(Clone)]
+pub struct DepartmentKey {
+    pub department: String,
+    pub key: SigningKey,
+}
+
+impl DepartmentKey {
+    pub fn generate(department: &str) -> Result<(DepartmentKey, NoteSigner), ledger::note::NoteError> {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let signer = NoteSigner::new(department, key.clone())?;
+        Ok((DepartmentKey { department: department.to_owned(), key }, signer))
+    }
+
+    pub fn from_signer(signer: &NoteSigner) -> DepartmentKey {
+        DepartmentKey { department: signer.verifier().name.clone(), key: signer.signing_key().clone() }
+    }
+
+    /// The public key as statements carry it (base64 of 32 bytes).
+    pub fn public_key_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// Builds the statement, checks it as the notary will, and signs it.
+    pub fn sign(&self, kind: Kind, body: Value, signed_at_ms: u64) -> Result<SignedAttestation, AttestationError> {
+        let statement = json!({
+            "version": ledger::attestation::VERSION,
+            "kind": kind.name(),
+            "signer": { "department": self.department, "key": self.public_key_base64() },
+            "signed_at": signed_at_ms,
+            "body": body,
+        });
+        let bytes = serde_json::to_vec(&statement).expect("JSON serializes");
+        Statement::parse(&bytes)?;
+        Ok(SignedAttestation::sign(bytes, &self.key))
+    }
+}
+
+/// Reads a private key file written by `dept keygen`.
+pub fn load_key(path: &std::path::Path) -> Result<DepartmentKey, keyfile::KeyFileError> {
+    let signer = keyfile::read_signer(path)?;
+    Ok(DepartmentKey::from_signer(&signer))
+}
+
+/// The notary's answer to a submission.
+#[derive(Debug)]
+pub struct SubmitResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the notary: {0}")]
+    Transport(String),
+    #[error("the notary answered {status} with a body that is not JSON")]
+    NotJson { status: u16 },
+}
+
+/// POSTs a signed attestation to `<notary>/v1/attestations`.
+pub fn submit(notary: &str, attestation: &SignedAttestation) -> Result<SubmitResponse, ClientError> {
+    let url = format!("{}/v1/attestations", notary.trim_end_matches('/'));
+    let result = ureq::post(&url)
+        .set("Content-Type", "application/json")
+        .send_string(&attestation.to_json());
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(ClientError::Transport(e.to_string())),
+    };
+    let status = resp.status();
+    let body: Value = resp.into_json().map_err(|_| ClientError::NotJson { status })?;
+    Ok(SubmitResponse { status, body })
+}

@@ -1,0 +1,51 @@
+//! Key files. Private keys use the Go `note` encoding
+//! (`PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`), public keys the
+//! C2SP vkey encoding; private key files are created with mode 0600.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::Path;
+
+use crate::note::{NoteSigner, VerifierKey};
+
+/// Writes a secret with mode 0600, created that way (never readable by
+/// others, not even for an instant). Refuses to overwrite an existing file.
+pub fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// Writes `<prefix>.key` (0600) and `<prefix>.vkey` for a signer.
+pub fn write_key_pair(prefix: &Path, signer: &NoteSigner) -> io::Result<()> {
+    write_secret(&prefix.with_extension("key"), &signer.encode_private())?;
+    fs::write(prefix.with_extension("vkey"), format!("{}\n", signer.verifier().encode()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path} does not hold a key: {source}")]
+    Format { path: String, source: crate::note::NoteError },
+}
+
+pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
+    let p = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
+    NoteSigner::parse(&text).map_err(|source| KeyFileError::Format { path: p, source })
+}
+
+/// Reads a vkey from a file, or takes the argument itself as a vkey.
+pub fn read_vkey(file_or_vkey: &str) -> Result<VerifierKey, KeyFileError> {
+    let text = fs::read_to_string(file_or_vkey).unwrap_or_else(|_| file_or_vkey.to_owned());
+    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Format { path: file_or_vkey.to_owned(), source })
+}

@@ -1,0 +1,312 @@
+//! The append path: turns checked submissions into entries, one durable
+//! batch and one signed checkpoint at a time, and answers with receipts.
+//!
+//! [`Log`] is the single writer. It keeps the tree's right edge in memory,
+//! decides on each submission with [`lifecycle::decide`] against the store
+//! plus the batch so far, commits the batch with one synced write, and only
+//! then builds receipts, so no receipt exists for anything not on disk.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::attestation::{AttestationError, SignedAttestation, Statement};
+use crate::checkpoint::Checkpoint;
+use crate::entry::{Entry, MAX_STATEMENT_BYTES};
+use crate::frontier::{BatchNodes, Frontier};
+use crate::hashing::{leaf_hash, sha256};
+use crate::lifecycle::{self, DecideError, Refusal};
+use crate::note::NoteSigner;
+use crate::policy::Policy;
+use crate::proof::inclusion_proof;
+use crate::receipt::Receipt;
+use crate::state::{Overlay, Roots};
+use crate::store::{CommitBatch, Store, StoreError, TreeState};
+use crate::tlog_proof::TlogProof;
+
+/// Why a submission was refused before it reached the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmissionError {
+    #[error("statement is {0} bytes; the limit is {MAX_STATEMENT_BYTES}")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Attestation(#[from] AttestationError),
+}
+
+/// A submission whose statement parsed. Its signature is checked by
+/// [`Submission::verify_signature`] (or in a batch) before it is appended.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub attestation: SignedAttestation,
+    pub statement: Statement,
+    /// SHA-256 of the statement bytes: resubmissions are recognised by it.
+    pub digest: [u8; 32],
+}
+
+impl Submission {
+    pub fn parse(attestation: SignedAttestation) -> Result<Submission, SubmissionError> {
+        if attestation.statement.len() > MAX_STATEMENT_BYTES {
+            return Err(SubmissionError::TooLarge(attestation.statement.len()));
+        }
+        let statement = Statement::parse(&attestation.statement)?;
+        let digest = sha256(&attestation.statement);
+        Ok(Submission { attestation, statement, digest })
+    }
+
+    pub fn verify_signature(&self) -> Result<(), AttestationError> {
+        crate::attestation::verify_signature(&self.statement, &self.attestation.statement, &self.attestation.signature)
+    }
+}
+
+/// What became of one submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Appended now.
+    Appended(Receipt),
+    /// The same statement was appended before; this is its receipt.
+    Duplicate(Receipt),
+    Refused(Refusal),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the notary key {0:?} is not a `log` key of the policy")]
+    KeyNotInPolicy(String),
+    #[error("stored tree of size {size} has root {computed}, but its checkpoint says {signed}")]
+    RootMismatch { size: u64, computed: String, signed: String },
+    #[error("stored checkpoint: {0}")]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+}
+
+/// Where evidence receipts are remembered between batches: registrations
+/// and case openings are cited again and again.
+const EVIDENCE_CACHE_LIMIT: usize = 100_000;
+
+pub struct Log {
+    store: Arc<Store>,
+    roots: Roots,
+    origin: String,
+    signer: NoteSigner,
+    frontier: Frontier,
+    tree: TreeState,
+    /// The newest signed checkpoint note.
+    checkpoint: String,
+    evidence_cache: HashMap<u64, Receipt>,
+}
+
+enum Pending {
+    New { index: u64, evidence: Vec<u64> },
+    Existing(u64),
+    SameAs(usize),
+    Refused(Refusal),
+}
+
+impl Log {
+    /// Writes the empty tree and its signed checkpoint to a new store.
+    pub fn initialise(store: &Store, signer: &NoteSigner) -> Result<(), StoreError> {
+        let empty = Checkpoint {
+            origin: signer.verifier().name.clone(),
+            size: 0,
+            root: Frontier::empty().root(),
+        };
+        store.initialise(empty.sign(signer))
+    }
+
+    /// Opens the log for appending, checking the stored tree against its
+    /// newest signed checkpoint.
+    pub fn open(store: Arc<Store>, policy: &Policy, signer: NoteSigner) -> Result<Log, LogError> {
+        if !policy.log_keys.contains(signer.verifier()) {
+            return Err(LogError::KeyNotInPolicy(signer.verifier().encode()));
+        }
+        let tree = store.tree()?.ok_or(StoreError::NotInitialised)?;
+        let frontier = store.frontier(tree)?;
+        let (size, note) = store.latest_checkpoint()?;
+        let checkpoint = Checkpoint::verify(note.as_bytes(), &policy.origin, &policy.log_keys)?;
+        if size != tree.size || checkpoint.size != tree.size || checkpoint.root != frontier.root() {
+            return Err(LogError::RootMismatch {
+                size: tree.size,
+                computed: frontier.root().to_base64(),
+                signed: checkpoint.root.to_base64(),
+            });
+        }
+        Ok(Log {
+            store,
+            roots: policy.root_signers(),
+            origin: policy.origin.clone(),
+            signer,
+            frontier,
+            tree,
+            checkpoint: note,
+            evidence_cache: HashMap::new(),
+        })
+    }
+
+    pub fn tree(&self) -> TreeState {
+        self.tree
+    }
+
+    /// The newest signed checkpoint note.
+    pub fn checkpoint(&self) -> &str {
+        &self.checkpoint
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Appends a batch of submissions whose signatures have been verified.
+    /// Either the whole batch is durable when this returns `Ok`, or nothing
+    /// of it was written and the log is as before.
+    pub fn append(&mut self, submissions: &[Submission], now_ms: u64) -> Result<Vec<Outcome>, StoreError> {
+        let before = self.frontier.clone();
+        let time = now_ms.max(self.tree.last_time);
+        let first_index = self.frontier.size();
+        let mut batch_nodes = BatchNodes::new(&self.frontier);
+        let mut commit = CommitBatch { first_index, ..CommitBatch::default() };
+        let mut pending = Vec::with_capacity(submissions.len());
+        let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
+
+        let decided = (|| -> Result<Vec<crate::state::Change>, StoreError> {
+            let mut overlay = Overlay::new(self.store.view(&self.roots));
+            for (pos, sub) in submissions.iter().enumerate() {
+                if let Some(&earlier) = seen.get(&sub.digest) {
+                    pending.push(Pending::SameAs(earlier));
+                    continue;
+                }
+                if let Some(index) = self.store.statement_index(&sub.digest)? {
+                    pending.push(Pending::Existing(index));
+                    continue;
+                }
+                let index = self.frontier.size();
+                let decision = match lifecycle::decide(&overlay, &sub.statement, time, index) {
+                    Ok(d) => d,
+                    Err(DecideError::Refused(r)) => {
+                        pending.push(Pending::Refused(r));
+                        continue;
+                    }
+                    Err(DecideError::View(e)) => return Err(e),
+                };
+                for change in decision.changes {
+                    overlay.apply(change);
+                }
+                let entry = Entry::new(time, &sub.attestation)
+                    .encode()
+                    .expect("statement size was checked against the entry limit");
+                let leaf = leaf_hash(&entry);
+                self.frontier.push(leaf, |id, h| {
+                    batch_nodes.insert(id, h);
+                    commit.nodes.push((id, h));
+                });
+                commit.entries.push((entry, leaf, sub.digest));
+                commit.evidence.push(decision.evidence.clone());
+                seen.insert(sub.digest, pos);
+                pending.push(Pending::New { index, evidence: decision.evidence });
+            }
+            Ok(overlay.into_changes())
+        })();
+
+        let result = decided.and_then(|changes| {
+            if commit.entries.is_empty() {
+                return Ok(None);
+            }
+            let size = self.frontier.size();
+            let checkpoint = Checkpoint { origin: self.origin.clone(), size, root: self.frontier.root() };
+            let note = checkpoint.sign(&self.signer);
+            commit.changes = changes;
+            commit.tree = Some(TreeState { size, last_time: time });
+            commit.checkpoint = Some((size, note.clone()));
+            self.store.commit(&commit)?;
+            Ok(Some(note))
+        });
+        let note = match result {
+            Ok(note) => note,
+            Err(e) => {
+                self.frontier = before;
+                return Err(e);
+            }
+        };
+        if let Some(note) = &note {
+            self.tree = TreeState { size: self.frontier.size(), last_time: time };
+            self.checkpoint = note.clone();
+        }
+        self.receipts(pending, &batch_nodes, note)
+    }
+
+    /// Builds receipts once the batch is durable.
+    fn receipts(&mut self, pending: Vec<Pending>, batch_nodes: &BatchNodes, note: Option<String>) -> Result<Vec<Outcome>, StoreError> {
+        let size = self.frontier.size();
+        let mut out: Vec<Outcome> = Vec::with_capacity(pending.len());
+        for p in pending {
+            let outcome = match p {
+                Pending::New { index, evidence } => {
+                    let note = note.as_ref().expect("a batch with new entries has a checkpoint");
+                    let path = inclusion_proof(batch_nodes, index, size)
+                        .expect("a batch holds the proof of its own leaves")
+                        .expect("index is inside the tree");
+                    let entry = self.store.entry(index)?.ok_or_else(|| StoreError::Corrupt(format!("entry {index} missing after commit")))?;
+                    let proof = TlogProof { index, path, checkpoint: note.clone() };
+                    Outcome::Appended(Receipt {
+                        index,
+                        leaf_hash: leaf_hash(&entry),
+                        entry,
+                        proof: proof.encode(),
+                        evidence: self.evidence_receipts(&evidence)?,
+                    })
+                }
+                Pending::Existing(index) => Outcome::Duplicate(self.current_receipt(index)?),
+                Pending::SameAs(pos) => match &out[pos] {
+                    Outcome::Appended(r) | Outcome::Duplicate(r) => Outcome::Duplicate(r.clone()),
+                    Outcome::Refused(r) => Outcome::Refused(r.clone()),
+                },
+                Pending::Refused(r) => Outcome::Refused(r),
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    fn evidence_receipts(&mut self, indexes: &[u64]) -> Result<Vec<Receipt>, StoreError> {
+        if self.evidence_cache.len() > EVIDENCE_CACHE_LIMIT {
+            self.evidence_cache.clear();
+        }
+        let mut out = Vec::with_capacity(indexes.len());
+        for &i in indexes {
+            if let Some(r) = self.evidence_cache.get(&i) {
+                out.push(r.clone());
+                continue;
+            }
+            let r = self
+                .store
+                .original_receipt(i)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
+            self.evidence_cache.insert(i, r.clone());
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn current_receipt(&mut self, index: u64) -> Result<Receipt, StoreError> {
+        let mut receipt = self
+            .store
+            .receipt(index, self.tree.size, &self.checkpoint)?
+            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+        let evidence = self.store.evidence(index)?;
+        receipt.evidence = self.evidence_receipts(&evidence)?;
+        Ok(receipt)
+    }
+}
+
+/// The receipt of an appended entry against the newest checkpoint, with
+/// the original receipts of its evidence. Used by the read API.
+pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreError> {
+    let (size, note) = store.latest_checkpoint()?;
+    let Ok(mut receipt) = store.receipt(index, size, &note)? else { return Ok(None) };
+    for i in store.evidence(index)? {
+        let r = store
+            .original_receipt(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
+        receipt.evidence.push(r);
+    }
+    Ok(Some(receipt))
+}

@@ -1,0 +1,380 @@
+//! The RocksDB log: entries, tree hashes, indexes, state and checkpoints.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `entries` | index (u64 BE) | entry bytes |
+//! | `nodes` | level (u8) ‖ index (u64 BE) | hash of the complete subtree |
+//! | `leaves` | leaf hash | index (u64 BE) — the leaf-hash index |
+//! | `statements` | SHA-256(statement) | index (u64 BE) — resubmission dedup |
+//! | `evidence` | index | indexes (u64 BE each) the decision relied on |
+//! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
+//! | `state` | tag ‖ id | JSON record (see [`crate::state`]) |
+//! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
+//!
+//! A whole batch — entries, hashes, indexes, state, the new checkpoint and
+//! the tree size — is one `WriteBatch` written with `sync`, so after a crash
+//! the store holds every acknowledged batch and nothing of any other.
+//! Proofs read O(log n) stored hashes; the tree is never rebuilt.
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::attestation::{Id, PublicKey, SignerRef};
+use crate::frontier::Frontier;
+use crate::hashing::{leaf_hash, Hash};
+use crate::proof::{self, range_nodes, NodeId, NodeSource, ProofError};
+use crate::state::{CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Roots};
+use crate::tlog_proof::TlogProof;
+use crate::receipt::Receipt;
+
+const CF_ENTRIES: &str = "entries";
+const CF_NODES: &str = "nodes";
+const CF_LEAVES: &str = "leaves";
+const CF_STATEMENTS: &str = "statements";
+const CF_EVIDENCE: &str = "evidence";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const CF_STATE: &str = "state";
+const TREE_KEY: &[u8] = b"tree";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("RocksDB: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store is not initialised (run `notary init`)")]
+    NotInitialised,
+    #[error("store is already initialised")]
+    AlreadyInitialised,
+}
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+/// Size and time of the tree as last committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeState {
+    pub size: u64,
+    /// Notarised time of the newest entry (ms); entries never go back in time.
+    pub last_time: u64,
+}
+
+/// Everything one append batch writes, applied atomically by [`Store::commit`].
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// New entries from `first_index` on, with their leaf hash and statement digest.
+    pub entries: Vec<(Vec<u8>, Hash, [u8; 32])>,
+    pub evidence: Vec<Vec<u64>>,
+    pub nodes: Vec<(NodeId, Hash)>,
+    pub changes: Vec<Change>,
+    pub first_index: u64,
+    pub tree: Option<TreeState>,
+    /// The signed checkpoint for the new tree size.
+    pub checkpoint: Option<(u64, String)>,
+}
+
+pub struct Store {
+    db: DB,
+}
+
+fn u64_key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn node_key(id: NodeId) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = id.level;
+    k[1..].copy_from_slice(&id.index.to_be_bytes());
+    k
+}
+
+fn read_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(bytes).map(u64::from_be_bytes).map_err(|_| corrupt("u64 value is not 8 bytes"))
+}
+
+fn state_key(tag: u8, id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + id.len());
+    k.push(tag);
+    k.extend_from_slice(id);
+    k
+}
+
+const TAG_DEPARTMENT: u8 = b'd';
+const TAG_KEY: u8 = b'k';
+const TAG_ITEM: u8 = b'i';
+const TAG_CASE: u8 = b'c';
+
+impl Store {
+    /// Opens (creating if missing) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let cache = Cache::new_lru_cache(256 << 20);
+        let cf = |name: &str, compress: bool, bloom: bool| {
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            if bloom {
+                table.set_bloom_filter(10.0, false);
+            }
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table);
+            o.set_compression_type(if compress { DBCompressionType::Lz4 } else { DBCompressionType::None });
+            ColumnFamilyDescriptor::new(name, o)
+        };
+        let cfs = vec![
+            cf(CF_ENTRIES, true, false),
+            // Hashes are incompressible; nodes are read by key and scanned for tiles.
+            cf(CF_NODES, false, false),
+            cf(CF_LEAVES, false, true),
+            cf(CF_STATEMENTS, false, true),
+            cf(CF_EVIDENCE, true, false),
+            cf(CF_CHECKPOINTS, true, false),
+            cf(CF_STATE, true, true),
+        ];
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_bytes_per_sync(1 << 20);
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Store { db })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_pinned_cf(self.cf(cf), key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn tree(&self) -> Result<Option<TreeState>, StoreError> {
+        match self.db.get_pinned(TREE_KEY)? {
+            None => Ok(None),
+            Some(v) if v.len() == 16 => Ok(Some(TreeState {
+                size: read_u64(&v[..8])?,
+                last_time: read_u64(&v[8..])?,
+            })),
+            Some(_) => Err(corrupt("tree state is not 16 bytes")),
+        }
+    }
+
+    /// Writes the empty tree and its signed checkpoint; refuses a store that has a tree.
+    pub fn initialise(&self, empty_checkpoint: String) -> Result<(), StoreError> {
+        if self.tree()?.is_some() {
+            return Err(StoreError::AlreadyInitialised);
+        }
+        self.commit(&CommitBatch {
+            tree: Some(TreeState { size: 0, last_time: 0 }),
+            checkpoint: Some((0, empty_checkpoint)),
+            ..CommitBatch::default()
+        })
+    }
+
+    /// Reads the right edge of the committed tree, and checks it against the
+    /// newest checkpoint's root.
+    pub fn frontier(&self, tree: TreeState) -> Result<Frontier, StoreError> {
+        let hashes = self.nodes(&range_nodes(0, tree.size))?;
+        Frontier::from_parts(tree.size, hashes).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// Applies a batch atomically and durably (one `WriteBatch`, `sync`).
+    pub fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut wb = WriteBatch::default();
+        for (i, (entry, leaf, digest)) in batch.entries.iter().enumerate() {
+            let index = batch.first_index + i as u64;
+            wb.put_cf(self.cf(CF_ENTRIES), u64_key(index), entry);
+            wb.put_cf(self.cf(CF_LEAVES), leaf.0, u64_key(index));
+            wb.put_cf(self.cf(CF_STATEMENTS), digest, u64_key(index));
+        }
+        for (i, ev) in batch.evidence.iter().enumerate() {
+            let index = batch.first_index + i as u64;
+            let bytes: Vec<u8> = ev.iter().flat_map(|n| n.to_be_bytes()).collect();
+            wb.put_cf(self.cf(CF_EVIDENCE), u64_key(index), bytes);
+        }
+        for (id, h) in &batch.nodes {
+            wb.put_cf(self.cf(CF_NODES), node_key(*id), h.0);
+        }
+        for change in &batch.changes {
+            let (key, value) = match change {
+                Change::Department(id, r) => (state_key(TAG_DEPARTMENT, id.as_str().as_bytes()), to_json(r)),
+                Change::Key(k, r) => (state_key(TAG_KEY, &k.0), to_json(r)),
+                Change::Item(id, r) => (state_key(TAG_ITEM, id.as_str().as_bytes()), to_json(r)),
+                Change::Case(id, r) => (state_key(TAG_CASE, id.as_str().as_bytes()), to_json(r)),
+            };
+            wb.put_cf(self.cf(CF_STATE), key, value);
+        }
+        if let Some((size, note)) = &batch.checkpoint {
+            wb.put_cf(self.cf(CF_CHECKPOINTS), u64_key(*size), note.as_bytes());
+        }
+        if let Some(t) = batch.tree {
+            let mut v = [0u8; 16];
+            v[..8].copy_from_slice(&t.size.to_be_bytes());
+            v[8..].copy_from_slice(&t.last_time.to_be_bytes());
+            wb.put(TREE_KEY, v);
+        }
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(wb, &opts)?;
+        Ok(())
+    }
+
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_ENTRIES, &u64_key(index))
+    }
+
+    /// Entries `[start, end)`, in order.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let iter = self.db.iterator_cf(self.cf(CF_ENTRIES), IteratorMode::From(&u64_key(start), Direction::Forward));
+        for item in iter {
+            let (k, v) = item?;
+            let index = read_u64(&k)?;
+            if index >= end {
+                break;
+            }
+            if index != start + out.len() as u64 {
+                return Err(corrupt(format!("entry {} missing", start + out.len() as u64)));
+            }
+            out.push(v.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// The index of an entry whose statement has this SHA-256 digest.
+    pub fn statement_index(&self, digest: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        self.get(CF_STATEMENTS, digest)?.map(|v| read_u64(&v)).transpose()
+    }
+
+    /// The index of the entry with this leaf hash.
+    pub fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
+        self.get(CF_LEAVES, &leaf.0)?.map(|v| read_u64(&v)).transpose()
+    }
+
+    pub fn evidence(&self, index: u64) -> Result<Vec<u64>, StoreError> {
+        let v = self.get(CF_EVIDENCE, &u64_key(index))?.unwrap_or_default();
+        v.chunks(8).map(read_u64).collect()
+    }
+
+    pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        self.get(CF_CHECKPOINTS, &u64_key(size))?
+            .map(|v| String::from_utf8(v).map_err(|_| corrupt("checkpoint is not UTF-8")))
+            .transpose()
+    }
+
+    /// The first checkpoint at or after `size`: for an entry at `index`,
+    /// `size = index + 1` gives the checkpoint of the batch that appended it.
+    pub fn checkpoint_from(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
+        let mut iter = self
+            .db
+            .iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::From(&u64_key(size), Direction::Forward));
+        match iter.next() {
+            None => Ok(None),
+            Some(item) => {
+                let (k, v) = item?;
+                let note = String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
+                Ok(Some((read_u64(&k)?, note)))
+            }
+        }
+    }
+
+    /// The newest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<(u64, String), StoreError> {
+        let mut iter = self.db.iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::End);
+        let (k, v) = iter.next().ok_or(StoreError::NotInitialised)??;
+        let note = String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
+        Ok((read_u64(&k)?, note))
+    }
+
+    /// Hashes of complete subtrees, one batched read.
+    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
+        let values = self.db.batched_multi_get_cf(self.cf(CF_NODES), keys.iter(), false);
+        ids.iter()
+            .zip(values)
+            .map(|(id, v)| match v? {
+                Some(bytes) => Hash::from_slice(&bytes).map_err(|_| corrupt(format!("node {id:?} is not 32 bytes"))),
+                None => Err(corrupt(format!("node {id:?} is missing"))),
+            })
+            .collect()
+    }
+
+    /// `count` consecutive hashes at `level` from `start`, for tiles.
+    pub fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
+        let ids: Vec<NodeId> = (start..start + count).map(|i| NodeId::new(level, i)).collect();
+        self.nodes(&ids)
+    }
+
+    /// A receipt (without evidence) for the entry at `index` in the tree of
+    /// `size` leaves, whose signed checkpoint is `checkpoint`.
+    pub fn receipt(&self, index: u64, size: u64, checkpoint: &str) -> Result<Result<Receipt, ProofError>, StoreError> {
+        let entry = match self.entry(index)? {
+            Some(e) if index < size => e,
+            _ => return Ok(Err(ProofError::IndexOutOfRange { index, size })),
+        };
+        let path = match proof::inclusion_proof(self, index, size)? {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let proof = TlogProof { index, path, checkpoint: checkpoint.to_owned() };
+        Ok(Ok(Receipt { index, leaf_hash: leaf_hash(&entry), entry, proof: proof.encode(), evidence: vec![] }))
+    }
+
+    /// The receipt of `index` against the checkpoint of the batch that appended it.
+    pub fn original_receipt(&self, index: u64) -> Result<Option<Receipt>, StoreError> {
+        let Some((size, note)) = self.checkpoint_from(index + 1)? else { return Ok(None) };
+        Ok(self.receipt(index, size, &note)?.ok())
+    }
+
+    fn state<T: DeserializeOwned>(&self, tag: u8, id: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get(CF_STATE, &state_key(tag, id))?
+            .map(|v| serde_json::from_slice(&v).map_err(|e| corrupt(format!("state record: {e}"))))
+            .transpose()
+    }
+
+    /// The established state, with the policy's root keys.
+    pub fn view<'a>(&'a self, roots: &'a Roots) -> StoreView<'a> {
+        StoreView { store: self, roots }
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records serialize")
+}
+
+impl NodeSource for Store {
+    type Error = StoreError;
+    fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        Store::nodes(self, ids)
+    }
+}
+
+/// [`LedgerView`] over the committed state.
+pub struct StoreView<'a> {
+    store: &'a Store,
+    roots: &'a Roots,
+}
+
+impl LedgerView for StoreView<'_> {
+    type Error = StoreError;
+    fn is_root(&self, signer: &SignerRef) -> bool {
+        self.roots.is_root(signer)
+    }
+    fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
+        self.store.state(TAG_DEPARTMENT, id.as_str().as_bytes())
+    }
+    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StoreError> {
+        self.store.state(TAG_KEY, &key.0)
+    }
+    fn item(&self, id: &Id) -> Result<Option<ItemRecord>, StoreError> {
+        self.store.state(TAG_ITEM, id.as_str().as_bytes())
+    }
+    fn case(&self, id: &Id) -> Result<Option<CaseRecord>, StoreError> {
+        self.store.state(TAG_CASE, id.as_str().as_bytes())
+    }
+}

@@ -1,0 +1,238 @@
+//! The HTTP API (specs/api.md).
+//!
+//! Every refusal is a 4xx (or 503) with `{"error": "<code>", "message": "…"}`
+//! and changes nothing. Writes go through the sequencer; reads go straight
+//! to the store, which RocksDB lets many threads read at once.
+
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ledger::attestation::{AttestationError, SignedAttestation};
+use ledger::lifecycle::Refusal;
+use ledger::log::{full_receipt, Outcome, Submission, SubmissionError};
+use ledger::proof::{consistency_proof, ProofError};
+use ledger::store::{Store, StoreError};
+use ledger::tlog_proof::TlogProof;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::sequencer::{Latest, SequencerHandle, SubmitError};
+
+/// Largest request body accepted: a maximal statement in base64, plus JSON.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub sequencer: SequencerHandle,
+    pub latest: Arc<RwLock<Latest>>,
+}
+
+impl AppState {
+    fn latest(&self) -> Latest {
+        self.latest.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/attestations", post(submit))
+        .route("/checkpoint", get(checkpoint))
+        .route("/v1/entries/{index}", get(entry))
+        .route("/v1/receipts/{index}", get(receipt))
+        .route("/v1/proof/inclusion", get(inclusion))
+        .route("/v1/proof/consistency", get(consistency))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A refusal as the API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+
+    fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store read failed");
+        ApiError::unavailable("store_unavailable", "the store could not be read")
+    }
+}
+
+fn attestation_error(e: &AttestationError) -> ApiError {
+    let code = match e {
+        AttestationError::Json(_) => "invalid_json",
+        AttestationError::Schema(_) => "schema_violation",
+        AttestationError::UnsupportedVersion(_) => "unsupported_version",
+        AttestationError::UnknownKind(_) => "unknown_kind",
+        AttestationError::Body { .. } => "invalid_body",
+        AttestationError::BadSignerKey | AttestationError::WeakSignerKey => "bad_signer_key",
+        AttestationError::MalformedSignature => "malformed_signature",
+        AttestationError::BadSignature => "bad_signature",
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
+}
+
+pub fn refusal_status(r: &Refusal) -> StatusCode {
+    match r {
+        Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyRevoked | Refusal::CaseExists(_) => StatusCode::CONFLICT,
+        Refusal::UnknownItem(_) | Refusal::UnknownCase(_) | Refusal::WeakKey => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+async fn submit(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body exceeds {MAX_BODY_BYTES} bytes"))
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
+        }
+    })?;
+    let attestation = SignedAttestation::from_json(&body).map_err(|e| attestation_error(&e))?;
+    let submission = Submission::parse(attestation).map_err(|e| match e {
+        SubmissionError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
+        SubmissionError::Attestation(a) => attestation_error(&a),
+    })?;
+    submission.verify_signature().map_err(|e| attestation_error(&e))?;
+
+    let reply = state.sequencer.submit(submission).map_err(|e| match e {
+        SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
+        SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
+    })?;
+    let outcome = reply
+        .await
+        .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
+        .map_err(|e| ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended")))?;
+    Ok(match outcome {
+        Outcome::Appended(r) => (StatusCode::CREATED, Json(r.to_json_value())).into_response(),
+        Outcome::Duplicate(r) => (StatusCode::OK, Json(r.to_json_value())).into_response(),
+        Outcome::Refused(r) => return Err(ApiError::new(refusal_status(&r), r.code(), r.to_string())),
+    })
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+async fn checkpoint(State(state): State<AppState>) -> Response {
+    let mut resp = text(state.latest().note);
+    // C2SP tlog-tiles: the checkpoint is mutable, so it must not be cached for long.
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn path_index(p: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
+    p.map(|Path(i)| i)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_index", "the index must be a non-negative integer"))
+}
+
+fn no_entry(index: u64, size: u64) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no_such_entry", format!("entry {index} is not in the log of size {size}"))
+}
+
+async fn entry(State(state): State<AppState>, p: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
+    let index = path_index(p)?;
+    let size = state.latest().size;
+    match state.store.entry(index)? {
+        Some(bytes) if index < size => Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()),
+        _ => Err(no_entry(index, size)),
+    }
+}
+
+async fn receipt(State(state): State<AppState>, p: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
+    let index = path_index(p)?;
+    let size = state.latest().size;
+    if index >= size {
+        return Err(no_entry(index, size));
+    }
+    let r = full_receipt(&state.store, index)?.ok_or_else(|| no_entry(index, size))?;
+    Ok(Json(r.to_json_value()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
+}
+
+async fn inclusion(State(state): State<AppState>, q: Result<Query<InclusionQuery>, QueryRejection>) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let latest = state.latest();
+    let (size, note) = match q.size {
+        None => (latest.size, latest.note),
+        Some(s) if s <= latest.size => match state.store.checkpoint(s)? {
+            Some(note) => (s, note),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_checkpoint_of_size",
+                    format!("no signed checkpoint has size {s}; use the size of a checkpoint you hold"),
+                ))
+            }
+        },
+        Some(s) => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "no_checkpoint_of_size", format!("the log has only {} entries, not {s}", latest.size)))
+        }
+    };
+    match state.store.receipt(q.index, size, &note)? {
+        Ok(r) => Ok(text(TlogProof::parse(&r.proof).map(|p| p.encode()).unwrap_or(r.proof))),
+        Err(_) => Err(no_entry(q.index, size)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn consistency(State(state): State<AppState>, q: Result<Query<ConsistencyQuery>, QueryRejection>) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let size = state.latest().size;
+    let to = q.to.unwrap_or(size);
+    if to > size {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "beyond_tree", format!("the log has only {size} entries, not {to}")));
+    }
+    match consistency_proof(state.store.as_ref(), q.from, to)? {
+        Ok(proof) => Ok(text(proof.iter().map(|h| format!("{h}\n")).collect())),
+        Err(e @ ProofError::FromEmptyTree) => Err(ApiError::new(StatusCode::BAD_REQUEST, "consistency_from_empty_tree", e.to_string())),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_sizes", e.to_string())),
+    }
+}

@@ -1,0 +1,76 @@
+//! The notary's data directory.
+//!
+//! ```text
+//! DIR/db/          RocksDB store
+//! DIR/notary.key   notary signing key, PRIVATE+KEY+<origin>+<id>+<base64> (mode 0600)
+//! DIR/notary.vkey  notary verifier key, one C2SP vkey line
+//! DIR/policy.txt   trust policy for verifiers: the notary key and the root keys
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::SigningKey;
+use ledger::log::Log;
+use ledger::note::{NoteSigner, VerifierKey};
+use ledger::policy::Policy;
+use ledger::store::Store;
+
+pub struct DataDir {
+    pub root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: &Path) -> DataDir {
+        DataDir { root: root.to_owned() }
+    }
+    pub fn db(&self) -> PathBuf {
+        self.root.join("db")
+    }
+    pub fn key(&self) -> PathBuf {
+        self.root.join("notary.key")
+    }
+    pub fn vkey(&self) -> PathBuf {
+        self.root.join("notary.vkey")
+    }
+    pub fn policy(&self) -> PathBuf {
+        self.root.join("policy.txt")
+    }
+
+    /// Creates the store, the notary key, `notary.vkey` and `policy.txt`.
+    pub fn init(&self, origin: &str, roots: &[VerifierKey]) -> Result<VerifierKey> {
+        if self.key().exists() || self.db().exists() {
+            bail!("{} already holds a notary (notary.key or db/ exists); refusing to overwrite it", self.root.display());
+        }
+        fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
+        let signer = NoteSigner::new(origin, SigningKey::generate(&mut rand::rngs::OsRng))
+            .with_context(|| format!("origin {origin:?} is not a valid key name"))?;
+        ledger::keyfile::write_secret(&self.key(), &signer.encode_private())
+            .with_context(|| format!("writing {}", self.key().display()))?;
+        let vkey = signer.verifier().clone();
+        fs::write(self.vkey(), format!("{}\n", vkey.encode()))?;
+
+        let mut policy = format!("# share-audit trust policy (specs/policy.md)\nlog {}\n", vkey.encode());
+        for r in roots {
+            policy.push_str(&format!("root {}\n", r.encode()));
+        }
+        if roots.is_empty() {
+            policy.push_str("# add the supervisor's root key(s) before serving: root <vkey>\n");
+        }
+        fs::write(self.policy(), policy)?;
+
+        let store = Store::open(&self.db()).context("creating the RocksDB store")?;
+        Log::initialise(&store, &signer).context("writing the empty tree")?;
+        Ok(vkey)
+    }
+
+    pub fn load_signer(&self) -> Result<NoteSigner> {
+        Ok(ledger::keyfile::read_signer(&self.key())?)
+    }
+
+    pub fn load_policy(&self) -> Result<Policy> {
+        let text = fs::read_to_string(self.policy()).with_context(|| format!("reading {}", self.policy().display()))?;
+        Policy::parse(&text).with_context(|| format!("{}", self.policy().display()))
+    }
+}

@@ -1,0 +1,55 @@
+//! The share-audit notary: checks attestations, appends them to the RocksDB
+//! ledger in batches, signs checkpoints and serves receipts and proofs.
+
+pub mod api;
+pub mod datadir;
+pub mod sequencer;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use ledger::log::Log;
+use ledger::store::Store;
+
+use crate::api::AppState;
+use crate::datadir::DataDir;
+use crate::sequencer::{Latest, SequencerConfig};
+
+/// Opens the data directory and serves the API until SIGINT or SIGTERM.
+pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> Result<()> {
+    let dir = DataDir::new(data);
+    let policy = dir.load_policy()?;
+    let signer = dir.load_signer()?;
+    let store = Arc::new(Store::open(&dir.db()).with_context(|| format!("opening {}", dir.db().display()))?);
+    let log = Log::open(store.clone(), &policy, signer).context("opening the log")?;
+    let latest = Arc::new(RwLock::new(Latest { size: log.tree().size, note: log.checkpoint().to_owned() }));
+    tracing::info!(origin = %policy.origin, size = log.tree().size, "log opened");
+
+    let (sequencer, thread) = sequencer::spawn(log, config, latest.clone());
+    let app = api::router(AppState { store, sequencer, latest });
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    println!("notary listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // The router (and with it every sequencer handle) is gone: the thread drains and ends.
+    thread.join().ok();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,85 @@
+//! `notary`: initialise a data directory, or serve the API over it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use ledger::note::VerifierKey;
+use notary::datadir::DataDir;
+use notary::sequencer::SequencerConfig;
+
+#[derive(Parser)]
+#[command(name = "notary", version, about = "Share-audit notary: notarises government data-sharing attestations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the store and the notary key; write notary.vkey and policy.txt.
+    Init {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Log origin, also the notary key name, e.g. example.gov.cn/share-audit/2026.
+        #[arg(long)]
+        origin: Option<String>,
+        /// Supervisor root key for the trust policy: a vkey, or a file holding one. Repeatable.
+        #[arg(long = "root")]
+        roots: Vec<String>,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Most attestations appended in one batch (one fsync, one checkpoint).
+        #[arg(long, default_value_t = 1024)]
+        max_batch: usize,
+        /// Microseconds a batch may wait for more attestations.
+        #[arg(long, default_value_t = 0)]
+        max_wait_us: u64,
+        /// Attestations queued beyond this are refused with 503.
+        #[arg(long, default_value_t = 8192)]
+        queue: usize,
+    },
+}
+
+fn default_origin() -> String {
+    let year = 1970 + notary::sequencer::now_ms() / 1000 / 31_556_952;
+    format!("localhost/share-audit/{year}")
+}
+
+fn read_vkey(arg: &str) -> Result<VerifierKey> {
+    ledger::keyfile::read_vkey(arg).with_context(|| format!("--root {arg:?} is neither a vkey nor a file holding one"))
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Init { data, origin, roots } => {
+            let roots = roots.iter().map(|r| read_vkey(r)).collect::<Result<Vec<_>>>()?;
+            let origin = origin.unwrap_or_else(default_origin);
+            let dir = DataDir::new(&data);
+            let vkey = dir.init(&origin, &roots)?;
+            println!("initialised notary for {origin} in {}", data.display());
+            println!("verifier key ({}): {}", dir.vkey().display(), vkey.encode());
+            println!("trust policy: {}", dir.policy().display());
+            if roots.is_empty() {
+                println!("note: no --root given; add the supervisor's root key to policy.txt before serving");
+            }
+            Ok(())
+        }
+        Command::Serve { data, listen, max_batch, max_wait_us, queue } => {
+            let config = SequencerConfig { max_batch: max_batch.max(1), max_wait: Duration::from_micros(max_wait_us), queue: queue.max(1) };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(notary::serve(&data, listen, config))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Harness for end-to-end tests: runs the real `notary` binary on a
+//! temporary data directory and talks to it over HTTP on loopback.
+//!
+//! The binaries are found next to the test executable's `deps/` directory,
+//! so `scripts/test` builds them (`cargo build --release --bins`) first.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use department::DepartmentKey;
+use ledger::attestation::{Kind, SignedAttestation};
+use ledger::keyfile;
+use ledger::note::NoteSigner;
+use ledger::policy::Policy;
+use serde_json::{json, Value};
+
+/// Path of a workspace binary built alongside the tests.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --release --bins`, as scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A root key and a notary data directory initialised with it.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub root: DepartmentKey,
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (root, signer) = DepartmentKey::generate("gd.root").expect("root key");
+        keyfile::write_key_pair(&dir.path().join("root"), &signer).expect("write root key");
+        let out = Command::new(binary("notary"))
+            .args(["init", "--origin", "test.gov.cn/share-audit/2026", "--data"])
+            .arg(dir.path().join("data"))
+            .arg("--root")
+            .arg(dir.path().join("root.vkey"))
+            .output()
+            .expect("run notary init");
+        assert!(out.status.success(), "notary init failed: {}", String::from_utf8_lossy(&out.stderr));
+        Setup { dir, root }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::parse(&std::fs::read_to_string(self.data().join("policy.txt")).unwrap()).unwrap()
+    }
+
+    pub fn start(&self) -> Notary {
+        Notary::start(&self.data(), &[])
+    }
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup::new()
+    }
+}
+
+/// A running `notary serve` process.
+pub struct Notary {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Notary {
+    pub fn start(data: &Path, extra: &[&str]) -> Notary {
+        let mut child = Command::new(binary("notary"))
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("NOTARY_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn notary serve");
+        // The notary prints its address once it listens.
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            assert!(Instant::now() < deadline, "notary did not start");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("notary listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => panic!("notary exited before listening"),
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Notary { child, url }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill notary");
+        self.child.wait().expect("reap notary");
+    }
+
+    pub fn submit(&self, a: &SignedAttestation) -> (u16, Value) {
+        let r = department::submit(&self.url, a).expect("notary reachable");
+        (r.status, r.body)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        match ureq::get(&format!("{}{path}", self.url)).call() {
+            Ok(r) => (r.status(), read_all(r)),
+            Err(ureq::Error::Status(code, r)) => (code, read_all(r)),
+            Err(e) => panic!("GET {path}: {e}"),
+        }
+    }
+
+    pub fn get_text(&self, path: &str) -> String {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+        String::from_utf8(body).unwrap()
+    }
+
+    pub fn checkpoint(&self) -> String {
+        self.get_text("/checkpoint")
+    }
+
+    pub fn tree_size(&self) -> u64 {
+        self.checkpoint().lines().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Notary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_all(r: ureq::Response) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut v).unwrap();
+    v
+}
+
+/// A department with its own key.
+pub fn department(id: &str) -> DepartmentKey {
+    DepartmentKey::generate(id).expect("department key").0
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+pub fn sign(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {
+    key.sign(kind, body, now_ms()).unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
+}
+
+/// Root-signed registration of a department and one key.
+pub fn registration(root: &DepartmentKey, dept: &DepartmentKey, roles: &[&str]) -> [SignedAttestation; 2] {
+    [
+        sign(root, Kind::Department, json!({"id": dept.department, "name": format!("{} 部门", dept.department), "roles": roles, "jurisdiction": "广东省"})),
+        sign(root, Kind::DepartmentKey, json!({"department": dept.department, "key": dept.public_key_base64()})),
+    ]
+}
+
+pub fn catalog_entry(item: &str) -> Value {
+    json!({
+        "item": item, "name": "企业社保缴纳记录", "data_items": ["统一社会信用代码", "缴费月份", "缴费金额"],
+        "format": "JSON", "update_frequency": "每日", "share_attribute": "conditional",
+        "sharing_method": "service_interface", "conditions": ["仅用于企业信用评价"], "classification": "二级"
+    })
+}
+
+pub fn application(case: &str, item: &str, provider: &str) -> Value {
+    json!({
+        "case": case, "item": item, "provider": provider, "data_items": ["缴费月份"],
+        "legal_basis": "《政务数据共享条例》第二十条", "use_scenario": "企业信用评价", "scope_of_use": "本部门信用评价处",
+        "sharing_method": "service_interface", "use_until": "2027-12-31", "approved_by": "数据共享工作机构负责人 张三",
+        "declaration": true
+    })
+}
+
+/// Keeps a signer usable by tests that need a `NoteSigner`.
+pub fn note_signer(key: &DepartmentKey) -> NoteSigner {
+    NoteSigner::new(&key.department, key.key.clone()).unwrap()
+}
