@@ -27,7 +27,16 @@ fn acknowledged_records_survive_sigkill() {
             assert_eq!(notary.submit(&a).0, 201);
         }
     }
-    assert_eq!(notary.submit(&sign(&provider, Kind::CatalogEntry, catalog_entry("rst/shebao"))).0, 201);
+    assert_eq!(
+        notary
+            .submit(&sign(
+                &provider,
+                Kind::CatalogEntry,
+                catalog_entry("rst/shebao")
+            ))
+            .0,
+        201
+    );
 
     for round in 0..3 {
         // Four clients submit applications until the notary dies under them.
@@ -37,11 +46,16 @@ fn acknowledged_records_survive_sigkill() {
                 let (url, receipts, requester) = (url.clone(), receipts.clone(), requester.clone());
                 std::thread::spawn(move || {
                     for i in 0.. {
-                        let a = sign(&requester, Kind::Application, application(&format!("R{round}-W{w}-{i}"), "rst/shebao", "gd.rst"));
+                        let a = sign(
+                            &requester,
+                            Kind::Application,
+                            application(&format!("R{round}-W{w}-{i}"), "rst/shebao", "gd.rst"),
+                        );
                         match department::submit(&url, &a) {
-                            Ok(r) if r.status == 201 => {
-                                receipts.lock().unwrap().push(Receipt::from_json(r.body.to_string().as_bytes()).unwrap())
-                            }
+                            Ok(r) if r.status == 201 => receipts
+                                .lock()
+                                .unwrap()
+                                .push(Receipt::from_json(r.body.to_string().as_bytes()).unwrap()),
                             Ok(r) => panic!("unexpected answer {}: {}", r.status, r.body),
                             Err(_) => return, // the notary is gone
                         }
@@ -56,7 +70,12 @@ fn acknowledged_records_survive_sigkill() {
         }
         notary = Notary::start(&setup.data(), &[]);
 
-        let latest = Checkpoint::verify(notary.checkpoint().as_bytes(), &policy.origin, &policy.log_keys).unwrap();
+        let latest = Checkpoint::verify(
+            notary.checkpoint().as_bytes(),
+            &policy.origin,
+            &policy.log_keys,
+        )
+        .unwrap();
         let got = receipts.lock().unwrap().clone();
         assert!(!got.is_empty(), "round {round}: no receipt was issued");
         let mut seen = std::collections::HashSet::new();
@@ -67,12 +86,37 @@ fn acknowledged_records_survive_sigkill() {
             let (status, entry) = notary.get(&format!("/v1/entries/{}", r.index));
             assert_eq!(status, 200);
             assert_eq!(leaf_hash(&entry), r.leaf_hash);
-            let proof = TlogProof::parse(&notary.get_text(&format!("/v1/proof/inclusion?index={}", r.index))).unwrap();
-            verify_inclusion(r.index, latest.size, &r.leaf_hash, &proof.path, &latest.root).unwrap();
+            let proof = TlogProof::parse(
+                &notary.get_text(&format!("/v1/proof/inclusion?index={}", r.index)),
+            )
+            .unwrap();
+            verify_inclusion(
+                r.index,
+                latest.size,
+                &r.leaf_hash,
+                &proof.path,
+                &latest.root,
+            )
+            .unwrap();
             // The checkpoint the client was given is consistent with the newest.
-            let old = Checkpoint::verify(TlogProof::parse(&r.proof).unwrap().checkpoint.as_bytes(), &policy.origin, &policy.log_keys).unwrap();
-            let text = notary.get_text(&format!("/v1/proof/consistency?from={}&to={}", old.size, latest.size));
-            verify_consistency(old.size, latest.size, &old.root, &latest.root, &verifier::parse_proof(&text).unwrap()).unwrap();
+            let old = Checkpoint::verify(
+                TlogProof::parse(&r.proof).unwrap().checkpoint.as_bytes(),
+                &policy.origin,
+                &policy.log_keys,
+            )
+            .unwrap();
+            let text = notary.get_text(&format!(
+                "/v1/proof/consistency?from={}&to={}",
+                old.size, latest.size
+            ));
+            verify_consistency(
+                old.size,
+                latest.size,
+                &old.root,
+                &latest.root,
+                &verifier::parse_proof(&text).unwrap(),
+            )
+            .unwrap();
         }
     }
 }

@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 /// Path of a workspace binary built alongside the tests.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/..");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -47,7 +50,11 @@ impl Setup {
             .arg(dir.path().join("root.vkey"))
             .output()
             .expect("run notary init");
-        assert!(out.status.success(), "notary init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "notary init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Setup { dir, root }
     }
 
@@ -129,7 +136,12 @@ impl Notary {
 
     pub fn get_text(&self, path: &str) -> String {
         let (status, body) = self.get(path);
-        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
         String::from_utf8(body).unwrap()
     }
 
@@ -161,18 +173,34 @@ pub fn department(id: &str) -> DepartmentKey {
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 pub fn sign(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {
-    key.sign(kind, body, now_ms()).unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
+    key.sign(kind, body, now_ms())
+        .unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
 }
 
 /// Root-signed registration of a department and one key.
-pub fn registration(root: &DepartmentKey, dept: &DepartmentKey, roles: &[&str]) -> [SignedAttestation; 2] {
+pub fn registration(
+    root: &DepartmentKey,
+    dept: &DepartmentKey,
+    roles: &[&str],
+) -> [SignedAttestation; 2] {
     [
-        sign(root, Kind::Department, json!({"id": dept.department, "name": format!("{} 部门", dept.department), "roles": roles, "jurisdiction": "广东省"})),
-        sign(root, Kind::DepartmentKey, json!({"department": dept.department, "key": dept.public_key_base64()})),
+        sign(
+            root,
+            Kind::Department,
+            json!({"id": dept.department, "name": format!("{} 部门", dept.department), "roles": roles, "jurisdiction": "广东省"}),
+        ),
+        sign(
+            root,
+            Kind::DepartmentKey,
+            json!({"department": dept.department, "key": dept.public_key_base64()}),
+        ),
     ]
 }
 

@@ -17,14 +17,25 @@ pub struct DepartmentKey {
 }
 
 impl DepartmentKey {
-    pub fn generate(department: &str) -> Result<(DepartmentKey, NoteSigner), ledger::note::NoteError> {
+    pub fn generate(
+        department: &str,
+    ) -> Result<(DepartmentKey, NoteSigner), ledger::note::NoteError> {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let signer = NoteSigner::new(department, key.clone())?;
-        Ok((DepartmentKey { department: department.to_owned(), key }, signer))
+        Ok((
+            DepartmentKey {
+                department: department.to_owned(),
+                key,
+            },
+            signer,
+        ))
     }
 
     pub fn from_signer(signer: &NoteSigner) -> DepartmentKey {
-        DepartmentKey { department: signer.verifier().name.clone(), key: signer.signing_key().clone() }
+        DepartmentKey {
+            department: signer.verifier().name.clone(),
+            key: signer.signing_key().clone(),
+        }
     }
 
     /// The public key as statements carry it (base64 of 32 bytes).
@@ -33,7 +44,12 @@ impl DepartmentKey {
     }
 
     /// Builds the statement, checks it as the notary will, and signs it.
-    pub fn sign(&self, kind: Kind, body: Value, signed_at_ms: u64) -> Result<SignedAttestation, AttestationError> {
+    pub fn sign(
+        &self,
+        kind: Kind,
+        body: Value,
+        signed_at_ms: u64,
+    ) -> Result<SignedAttestation, AttestationError> {
         let statement = json!({
             "version": ledger::attestation::VERSION,
             "kind": kind.name(),
@@ -69,7 +85,10 @@ pub enum ClientError {
 }
 
 /// POSTs a signed attestation to `<notary>/v1/attestations`.
-pub fn submit(notary: &str, attestation: &SignedAttestation) -> Result<SubmitResponse, ClientError> {
+pub fn submit(
+    notary: &str,
+    attestation: &SignedAttestation,
+) -> Result<SubmitResponse, ClientError> {
     let url = format!("{}/v1/attestations", notary.trim_end_matches('/'));
     let result = ureq::post(&url)
         .set("Content-Type", "application/json")
@@ -80,6 +99,8 @@ pub fn submit(notary: &str, attestation: &SignedAttestation) -> Result<SubmitRes
         Err(e) => return Err(ClientError::Transport(e.to_string())),
     };
     let status = resp.status();
-    let body: Value = resp.into_json().map_err(|_| ClientError::NotJson { status })?;
+    let body: Value = resp
+        .into_json()
+        .map_err(|_| ClientError::NotJson { status })?;
     Ok(SubmitResponse { status, body })
 }

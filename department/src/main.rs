@@ -9,7 +9,11 @@ use department::{keyfile, load_key, DepartmentKey};
 use ledger::attestation::{Kind, SignedAttestation};
 
 #[derive(Parser)]
-#[command(name = "dept", version, about = "Sign and submit share-audit attestations for a department")]
+#[command(
+    name = "dept",
+    version,
+    about = "Sign and submit share-audit attestations for a department"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,12 +58,16 @@ enum Command {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
     match out {
-        Some(p) => std::fs::write(p, format!("{text}\n")).with_context(|| format!("writing {}", p.display())),
+        Some(p) => std::fs::write(p, format!("{text}\n"))
+            .with_context(|| format!("writing {}", p.display())),
         None => {
             println!("{text}");
             Ok(())
@@ -70,34 +78,54 @@ fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Keygen { name, out } => {
-            let (key, signer) = DepartmentKey::generate(&name).map_err(|e| anyhow!("--name {name:?}: {e}"))?;
-            keyfile::write_key_pair(&out, &signer).with_context(|| format!("writing {}.key/.vkey", out.display()))?;
+            let (key, signer) =
+                DepartmentKey::generate(&name).map_err(|e| anyhow!("--name {name:?}: {e}"))?;
+            keyfile::write_key_pair(&out, &signer)
+                .with_context(|| format!("writing {}.key/.vkey", out.display()))?;
             println!("{}", signer.verifier().encode());
-            eprintln!("public key {} written to {}.key (0600) and {}.vkey", key.public_key_base64(), out.display(), out.display());
+            eprintln!(
+                "public key {} written to {}.key (0600) and {}.vkey",
+                key.public_key_base64(),
+                out.display(),
+                out.display()
+            );
         }
         Command::Pubkey { file } => {
-            let key = keyfile::read_vkey(&file).map(|v| v.key).or_else(|_| {
-                load_key(std::path::Path::new(&file)).map(|k| k.key.verifying_key())
-            }).map_err(|e| anyhow!("{e}"))?;
+            let key = keyfile::read_vkey(&file)
+                .map(|v| v.key)
+                .or_else(|_| load_key(std::path::Path::new(&file)).map(|k| k.key.verifying_key()))
+                .map_err(|e| anyhow!("{e}"))?;
             println!("{}", base64_encode(key.as_bytes()));
         }
-        Command::Sign { key, kind, body, signed_at, out } => {
+        Command::Sign {
+            key,
+            kind,
+            body,
+            signed_at,
+            out,
+        } => {
             let key = load_key(&key)?;
             let kind = Kind::from_name(&kind).ok_or_else(|| {
                 let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
                 anyhow!("unknown kind {kind:?}; one of: {}", names.join(", "))
             })?;
             let body_text = match body.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
+                }
                 None => body,
             };
             let body = serde_json::from_str(&body_text).context("--body is not JSON")?;
-            let signed = key.sign(kind, body, signed_at.unwrap_or_else(now_ms)).map_err(|e| anyhow!("statement refused before signing: {e}"))?;
+            let signed = key
+                .sign(kind, body, signed_at.unwrap_or_else(now_ms))
+                .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
             write_or_print(&out, &signed.to_json())?;
         }
         Command::Submit { notary, file, out } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let signed = SignedAttestation::from_json(&bytes).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let signed = SignedAttestation::from_json(&bytes)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let resp = department::submit(&notary, &signed)?;
             match resp.status {
                 200 | 201 => write_or_print(&out, &serde_json::to_string_pretty(&resp.body)?)?,

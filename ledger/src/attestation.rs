@@ -73,11 +73,14 @@ impl TryFrom<String> for Id {
     fn try_from(s: String) -> Result<Id, String> {
         let ok = !s.is_empty()
             && s.len() <= MAX_ID_LEN
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:/-".contains(&b));
         if ok {
             Ok(Id(s))
         } else {
-            Err(format!("{s:?} is not an identifier (1-{MAX_ID_LEN} of A-Z a-z 0-9 . _ : / -)"))
+            Err(format!(
+                "{s:?} is not an identifier (1-{MAX_ID_LEN} of A-Z a-z 0-9 . _ : / -)"
+            ))
         }
     }
 }
@@ -183,7 +186,9 @@ impl TryFrom<String> for Digest {
     type Error = String;
     fn try_from(s: String) -> Result<Digest, String> {
         match s.strip_prefix("sha256:") {
-            Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+            Some(h)
+                if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
                 Ok(Digest(s))
             }
             _ => Err(format!("{s:?} is not sha256:<64 lowercase hex>")),
@@ -207,9 +212,22 @@ impl TryFrom<String> for Date {
     fn try_from(s: String) -> Result<Date, String> {
         let b = s.as_bytes();
         let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-        let shape = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10);
-        let month: u32 = if shape { s[5..7].parse().unwrap_or(0) } else { 0 };
-        let day: u32 = if shape { s[8..10].parse().unwrap_or(0) } else { 0 };
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && digits(0..4)
+            && digits(5..7)
+            && digits(8..10);
+        let month: u32 = if shape {
+            s[5..7].parse().unwrap_or(0)
+        } else {
+            0
+        };
+        let day: u32 = if shape {
+            s[8..10].parse().unwrap_or(0)
+        } else {
+            0
+        };
         if shape && (1..=12).contains(&month) && (1..=31).contains(&day) {
             Ok(Date(s))
         } else {
@@ -521,10 +539,15 @@ impl Statement {
         if fields.version != VERSION {
             return Err(AttestationError::UnsupportedVersion(fields.version));
         }
-        let kind = Kind::from_name(&fields.kind).ok_or(AttestationError::UnknownKind(fields.kind))?;
+        let kind =
+            Kind::from_name(&fields.kind).ok_or(AttestationError::UnknownKind(fields.kind))?;
         let body = Body::parse(kind, fields.body)?;
         validate(&body)?;
-        Ok(Statement { signer: fields.signer, signed_at: fields.signed_at, body })
+        Ok(Statement {
+            signer: fields.signer,
+            signed_at: fields.signed_at,
+            body,
+        })
     }
 
     pub fn kind(&self) -> Kind {
@@ -548,7 +571,10 @@ impl Statement {
 /// Rules a schema alone cannot say.
 fn validate(body: &Body) -> Result<(), AttestationError> {
     let fail = |kind: Kind, reason: &str| {
-        Err(AttestationError::Body { kind: kind.name(), reason: reason.to_owned() })
+        Err(AttestationError::Body {
+            kind: kind.name(),
+            reason: reason.to_owned(),
+        })
     };
     match body {
         Body::Department(d) if d.roles.is_empty() => fail(body.kind(), "roles must not be empty"),
@@ -559,9 +585,10 @@ fn validate(body: &Body) -> Result<(), AttestationError> {
             _ => Ok(()),
         },
         Body::CatalogEntry(c) => match c.share_attribute {
-            ShareAttribute::Conditional if c.conditions.is_none() => {
-                fail(body.kind(), "conditional sharing must list its conditions (Art. 15)")
-            }
+            ShareAttribute::Conditional if c.conditions.is_none() => fail(
+                body.kind(),
+                "conditional sharing must list its conditions (Art. 15)",
+            ),
             ShareAttribute::NotShareable if c.reason.is_none() || c.legal_basis.is_none() => fail(
                 body.kind(),
                 "not-shareable data needs a reason and the legal basis (Art. 15)",
@@ -575,12 +602,17 @@ fn validate(body: &Body) -> Result<(), AttestationError> {
             body.kind(),
             "the requester must declare the application true, lawful and necessary (Art. 20)",
         ),
-        Body::ReplyExtension(r) if !(1..=10).contains(&r.working_days) => {
-            fail(body.kind(), "a reply extension is 1 to 10 working days (Art. 21)")
-        }
+        Body::ReplyExtension(r) if !(1..=10).contains(&r.working_days) => fail(
+            body.kind(),
+            "a reply extension is 1 to 10 working days (Art. 21)",
+        ),
         Body::Consent(c) => match (c.scope, &c.third_party) {
-            (ConsentScope::ThirdParty, None) => fail(body.kind(), "third_party consent must name the third party"),
-            (ConsentScope::WiderUse, Some(_)) => fail(body.kind(), "wider_use consent names no third party"),
+            (ConsentScope::ThirdParty, None) => {
+                fail(body.kind(), "third_party consent must name the third party")
+            }
+            (ConsentScope::WiderUse, Some(_)) => {
+                fail(body.kind(), "wider_use consent names no third party")
+            }
             _ => Ok(()),
         },
         _ => Ok(()),
@@ -622,7 +654,10 @@ impl SignedAttestation {
     /// Signs statement bytes with a department key.
     pub fn sign(statement: Vec<u8>, key: &SigningKey) -> SignedAttestation {
         let signature = key.sign(&signed_message(&statement)).to_bytes();
-        SignedAttestation { statement, signature }
+        SignedAttestation {
+            statement,
+            signature,
+        }
     }
 
     /// `{"statement":"<base64>","signature":"<base64>"}`, the submission body.
@@ -640,7 +675,10 @@ impl SignedAttestation {
         let statement = BASE64
             .decode(&j.statement)
             .map_err(|_| AttestationError::Schema("statement is not base64".into()))?;
-        Ok(SignedAttestation { statement, signature: decode_signature(&j.signature)? })
+        Ok(SignedAttestation {
+            statement,
+            signature: decode_signature(&j.signature)?,
+        })
     }
 }
 
@@ -659,8 +697,11 @@ pub fn verify_signature(
     signature: &[u8; 64],
 ) -> Result<(), AttestationError> {
     let vk = verifying_key(&statement.signer.key)?;
-    vk.verify_strict(&signed_message(statement_bytes), &Signature::from_bytes(signature))
-        .map_err(|_| AttestationError::BadSignature)
+    vk.verify_strict(
+        &signed_message(statement_bytes),
+        &Signature::from_bytes(signature),
+    )
+    .map_err(|_| AttestationError::BadSignature)
 }
 
 #[cfg(test)]
@@ -684,23 +725,51 @@ mod tests {
             assert_eq!(Kind::from_name(k.name()), Some(*k));
         }
         assert_eq!(Kind::ALL.len(), 19);
-        let s = Statement::parse(statement_json("approval", r#"{"case":"2026-1"}"#).as_bytes()).unwrap();
+        let s = Statement::parse(statement_json("approval", r#"{"case":"2026-1"}"#).as_bytes())
+            .unwrap();
         assert_eq!(s.kind(), Kind::Approval);
         assert_eq!(Statement::parse(&s.to_bytes()).unwrap(), s);
     }
 
     #[test]
     fn refuses_bad_statements() {
-        let bad = |kind: &str, body: &str| Statement::parse(statement_json(kind, body).as_bytes()).unwrap_err();
-        assert!(matches!(bad("approval", r#"{"case":"x","extra":1}"#), AttestationError::Body { .. }));
-        assert!(matches!(bad("approval", r#"{}"#), AttestationError::Body { .. }));
-        assert!(matches!(bad("approval", r#"{"case":"has space"}"#), AttestationError::Body { .. }));
-        assert!(matches!(bad("wiretap", r#"{}"#), AttestationError::UnknownKind(_)));
-        assert!(matches!(bad("reply_extension", r#"{"case":"c","working_days":11,"reason":"r"}"#), AttestationError::Body { .. }));
-        let v2 = statement_json("approval", r#"{"case":"c"}"#).replace(r#""version":1"#, r#""version":2"#);
-        assert_eq!(Statement::parse(v2.as_bytes()), Err(AttestationError::UnsupportedVersion(2)));
+        let bad = |kind: &str, body: &str| {
+            Statement::parse(statement_json(kind, body).as_bytes()).unwrap_err()
+        };
+        assert!(matches!(
+            bad("approval", r#"{"case":"x","extra":1}"#),
+            AttestationError::Body { .. }
+        ));
+        assert!(matches!(
+            bad("approval", r#"{}"#),
+            AttestationError::Body { .. }
+        ));
+        assert!(matches!(
+            bad("approval", r#"{"case":"has space"}"#),
+            AttestationError::Body { .. }
+        ));
+        assert!(matches!(
+            bad("wiretap", r#"{}"#),
+            AttestationError::UnknownKind(_)
+        ));
+        assert!(matches!(
+            bad(
+                "reply_extension",
+                r#"{"case":"c","working_days":11,"reason":"r"}"#
+            ),
+            AttestationError::Body { .. }
+        ));
+        let v2 = statement_json("approval", r#"{"case":"c"}"#)
+            .replace(r#""version":1"#, r#""version":2"#);
+        assert_eq!(
+            Statement::parse(v2.as_bytes()),
+            Err(AttestationError::UnsupportedVersion(2))
+        );
         let dup = statement_json("approval", r#"{"case":"c","case":"d"}"#);
-        assert!(matches!(Statement::parse(dup.as_bytes()), Err(AttestationError::Json(StrictJsonError::DuplicateKey(_)))));
+        assert!(matches!(
+            Statement::parse(dup.as_bytes()),
+            Err(AttestationError::Json(StrictJsonError::DuplicateKey(_)))
+        ));
     }
 
     #[test]
@@ -711,7 +780,10 @@ mod tests {
         verify_signature(&st, &bytes, &signed.signature).unwrap();
         // A signature over the bare statement (no context) is refused.
         let bare = key().sign(&bytes).to_bytes();
-        assert_eq!(verify_signature(&st, &bytes, &bare), Err(AttestationError::BadSignature));
+        assert_eq!(
+            verify_signature(&st, &bytes, &bare),
+            Err(AttestationError::BadSignature)
+        );
         let round = SignedAttestation::from_json(signed.to_json().as_bytes()).unwrap();
         assert_eq!(round, signed);
     }

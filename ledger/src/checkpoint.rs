@@ -35,7 +35,8 @@ pub enum CheckpointError {
 
 /// Parses a decimal with no sign and no leading zeroes (except "0").
 pub fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -44,7 +45,12 @@ pub fn parse_decimal(s: &str) -> Option<u64> {
 impl Checkpoint {
     /// The note text that is signed.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64())
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        )
     }
 
     pub fn parse_body(text: &str) -> Result<Checkpoint, CheckpointError> {
@@ -60,7 +66,11 @@ impl Checkpoint {
             return Err(CheckpointError::EmptyOrigin);
         }
         let size = parse_decimal(size).ok_or_else(|| CheckpointError::BadSize(size.to_owned()))?;
-        Ok(Checkpoint { origin: origin.to_owned(), size, root: Hash::from_base64(root)? })
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root: Hash::from_base64(root)?,
+        })
     }
 
     /// The signed note carrying this checkpoint.
@@ -109,7 +119,10 @@ mod tests {
             Checkpoint::parse_body(&format!("o\n0\n{root}\next\n")),
             Err(CheckpointError::ExtensionLines)
         );
-        assert_eq!(Checkpoint::parse_body(&format!("o\n0\n{root}")), Err(CheckpointError::Malformed));
+        assert_eq!(
+            Checkpoint::parse_body(&format!("o\n0\n{root}")),
+            Err(CheckpointError::Malformed)
+        );
         assert!(Checkpoint::parse_body(&format!("o\n0\n{root}\n")).is_ok());
     }
 }

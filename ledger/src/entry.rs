@@ -50,7 +50,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(time: u64, attestation: &SignedAttestation) -> Entry {
-        Entry { time, signature: attestation.signature, statement: attestation.statement.clone() }
+        Entry {
+            time,
+            signature: attestation.signature,
+            statement: attestation.statement.clone(),
+        }
     }
 
     /// Length of the encoding, without building it.
@@ -85,13 +89,18 @@ impl Entry {
         if !take_line(&mut rest, HEADER)?.is_empty() {
             return Err(EntryError::Malformed("unknown entry version"));
         }
-        let time = parse_decimal(take_line(&mut rest, "time ")?).ok_or(EntryError::Malformed("time"))?;
+        let time =
+            parse_decimal(take_line(&mut rest, "time ")?).ok_or(EntryError::Malformed("time"))?;
         let signature = attestation::decode_signature(take_line(&mut rest, "signature ")?)
             .map_err(|_| EntryError::Malformed("signature"))?;
         if !take_line(&mut rest, "")?.is_empty() {
             return Err(EntryError::Malformed("no blank line after the header"));
         }
-        let entry = Entry { time, signature, statement: rest.to_vec() };
+        let entry = Entry {
+            time,
+            signature,
+            statement: rest.to_vec(),
+        };
         // Exactly one encoding: re-encoding must give the same bytes.
         if entry.encode()? != bytes {
             return Err(EntryError::Malformed("non-canonical header"));
@@ -105,7 +114,11 @@ impl Entry {
 
     /// Verifies the department's signature over the statement.
     pub fn verify_signature(&self, statement: &Statement) -> Result<(), EntryError> {
-        Ok(attestation::verify_signature(statement, &self.statement, &self.signature)?)
+        Ok(attestation::verify_signature(
+            statement,
+            &self.statement,
+            &self.signature,
+        )?)
     }
 
     pub fn leaf_hash(&self) -> Result<Hash, EntryError> {
@@ -115,10 +128,14 @@ impl Entry {
 
 /// Splits off one header line and strips its expected prefix.
 fn take_line<'a>(rest: &mut &'a [u8], prefix: &'static str) -> Result<&'a str, EntryError> {
-    let end = rest.iter().position(|&b| b == b'\n').ok_or(EntryError::Malformed("missing line"))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(EntryError::Malformed("missing line"))?;
     let line = std::str::from_utf8(&rest[..end]).map_err(|_| EntryError::Malformed("not ASCII"))?;
     *rest = &rest[end + 1..];
-    line.strip_prefix(prefix).ok_or(EntryError::Malformed(prefix))
+    line.strip_prefix(prefix)
+        .ok_or(EntryError::Malformed(prefix))
 }
 
 fn decimal_len(n: u64) -> usize {
@@ -130,7 +147,11 @@ mod tests {
     use super::*;
 
     fn entry() -> Entry {
-        Entry { time: 1764201600123, signature: [9; 64], statement: br#"{"a":1}"#.to_vec() }
+        Entry {
+            time: 1764201600123,
+            signature: [9; 64],
+            statement: br#"{"a":1}"#.to_vec(),
+        }
     }
 
     #[test]
@@ -151,7 +172,10 @@ mod tests {
         assert!(Entry::parse(s.replace("time 1", "time 01").as_bytes()).is_err());
         assert!(Entry::parse(s.replace("entry/v1", "entry/v2").as_bytes()).is_err());
         assert!(Entry::parse(s.replace("\n\n", "\n").as_bytes()).is_err());
-        let big = Entry { statement: vec![b' '; MAX_ENTRY_BYTES], ..entry() };
+        let big = Entry {
+            statement: vec![b' '; MAX_ENTRY_BYTES],
+            ..entry()
+        };
         assert!(matches!(big.encode(), Err(EntryError::TooLarge(_))));
     }
 }

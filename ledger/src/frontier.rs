@@ -29,14 +29,21 @@ pub struct FrontierLengthMismatch {
 
 impl Frontier {
     pub fn empty() -> Frontier {
-        Frontier { size: 0, hashes: Vec::new() }
+        Frontier {
+            size: 0,
+            hashes: Vec::new(),
+        }
     }
 
     /// Rebuilds a frontier from the stored hashes of `range_nodes(0, size)`.
     pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Result<Frontier, FrontierLengthMismatch> {
         let expected = size.count_ones() as usize;
         if hashes.len() != expected {
-            return Err(FrontierLengthMismatch { size, expected, got: hashes.len() });
+            return Err(FrontierLengthMismatch {
+                size,
+                expected,
+                got: hashes.len(),
+            });
         }
         Ok(Frontier { size, hashes })
     }
@@ -47,7 +54,9 @@ impl Frontier {
 
     /// The complete subtrees of the frontier with their hashes, largest first.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeId, Hash)> + '_ {
-        range_nodes(0, self.size).into_iter().zip(self.hashes.iter().copied())
+        range_nodes(0, self.size)
+            .into_iter()
+            .zip(self.hashes.iter().copied())
     }
 
     /// The Merkle Tree Hash of the whole tree (RFC 9162 §2.1.1).
@@ -64,7 +73,10 @@ impl Frontier {
         finished(NodeId::new(0, index), hash);
         while index & 1 == 1 {
             // A right child completes its parent: merge with the left sibling.
-            let left = self.hashes.pop().expect("frontier has a node per set bit of size");
+            let left = self
+                .hashes
+                .pop()
+                .expect("frontier has a node per set bit of size");
             hash = node_hash(&left, &hash);
             index >>= 1;
             level += 1;
@@ -84,7 +96,9 @@ pub struct BatchNodes {
 
 impl BatchNodes {
     pub fn new(before: &Frontier) -> BatchNodes {
-        BatchNodes { nodes: before.nodes().collect() }
+        BatchNodes {
+            nodes: before.nodes().collect(),
+        }
     }
 
     pub fn insert(&mut self, id: NodeId, hash: Hash) {
@@ -100,7 +114,9 @@ pub struct NotInBatch(pub NodeId);
 impl NodeSource for BatchNodes {
     type Error = NotInBatch;
     fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, NotInBatch> {
-        ids.iter().map(|id| self.nodes.get(id).copied().ok_or(NotInBatch(*id))).collect()
+        ids.iter()
+            .map(|id| self.nodes.get(id).copied().ok_or(NotInBatch(*id)))
+            .collect()
     }
 }
 
@@ -122,8 +138,8 @@ mod tests {
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
             &[
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c,
-                0x6d, 0x6e, 0x6f,
+                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+                0x6e, 0x6f,
             ],
         ];
         let mut f = Frontier::empty();

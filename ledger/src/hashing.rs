@@ -37,9 +37,7 @@ impl Hash {
 
     /// Parses standard (padded) base64, the encoding of checkpoints and proofs.
     pub fn from_base64(text: &str) -> Result<Hash, BadHash> {
-        let bytes = BASE64
-            .decode(text)
-            .map_err(|_| BadHash(text.to_owned()))?;
+        let bytes = BASE64.decode(text).map_err(|_| BadHash(text.to_owned()))?;
         Hash::from_slice(&bytes).map_err(|_| BadHash(text.to_owned()))
     }
 

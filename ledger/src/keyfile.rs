@@ -27,7 +27,10 @@ pub fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
 /// Writes `<prefix>.key` (0600) and `<prefix>.vkey` for a signer.
 pub fn write_key_pair(prefix: &Path, signer: &NoteSigner) -> io::Result<()> {
     write_secret(&prefix.with_extension("key"), &signer.encode_private())?;
-    fs::write(prefix.with_extension("vkey"), format!("{}\n", signer.verifier().encode()))
+    fs::write(
+        prefix.with_extension("vkey"),
+        format!("{}\n", signer.verifier().encode()),
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +38,26 @@ pub enum KeyFileError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("{path} does not hold a key: {source}")]
-    Format { path: String, source: crate::note::NoteError },
+    Format {
+        path: String,
+        source: crate::note::NoteError,
+    },
 }
 
 pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
     let p = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io { path: p.clone(), source })?;
+    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+        path: p.clone(),
+        source,
+    })?;
     NoteSigner::parse(&text).map_err(|source| KeyFileError::Format { path: p, source })
 }
 
 /// Reads a vkey from a file, or takes the argument itself as a vkey.
 pub fn read_vkey(file_or_vkey: &str) -> Result<VerifierKey, KeyFileError> {
     let text = fs::read_to_string(file_or_vkey).unwrap_or_else(|_| file_or_vkey.to_owned());
-    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Format { path: file_or_vkey.to_owned(), source })
+    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Format {
+        path: file_or_vkey.to_owned(),
+        source,
+    })
 }

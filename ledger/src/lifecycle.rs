@@ -15,7 +15,9 @@
 //!   its requester records usage, disposes, …).
 
 use crate::attestation::{Body, Id, Kind, PublicKey, Role, Statement};
-use crate::state::{CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation};
+use crate::state::{
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation,
+};
 
 /// Why an entry is refused. Each has a stable `code` for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +45,11 @@ pub enum Refusal {
     #[error("key is not a usable Ed25519 public key (invalid, small order or torsion)")]
     WeakKey,
     #[error("department {department} lacks the {role} role needed for {kind}")]
-    MissingRole { department: Id, role: &'static str, kind: &'static str },
+    MissingRole {
+        department: Id,
+        role: &'static str,
+        kind: &'static str,
+    },
     #[error("catalog item {0} does not exist")]
     UnknownItem(Id),
     #[error("catalog item {item} belongs to provider {provider}")]
@@ -55,7 +61,12 @@ pub enum Refusal {
     #[error("a department cannot apply for its own data")]
     SelfApplication,
     #[error("{kind} for case {case} must be signed by its {party} {expected}")]
-    NotCaseParty { kind: &'static str, case: Id, party: &'static str, expected: Id },
+    NotCaseParty {
+        kind: &'static str,
+        case: Id,
+        party: &'static str,
+        expected: Id,
+    },
 }
 
 impl Refusal {
@@ -202,7 +213,11 @@ pub fn effect<V: LedgerView>(
     Ok(match &statement.body {
         Body::Department(d) => vec![Change::Department(
             d.id.clone(),
-            DepartmentRecord { name: d.name.as_str().to_owned(), roles: d.roles.clone(), index },
+            DepartmentRecord {
+                name: d.name.as_str().to_owned(),
+                roles: d.roles.clone(),
+                index,
+            },
         )],
         Body::DepartmentKey(k) => vec![Change::Key(
             k.key,
@@ -223,7 +238,11 @@ pub fn effect<V: LedgerView>(
         },
         Body::CatalogEntry(c) => vec![Change::Item(
             c.item.clone(),
-            ItemRecord { provider: signer.clone(), share_attribute: c.share_attribute, index },
+            ItemRecord {
+                provider: signer.clone(),
+                share_attribute: c.share_attribute,
+                index,
+            },
         )],
         Body::Application(a) => vec![Change::Case(
             a.case.clone(),
@@ -276,7 +295,10 @@ fn registered_key<V: LedgerView>(
     department: &Id,
     key: &PublicKey,
 ) -> Result<KeyRecord, DecideError<V::Error>> {
-    let record = view.key(key).map_err(DecideError::View)?.ok_or(Refusal::UnknownKey)?;
+    let record = view
+        .key(key)
+        .map_err(DecideError::View)?
+        .ok_or(Refusal::UnknownKey)?;
     if &record.department != department {
         return Err(Refusal::KeyOfOtherDepartment {
             claimed: department.clone(),
@@ -305,11 +327,19 @@ fn check_signer<V: LedgerView>(
         return Err(Refusal::KeyRevoked(department.clone(), r.index).into());
     }
     if time < record.valid_from {
-        return Err(Refusal::KeyNotYetValid { department: department.clone(), valid_from: record.valid_from }.into());
+        return Err(Refusal::KeyNotYetValid {
+            department: department.clone(),
+            valid_from: record.valid_from,
+        }
+        .into());
     }
     if let Some(until) = record.valid_until {
         if time >= until {
-            return Err(Refusal::KeyExpired { department: department.clone(), valid_until: until }.into());
+            return Err(Refusal::KeyExpired {
+                department: department.clone(),
+                valid_until: until,
+            }
+            .into());
         }
     }
     evidence.push(dept.index);
@@ -331,7 +361,12 @@ fn check_permission<V: LedgerView>(
         if has_role(role) {
             Ok(())
         } else {
-            Err(Refusal::MissingRole { department: signer.clone(), role: role.as_str(), kind: kind.name() }.into())
+            Err(Refusal::MissingRole {
+                department: signer.clone(),
+                role: role.as_str(),
+                kind: kind.name(),
+            }
+            .into())
         }
     };
 
@@ -340,15 +375,26 @@ fn check_permission<V: LedgerView>(
             need_role(Role::Provider)?;
             if let Some(item) = view.item(&c.item).map_err(DecideError::View)? {
                 if &item.provider != signer {
-                    return Err(Refusal::ItemOfOtherProvider { item: c.item.clone(), provider: item.provider }.into());
+                    return Err(Refusal::ItemOfOtherProvider {
+                        item: c.item.clone(),
+                        provider: item.provider,
+                    }
+                    .into());
                 }
             }
             return Ok(());
         }
         Body::ServiceChangeFiling(f) => {
-            let item = view.item(&f.item).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownItem(f.item.clone()))?;
+            let item = view
+                .item(&f.item)
+                .map_err(DecideError::View)?
+                .ok_or_else(|| Refusal::UnknownItem(f.item.clone()))?;
             if &item.provider != signer {
-                return Err(Refusal::ItemOfOtherProvider { item: f.item.clone(), provider: item.provider }.into());
+                return Err(Refusal::ItemOfOtherProvider {
+                    item: f.item.clone(),
+                    provider: item.provider,
+                }
+                .into());
             }
             evidence.push(item.index);
             return Ok(());
@@ -358,9 +404,16 @@ fn check_permission<V: LedgerView>(
             if view.case(&a.case).map_err(DecideError::View)?.is_some() {
                 return Err(Refusal::CaseExists(a.case.clone()).into());
             }
-            let item = view.item(&a.item).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownItem(a.item.clone()))?;
+            let item = view
+                .item(&a.item)
+                .map_err(DecideError::View)?
+                .ok_or_else(|| Refusal::UnknownItem(a.item.clone()))?;
             if item.provider != a.provider {
-                return Err(Refusal::ItemOfOtherProvider { item: a.item.clone(), provider: item.provider }.into());
+                return Err(Refusal::ItemOfOtherProvider {
+                    item: a.item.clone(),
+                    provider: item.provider,
+                }
+                .into());
             }
             if &a.provider == signer {
                 return Err(Refusal::SelfApplication.into());
@@ -372,15 +425,30 @@ fn check_permission<V: LedgerView>(
     }
 
     let case_id = case_of(&statement.body).expect("every remaining kind belongs to a case");
-    let case = view.case(case_id).map_err(DecideError::View)?.ok_or_else(|| Refusal::UnknownCase(case_id.clone()))?;
+    let case = view
+        .case(case_id)
+        .map_err(DecideError::View)?
+        .ok_or_else(|| Refusal::UnknownCase(case_id.clone()))?;
     evidence.push(case.index);
     let not_party = |party: &'static str, expected: &Id| -> DecideError<V::Error> {
-        Refusal::NotCaseParty { kind: kind.name(), case: case_id.clone(), party, expected: expected.clone() }.into()
+        Refusal::NotCaseParty {
+            kind: kind.name(),
+            case: case_id.clone(),
+            party,
+            expected: expected.clone(),
+        }
+        .into()
     };
     match required {
-        Signer::CaseProvider if signer != &case.provider => Err(not_party("provider", &case.provider)),
-        Signer::CaseRequester if signer != &case.requester => Err(not_party("requester", &case.requester)),
-        Signer::CaseProviderOrSupervisor if signer != &case.provider && !has_role(Role::Supervisor) => {
+        Signer::CaseProvider if signer != &case.provider => {
+            Err(not_party("provider", &case.provider))
+        }
+        Signer::CaseRequester if signer != &case.requester => {
+            Err(not_party("requester", &case.requester))
+        }
+        Signer::CaseProviderOrSupervisor
+            if signer != &case.provider && !has_role(Role::Supervisor) =>
+        {
             Err(not_party("provider (or a supervisor)", &case.provider))
         }
         Signer::Role(role) => need_role(role),

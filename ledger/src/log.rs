@@ -49,11 +49,19 @@ impl Submission {
         }
         let statement = Statement::parse(&attestation.statement)?;
         let digest = sha256(&attestation.statement);
-        Ok(Submission { attestation, statement, digest })
+        Ok(Submission {
+            attestation,
+            statement,
+            digest,
+        })
     }
 
     pub fn verify_signature(&self) -> Result<(), AttestationError> {
-        crate::attestation::verify_signature(&self.statement, &self.attestation.statement, &self.attestation.signature)
+        crate::attestation::verify_signature(
+            &self.statement,
+            &self.attestation.statement,
+            &self.attestation.signature,
+        )
     }
 }
 
@@ -74,7 +82,11 @@ pub enum LogError {
     #[error("the notary key {0:?} is not a `log` key of the policy")]
     KeyNotInPolicy(String),
     #[error("stored tree of size {size} has root {computed}, but its checkpoint says {signed}")]
-    RootMismatch { size: u64, computed: String, signed: String },
+    RootMismatch {
+        size: u64,
+        computed: String,
+        signed: String,
+    },
     #[error("stored checkpoint: {0}")]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
@@ -158,12 +170,19 @@ impl Log {
     /// Appends a batch of submissions whose signatures have been verified.
     /// Either the whole batch is durable when this returns `Ok`, or nothing
     /// of it was written and the log is as before.
-    pub fn append(&mut self, submissions: &[Submission], now_ms: u64) -> Result<Vec<Outcome>, StoreError> {
+    pub fn append(
+        &mut self,
+        submissions: &[Submission],
+        now_ms: u64,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let before = self.frontier.clone();
         let time = now_ms.max(self.tree.last_time);
         let first_index = self.frontier.size();
         let mut batch_nodes = BatchNodes::new(&self.frontier);
-        let mut commit = CommitBatch { first_index, ..CommitBatch::default() };
+        let mut commit = CommitBatch {
+            first_index,
+            ..CommitBatch::default()
+        };
         let mut pending = Vec::with_capacity(submissions.len());
         let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
 
@@ -201,7 +220,10 @@ impl Log {
                 commit.entries.push((entry, leaf, sub.digest));
                 commit.evidence.push(decision.evidence.clone());
                 seen.insert(sub.digest, pos);
-                pending.push(Pending::New { index, evidence: decision.evidence });
+                pending.push(Pending::New {
+                    index,
+                    evidence: decision.evidence,
+                });
             }
             Ok(overlay.into_changes())
         })();
@@ -211,10 +233,17 @@ impl Log {
                 return Ok(None);
             }
             let size = self.frontier.size();
-            let checkpoint = Checkpoint { origin: self.origin.clone(), size, root: self.frontier.root() };
+            let checkpoint = Checkpoint {
+                origin: self.origin.clone(),
+                size,
+                root: self.frontier.root(),
+            };
             let note = checkpoint.sign(&self.signer);
             commit.changes = changes;
-            commit.tree = Some(TreeState { size, last_time: time });
+            commit.tree = Some(TreeState {
+                size,
+                last_time: time,
+            });
             commit.checkpoint = Some((size, note.clone()));
             self.store.commit(&commit)?;
             Ok(Some(note))
@@ -227,25 +256,41 @@ impl Log {
             }
         };
         if let Some(note) = &note {
-            self.tree = TreeState { size: self.frontier.size(), last_time: time };
+            self.tree = TreeState {
+                size: self.frontier.size(),
+                last_time: time,
+            };
             self.checkpoint = note.clone();
         }
         self.receipts(pending, &batch_nodes, note)
     }
 
     /// Builds receipts once the batch is durable.
-    fn receipts(&mut self, pending: Vec<Pending>, batch_nodes: &BatchNodes, note: Option<String>) -> Result<Vec<Outcome>, StoreError> {
+    fn receipts(
+        &mut self,
+        pending: Vec<Pending>,
+        batch_nodes: &BatchNodes,
+        note: Option<String>,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let size = self.frontier.size();
         let mut out: Vec<Outcome> = Vec::with_capacity(pending.len());
         for p in pending {
             let outcome = match p {
                 Pending::New { index, evidence } => {
-                    let note = note.as_ref().expect("a batch with new entries has a checkpoint");
+                    let note = note
+                        .as_ref()
+                        .expect("a batch with new entries has a checkpoint");
                     let path = inclusion_proof(batch_nodes, index, size)
                         .expect("a batch holds the proof of its own leaves")
                         .expect("index is inside the tree");
-                    let entry = self.store.entry(index)?.ok_or_else(|| StoreError::Corrupt(format!("entry {index} missing after commit")))?;
-                    let proof = TlogProof { index, path, checkpoint: note.clone() };
+                    let entry = self.store.entry(index)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("entry {index} missing after commit"))
+                    })?;
+                    let proof = TlogProof {
+                        index,
+                        path,
+                        checkpoint: note.clone(),
+                    };
                     Outcome::Appended(Receipt {
                         index,
                         leaf_hash: leaf_hash(&entry),
@@ -301,7 +346,9 @@ impl Log {
 /// the original receipts of its evidence. Used by the read API.
 pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreError> {
     let (size, note) = store.latest_checkpoint()?;
-    let Ok(mut receipt) = store.receipt(index, size, &note)? else { return Ok(None) };
+    let Ok(mut receipt) = store.receipt(index, size, &note)? else {
+        return Ok(None);
+    };
     for i in store.evidence(index)? {
         let r = store
             .original_receipt(i)?

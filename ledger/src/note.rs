@@ -158,7 +158,10 @@ impl VerifierKey {
     fn verify(&self, text: &str, sig: &NoteSignature) -> bool {
         match self.sig_type {
             TYPE_ED25519 => match <[u8; 64]>::try_from(sig.bytes.as_slice()) {
-                Ok(s) => self.key.verify_strict(text.as_bytes(), &Signature::from_bytes(&s)).is_ok(),
+                Ok(s) => self
+                    .key
+                    .verify_strict(text.as_bytes(), &Signature::from_bytes(&s))
+                    .is_ok(),
                 Err(_) => false,
             },
             TYPE_COSIGNATURE => {
@@ -170,7 +173,9 @@ impl VerifierKey {
                 let time = u64::from_be_bytes(sig.bytes[..8].try_into().expect("8 bytes"));
                 let s: [u8; 64] = sig.bytes[8..].try_into().expect("64 bytes");
                 let msg = cosignature_message(time, text);
-                self.key.verify_strict(&msg, &Signature::from_bytes(&s)).is_ok()
+                self.key
+                    .verify_strict(&msg, &Signature::from_bytes(&s))
+                    .is_ok()
             }
             _ => false,
         }
@@ -238,7 +243,11 @@ impl NoteSigner {
     pub fn sign_line(&self, text: &str) -> String {
         let mut raw = self.verifier.key_id.to_be_bytes().to_vec();
         raw.extend_from_slice(&self.key.sign(text.as_bytes()).to_bytes());
-        format!("{EM_DASH_SPACE}{} {}", self.verifier.name, BASE64.encode(raw))
+        format!(
+            "{EM_DASH_SPACE}{} {}",
+            self.verifier.name,
+            BASE64.encode(raw)
+        )
     }
 }
 
@@ -269,7 +278,10 @@ impl Note {
             }
             signatures.push(parse_signature_line(line)?);
         }
-        Ok(Note { text: text.to_owned(), signatures })
+        Ok(Note {
+            text: text.to_owned(),
+            signatures,
+        })
     }
 
     /// Verifies the note against trusted keys and returns the keys that signed.
@@ -280,7 +292,10 @@ impl Note {
                 continue; // unknown keys are ignored (signed-note §Signatures)
             };
             if !key.verify(&self.text, sig) {
-                return Err(NoteError::BadSignature { name: sig.name.clone(), id: sig.key_id });
+                return Err(NoteError::BadSignature {
+                    name: sig.name.clone(),
+                    id: sig.key_id,
+                });
             }
             verified.push(key);
         }
@@ -318,14 +333,21 @@ mod tests {
                 .unwrap()
                 .try_into()
                 .unwrap();
-        NoteSigner::new("example.gov.cn/share-audit/2026", SigningKey::from_bytes(&seed)).unwrap()
+        NoteSigner::new(
+            "example.gov.cn/share-audit/2026",
+            SigningKey::from_bytes(&seed),
+        )
+        .unwrap()
     }
 
     #[test]
     fn keys_round_trip() {
         let s = test_signer();
         let vkey = s.verifier().encode();
-        assert_eq!(vkey, "example.gov.cn/share-audit/2026+9fed25a0+AddamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea");
+        assert_eq!(
+            vkey,
+            "example.gov.cn/share-audit/2026+9fed25a0+AddamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea"
+        );
         assert_eq!(VerifierKey::parse(&vkey).unwrap(), *s.verifier());
         let again = NoteSigner::parse(&s.encode_private()).unwrap();
         assert_eq!(again.verifier(), s.verifier());
@@ -336,20 +358,37 @@ mod tests {
         let s = test_signer();
         let note = sign("hello\nworld\n", &s);
         let parsed = Note::parse(note.as_bytes()).unwrap();
-        assert_eq!(parsed.verify(std::slice::from_ref(s.verifier())).unwrap().len(), 1);
+        assert_eq!(
+            parsed
+                .verify(std::slice::from_ref(s.verifier()))
+                .unwrap()
+                .len(),
+            1
+        );
         let tampered = note.replace("world", "w0rld");
         assert!(matches!(
-            Note::parse(tampered.as_bytes()).unwrap().verify(std::slice::from_ref(s.verifier())),
+            Note::parse(tampered.as_bytes())
+                .unwrap()
+                .verify(std::slice::from_ref(s.verifier())),
             Err(NoteError::BadSignature { .. })
         ));
     }
 
     #[test]
     fn malformed_notes_are_rejected() {
-        assert_eq!(Note::parse(b"no blank line\n"), Err(NoteError::NoSignatureBlock));
-        assert_eq!(Note::parse(b"a\tb\n\n\xe2\x80\x94 k AAAAAAA=\n"), Err(NoteError::ControlCharacter));
+        assert_eq!(
+            Note::parse(b"no blank line\n"),
+            Err(NoteError::NoSignatureBlock)
+        );
+        assert_eq!(
+            Note::parse(b"a\tb\n\n\xe2\x80\x94 k AAAAAAA=\n"),
+            Err(NoteError::ControlCharacter)
+        );
         assert_eq!(Note::parse(b"\xff\n\n"), Err(NoteError::NotUtf8));
-        assert!(matches!(Note::parse(b"t\n\n- k AAAAAAAA\n"), Err(NoteError::BadSignatureLine(_))));
+        assert!(matches!(
+            Note::parse(b"t\n\n- k AAAAAAAA\n"),
+            Err(NoteError::BadSignatureLine(_))
+        ));
     }
 
     #[test]

@@ -43,8 +43,13 @@ impl Policy {
             if line.is_empty() {
                 continue;
             }
-            let bad = |reason: String| PolicyError::Line { line: n + 1, reason };
-            let (directive, arg) = line.split_once(char::is_whitespace).ok_or_else(|| bad("missing key".into()))?;
+            let bad = |reason: String| PolicyError::Line {
+                line: n + 1,
+                reason,
+            };
+            let (directive, arg) = line
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| bad("missing key".into()))?;
             let key = VerifierKey::parse(arg.trim()).map_err(|e: NoteError| bad(e.to_string()))?;
             if key.sig_type != TYPE_ED25519 {
                 return Err(bad("only Ed25519 (type 0x01) keys are accepted".into()));
@@ -69,7 +74,11 @@ impl Policy {
         if roots.is_empty() {
             return Err(PolicyError::NoRootKey);
         }
-        Ok(Policy { origin, log_keys, roots })
+        Ok(Policy {
+            origin,
+            log_keys,
+            roots,
+        })
     }
 
     pub fn encode(&self) -> String {
@@ -105,15 +114,32 @@ mod tests {
 
     #[test]
     fn parse_round_trip_and_errors() {
-        let log = NoteSigner::new("example.gov.cn/share-audit/2026", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let log = NoteSigner::new(
+            "example.gov.cn/share-audit/2026",
+            SigningKey::from_bytes(&[1; 32]),
+        )
+        .unwrap();
         let root = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
-        let text = format!("# comment\nlog {}\nroot {} # the provincial bureau\n", log.verifier().encode(), root.verifier().encode());
+        let text = format!(
+            "# comment\nlog {}\nroot {} # the provincial bureau\n",
+            log.verifier().encode(),
+            root.verifier().encode()
+        );
         let p = Policy::parse(&text).unwrap();
         assert_eq!(p.origin, "example.gov.cn/share-audit/2026");
         assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
         assert_eq!(p.root_signers().0[0].department.as_str(), "gd.sjj");
-        assert_eq!(Policy::parse(&format!("root {}\n", root.verifier().encode())), Err(PolicyError::NoLogKey));
-        assert_eq!(Policy::parse(&format!("log {}\n", log.verifier().encode())), Err(PolicyError::NoRootKey));
-        assert!(matches!(Policy::parse("witness x\n"), Err(PolicyError::Line { line: 1, .. })));
+        assert_eq!(
+            Policy::parse(&format!("root {}\n", root.verifier().encode())),
+            Err(PolicyError::NoLogKey)
+        );
+        assert_eq!(
+            Policy::parse(&format!("log {}\n", log.verifier().encode())),
+            Err(PolicyError::NoRootKey)
+        );
+        assert!(matches!(
+            Policy::parse("witness x\n"),
+            Err(PolicyError::Line { line: 1, .. })
+        ));
     }
 }

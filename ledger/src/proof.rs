@@ -97,8 +97,11 @@ struct ProofPlan {
 
 impl ProofPlan {
     fn read<S: NodeSource>(&self, source: &S) -> Result<Vec<Hash>, S::Error> {
-        let per_range: Vec<Vec<NodeId>> =
-            self.ranges.iter().map(|&(a, b)| range_nodes(a, b)).collect();
+        let per_range: Vec<Vec<NodeId>> = self
+            .ranges
+            .iter()
+            .map(|&(a, b)| range_nodes(a, b))
+            .collect();
         let ids: Vec<NodeId> = per_range.iter().flatten().copied().collect();
         let hashes = source.nodes(&ids)?;
         let mut at = 0;
@@ -199,13 +202,19 @@ pub fn verify_inclusion(
     }
     let expected = inclusion_proof_len(index, size);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength { got: proof.len(), expected });
+        return Err(ProofError::WrongLength {
+            got: proof.len(),
+            expected,
+        });
     }
     let (mut f_n, mut s_n) = (index, size - 1);
     let mut r = *leaf;
     for p in proof {
         if s_n == 0 {
-            return Err(ProofError::WrongLength { got: proof.len(), expected });
+            return Err(ProofError::WrongLength {
+                got: proof.len(),
+                expected,
+            });
         }
         if f_n & 1 == 1 || f_n == s_n {
             r = node_hash(p, &r);
@@ -242,7 +251,10 @@ pub fn verify_consistency(
     }
     if old == new {
         if !proof.is_empty() {
-            return Err(ProofError::WrongLength { got: proof.len(), expected: 0 });
+            return Err(ProofError::WrongLength {
+                got: proof.len(),
+                expected: 0,
+            });
         }
         if old_root != new_root {
             return Err(ProofError::SameSizeDifferentRoots);
@@ -251,7 +263,10 @@ pub fn verify_consistency(
     }
     let expected = consistency_proof_len(old, new);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength { got: proof.len(), expected });
+        return Err(ProofError::WrongLength {
+            got: proof.len(),
+            expected,
+        });
     }
     // When `old` is a power of two its root is itself the first node of the path.
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
@@ -317,8 +332,7 @@ mod tests {
     impl Naive {
         fn new(n: u64) -> Naive {
             let mut map = HashMap::new();
-            let mut level_hashes: Vec<Hash> =
-                (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+            let mut level_hashes: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
             let mut level = 0u8;
             while !level_hashes.is_empty() {
                 for (i, h) in level_hashes.iter().enumerate() {
@@ -337,15 +351,23 @@ mod tests {
     impl NodeSource for Naive {
         type Error = NodeId;
         fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, NodeId> {
-            ids.iter().map(|id| self.0.get(id).copied().ok_or(*id)).collect()
+            ids.iter()
+                .map(|id| self.0.get(id).copied().ok_or(*id))
+                .collect()
         }
     }
 
     #[test]
     fn range_nodes_are_aligned_and_cover_the_range() {
         assert_eq!(range_nodes(0, 0), vec![]);
-        assert_eq!(range_nodes(0, 7), vec![NodeId::new(2, 0), NodeId::new(1, 2), NodeId::new(0, 6)]);
-        assert_eq!(range_nodes(8, 13), vec![NodeId::new(2, 2), NodeId::new(0, 12)]);
+        assert_eq!(
+            range_nodes(0, 7),
+            vec![NodeId::new(2, 0), NodeId::new(1, 2), NodeId::new(0, 6)]
+        );
+        assert_eq!(
+            range_nodes(8, 13),
+            vec![NodeId::new(2, 2), NodeId::new(0, 12)]
+        );
     }
 
     #[test]
@@ -376,9 +398,18 @@ mod tests {
     #[test]
     fn empty_tree_consistency_is_refused_both_ways() {
         let tree = Naive::new(4);
-        assert_eq!(consistency_proof(&tree, 0, 4).unwrap(), Err(ProofError::FromEmptyTree));
+        assert_eq!(
+            consistency_proof(&tree, 0, 4).unwrap(),
+            Err(ProofError::FromEmptyTree)
+        );
         let e = Hash::empty_tree();
-        assert_eq!(verify_consistency(0, 0, &e, &e, &[]), Err(ProofError::FromEmptyTree));
-        assert_eq!(verify_consistency(0, 4, &e, &e, &[]), Err(ProofError::FromEmptyTree));
+        assert_eq!(
+            verify_consistency(0, 0, &e, &e, &[]),
+            Err(ProofError::FromEmptyTree)
+        );
+        assert_eq!(
+            verify_consistency(0, 4, &e, &e, &[]),
+            Err(ProofError::FromEmptyTree)
+        );
     }
 }

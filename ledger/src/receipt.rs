@@ -120,7 +120,10 @@ impl Receipt {
 
     fn from_json_struct(j: ReceiptJson, top: bool) -> Result<Receipt, ReceiptError> {
         if j.format != FORMAT {
-            return Err(ReceiptError::Format(format!("unknown format {:?}", j.format)));
+            return Err(ReceiptError::Format(format!(
+                "unknown format {:?}",
+                j.format
+            )));
         }
         if !top && !j.evidence.is_empty() {
             return Err(ReceiptError::NestedEvidence);
@@ -138,7 +141,13 @@ impl Receipt {
             .into_iter()
             .map(|e| Receipt::from_json_struct(e, false))
             .collect::<Result<_, _>>()?;
-        Ok(Receipt { index: j.index, leaf_hash, entry, proof: j.proof, evidence })
+        Ok(Receipt {
+            index: j.index,
+            leaf_hash,
+            entry,
+            proof: j.proof,
+            evidence,
+        })
     }
 
     /// Checks one receipt on its own: leaf hash, inclusion in a checkpoint
@@ -149,17 +158,31 @@ impl Receipt {
         if leaf_hash(&self.entry) != self.leaf_hash {
             return Err(ReceiptError::LeafHashMismatch { index });
         }
-        let proof = TlogProof::parse(&self.proof).map_err(|source| ReceiptError::Proof { index, source })?;
+        let proof = TlogProof::parse(&self.proof)
+            .map_err(|source| ReceiptError::Proof { index, source })?;
         if proof.index != index {
-            return Err(ReceiptError::IndexMismatch { index, proof_index: proof.index });
+            return Err(ReceiptError::IndexMismatch {
+                index,
+                proof_index: proof.index,
+            });
         }
         let checkpoint = proof
             .verify(&self.leaf_hash, &policy.origin, &policy.log_keys)
             .map_err(|source| ReceiptError::Proof { index, source })?;
-        let entry = Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;
-        let statement = entry.parse_statement().map_err(|source| ReceiptError::Entry { index, source })?;
-        entry.verify_signature(&statement).map_err(|source| ReceiptError::Entry { index, source })?;
-        Ok(VerifiedReceipt { index, entry, statement, checkpoint })
+        let entry =
+            Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;
+        let statement = entry
+            .parse_statement()
+            .map_err(|source| ReceiptError::Entry { index, source })?;
+        entry
+            .verify_signature(&statement)
+            .map_err(|source| ReceiptError::Entry { index, source })?;
+        Ok(VerifiedReceipt {
+            index,
+            entry,
+            statement,
+            checkpoint,
+        })
     }
 
     /// Verifies the receipt completely against the trust policy.
@@ -176,7 +199,10 @@ impl Receipt {
         let mut evidence: Vec<VerifiedReceipt> = Vec::new();
         for e in &self.evidence {
             if e.index >= self.index {
-                return Err(ReceiptError::EvidenceNotEarlier { index: self.index, evidence: e.index });
+                return Err(ReceiptError::EvidenceNotEarlier {
+                    index: self.index,
+                    evidence: e.index,
+                });
             }
             evidence.push(e.verify_standalone(policy)?);
         }
@@ -188,9 +214,17 @@ impl Receipt {
                 facts.apply(c);
             }
         }
-        match lifecycle::decide(&facts, &verified.statement, verified.entry.time, verified.index) {
+        match lifecycle::decide(
+            &facts,
+            &verified.statement,
+            verified.entry.time,
+            verified.index,
+        ) {
             Ok(_) => Ok(verified),
-            Err(DecideError::Refused(refusal)) => Err(ReceiptError::NotPermitted { index: self.index, refusal }),
+            Err(DecideError::Refused(refusal)) => Err(ReceiptError::NotPermitted {
+                index: self.index,
+                refusal,
+            }),
             Err(DecideError::View(never)) => match never {},
         }
     }

@@ -122,7 +122,11 @@ impl<V: LedgerView> Overlay<V> {
     /// Every record changed on top of the base, for writing back.
     pub fn into_changes(self) -> Vec<Change> {
         let mut out = Vec::new();
-        out.extend(self.departments.into_iter().map(|(k, v)| Change::Department(k, v)));
+        out.extend(
+            self.departments
+                .into_iter()
+                .map(|(k, v)| Change::Department(k, v)),
+        );
         out.extend(self.keys.into_iter().map(|(k, v)| Change::Key(k, v)));
         out.extend(self.items.into_iter().map(|(k, v)| Change::Item(k, v)));
         out.extend(self.cases.into_iter().map(|(k, v)| Change::Case(k, v)));
@@ -130,7 +134,10 @@ impl<V: LedgerView> Overlay<V> {
     }
 }
 
-fn layered<T: Clone, E>(top: Option<&T>, base: impl FnOnce() -> Result<Option<T>, E>) -> Result<Option<T>, E> {
+fn layered<T: Clone, E>(
+    top: Option<&T>,
+    base: impl FnOnce() -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
     match top {
         Some(r) => Ok(Some(r.clone())),
         None => base(),

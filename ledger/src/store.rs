@@ -29,9 +29,11 @@ use crate::attestation::{Id, PublicKey, SignerRef};
 use crate::frontier::Frontier;
 use crate::hashing::{leaf_hash, Hash};
 use crate::proof::{self, range_nodes, NodeId, NodeSource, ProofError};
-use crate::state::{CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Roots};
-use crate::tlog_proof::TlogProof;
 use crate::receipt::Receipt;
+use crate::state::{
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Roots,
+};
+use crate::tlog_proof::TlogProof;
 
 const CF_ENTRIES: &str = "entries";
 const CF_NODES: &str = "nodes";
@@ -96,7 +98,9 @@ fn node_key(id: NodeId) -> [u8; 9] {
 }
 
 fn read_u64(bytes: &[u8]) -> Result<u64, StoreError> {
-    <[u8; 8]>::try_from(bytes).map(u64::from_be_bytes).map_err(|_| corrupt("u64 value is not 8 bytes"))
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .map_err(|_| corrupt("u64 value is not 8 bytes"))
 }
 
 fn state_key(tag: u8, id: &[u8]) -> Vec<u8> {
@@ -123,7 +127,11 @@ impl Store {
             }
             let mut o = Options::default();
             o.set_block_based_table_factory(&table);
-            o.set_compression_type(if compress { DBCompressionType::Lz4 } else { DBCompressionType::None });
+            o.set_compression_type(if compress {
+                DBCompressionType::Lz4
+            } else {
+                DBCompressionType::None
+            });
             ColumnFamilyDescriptor::new(name, o)
         };
         let cfs = vec![
@@ -146,7 +154,9 @@ impl Store {
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column family created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
     }
 
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -170,7 +180,10 @@ impl Store {
             return Err(StoreError::AlreadyInitialised);
         }
         self.commit(&CommitBatch {
-            tree: Some(TreeState { size: 0, last_time: 0 }),
+            tree: Some(TreeState {
+                size: 0,
+                last_time: 0,
+            }),
             checkpoint: Some((0, empty_checkpoint)),
             ..CommitBatch::default()
         })
@@ -202,7 +215,10 @@ impl Store {
         }
         for change in &batch.changes {
             let (key, value) = match change {
-                Change::Department(id, r) => (state_key(TAG_DEPARTMENT, id.as_str().as_bytes()), to_json(r)),
+                Change::Department(id, r) => (
+                    state_key(TAG_DEPARTMENT, id.as_str().as_bytes()),
+                    to_json(r),
+                ),
                 Change::Key(k, r) => (state_key(TAG_KEY, &k.0), to_json(r)),
                 Change::Item(id, r) => (state_key(TAG_ITEM, id.as_str().as_bytes()), to_json(r)),
                 Change::Case(id, r) => (state_key(TAG_CASE, id.as_str().as_bytes()), to_json(r)),
@@ -231,7 +247,10 @@ impl Store {
     /// Entries `[start, end)`, in order.
     pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
-        let iter = self.db.iterator_cf(self.cf(CF_ENTRIES), IteratorMode::From(&u64_key(start), Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_ENTRIES),
+            IteratorMode::From(&u64_key(start), Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item?;
             let index = read_u64(&k)?;
@@ -239,7 +258,10 @@ impl Store {
                 break;
             }
             if index != start + out.len() as u64 {
-                return Err(corrupt(format!("entry {} missing", start + out.len() as u64)));
+                return Err(corrupt(format!(
+                    "entry {} missing",
+                    start + out.len() as u64
+                )));
             }
             out.push(v.to_vec());
         }
@@ -248,12 +270,16 @@ impl Store {
 
     /// The index of an entry whose statement has this SHA-256 digest.
     pub fn statement_index(&self, digest: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        self.get(CF_STATEMENTS, digest)?.map(|v| read_u64(&v)).transpose()
+        self.get(CF_STATEMENTS, digest)?
+            .map(|v| read_u64(&v))
+            .transpose()
     }
 
     /// The index of the entry with this leaf hash.
     pub fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
-        self.get(CF_LEAVES, &leaf.0)?.map(|v| read_u64(&v)).transpose()
+        self.get(CF_LEAVES, &leaf.0)?
+            .map(|v| read_u64(&v))
+            .transpose()
     }
 
     pub fn evidence(&self, index: u64) -> Result<Vec<u64>, StoreError> {
@@ -270,14 +296,16 @@ impl Store {
     /// The first checkpoint at or after `size`: for an entry at `index`,
     /// `size = index + 1` gives the checkpoint of the batch that appended it.
     pub fn checkpoint_from(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
-        let mut iter = self
-            .db
-            .iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::From(&u64_key(size), Direction::Forward));
+        let mut iter = self.db.iterator_cf(
+            self.cf(CF_CHECKPOINTS),
+            IteratorMode::From(&u64_key(size), Direction::Forward),
+        );
         match iter.next() {
             None => Ok(None),
             Some(item) => {
                 let (k, v) = item?;
-                let note = String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
+                let note = String::from_utf8(v.to_vec())
+                    .map_err(|_| corrupt("checkpoint is not UTF-8"))?;
                 Ok(Some((read_u64(&k)?, note)))
             }
         }
@@ -285,7 +313,9 @@ impl Store {
 
     /// The newest signed checkpoint.
     pub fn latest_checkpoint(&self) -> Result<(u64, String), StoreError> {
-        let mut iter = self.db.iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::End);
+        let mut iter = self
+            .db
+            .iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::End);
         let (k, v) = iter.next().ok_or(StoreError::NotInitialised)??;
         let note = String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
         Ok((read_u64(&k)?, note))
@@ -294,11 +324,14 @@ impl Store {
     /// Hashes of complete subtrees, one batched read.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
         let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
-        let values = self.db.batched_multi_get_cf(self.cf(CF_NODES), keys.iter(), false);
+        let values = self
+            .db
+            .batched_multi_get_cf(self.cf(CF_NODES), keys.iter(), false);
         ids.iter()
             .zip(values)
             .map(|(id, v)| match v? {
-                Some(bytes) => Hash::from_slice(&bytes).map_err(|_| corrupt(format!("node {id:?} is not 32 bytes"))),
+                Some(bytes) => Hash::from_slice(&bytes)
+                    .map_err(|_| corrupt(format!("node {id:?} is not 32 bytes"))),
                 None => Err(corrupt(format!("node {id:?} is missing"))),
             })
             .collect()
@@ -306,13 +339,20 @@ impl Store {
 
     /// `count` consecutive hashes at `level` from `start`, for tiles.
     pub fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
-        let ids: Vec<NodeId> = (start..start + count).map(|i| NodeId::new(level, i)).collect();
+        let ids: Vec<NodeId> = (start..start + count)
+            .map(|i| NodeId::new(level, i))
+            .collect();
         self.nodes(&ids)
     }
 
     /// A receipt (without evidence) for the entry at `index` in the tree of
     /// `size` leaves, whose signed checkpoint is `checkpoint`.
-    pub fn receipt(&self, index: u64, size: u64, checkpoint: &str) -> Result<Result<Receipt, ProofError>, StoreError> {
+    pub fn receipt(
+        &self,
+        index: u64,
+        size: u64,
+        checkpoint: &str,
+    ) -> Result<Result<Receipt, ProofError>, StoreError> {
         let entry = match self.entry(index)? {
             Some(e) if index < size => e,
             _ => return Ok(Err(ProofError::IndexOutOfRange { index, size })),
@@ -321,13 +361,25 @@ impl Store {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        let proof = TlogProof { index, path, checkpoint: checkpoint.to_owned() };
-        Ok(Ok(Receipt { index, leaf_hash: leaf_hash(&entry), entry, proof: proof.encode(), evidence: vec![] }))
+        let proof = TlogProof {
+            index,
+            path,
+            checkpoint: checkpoint.to_owned(),
+        };
+        Ok(Ok(Receipt {
+            index,
+            leaf_hash: leaf_hash(&entry),
+            entry,
+            proof: proof.encode(),
+            evidence: vec![],
+        }))
     }
 
     /// The receipt of `index` against the checkpoint of the batch that appended it.
     pub fn original_receipt(&self, index: u64) -> Result<Option<Receipt>, StoreError> {
-        let Some((size, note)) = self.checkpoint_from(index + 1)? else { return Ok(None) };
+        let Some((size, note)) = self.checkpoint_from(index + 1)? else {
+            return Ok(None);
+        };
         Ok(self.receipt(index, size, &note)?.ok())
     }
 

@@ -133,7 +133,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
             let StrictValue(v) = map.next_value()?;
             seen.insert(key, v);
         }
-        Ok(Value::Object(seen.into_iter().collect::<Map<String, Value>>()))
+        Ok(Value::Object(
+            seen.into_iter().collect::<Map<String, Value>>(),
+        ))
     }
 }
 
@@ -149,16 +151,43 @@ mod tests {
 
     #[test]
     fn refuses_what_parsers_disagree_on() {
-        assert_eq!(parse(br#"{"a":1,"a":2}"#), Err(StrictJsonError::DuplicateKey("a".into())));
-        assert_eq!(parse(br#"{"x":{"a":1,"a":1}}"#), Err(StrictJsonError::DuplicateKey("a".into())));
-        assert!(matches!(parse(b"9007199254740992"), Err(StrictJsonError::InexactNumber(_))));
-        assert!(matches!(parse(b"-9007199254740992"), Err(StrictJsonError::InexactNumber(_))));
-        assert!(matches!(parse(b"1.0"), Err(StrictJsonError::InexactNumber(_))));
-        assert!(matches!(parse(b"1e2"), Err(StrictJsonError::InexactNumber(_))));
-        assert!(matches!(parse(b"\"\xff\""), Err(StrictJsonError::Syntax(_))));
-        assert!(matches!(parse(br#""\ud800""#), Err(StrictJsonError::Syntax(_))));
+        assert_eq!(
+            parse(br#"{"a":1,"a":2}"#),
+            Err(StrictJsonError::DuplicateKey("a".into()))
+        );
+        assert_eq!(
+            parse(br#"{"x":{"a":1,"a":1}}"#),
+            Err(StrictJsonError::DuplicateKey("a".into()))
+        );
+        assert!(matches!(
+            parse(b"9007199254740992"),
+            Err(StrictJsonError::InexactNumber(_))
+        ));
+        assert!(matches!(
+            parse(b"-9007199254740992"),
+            Err(StrictJsonError::InexactNumber(_))
+        ));
+        assert!(matches!(
+            parse(b"1.0"),
+            Err(StrictJsonError::InexactNumber(_))
+        ));
+        assert!(matches!(
+            parse(b"1e2"),
+            Err(StrictJsonError::InexactNumber(_))
+        ));
+        assert!(matches!(
+            parse(b"\"\xff\""),
+            Err(StrictJsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse(br#""\ud800""#),
+            Err(StrictJsonError::Syntax(_))
+        ));
         assert!(matches!(parse(b"{} {}"), Err(StrictJsonError::Syntax(_))));
-        assert!(matches!(parse(b"\xef\xbb\xbf{}"), Err(StrictJsonError::Syntax(_))));
+        assert!(matches!(
+            parse(b"\xef\xbb\xbf{}"),
+            Err(StrictJsonError::Syntax(_))
+        ));
         let deep = format!("{}{}", "[".repeat(17), "]".repeat(17));
         assert_eq!(parse(deep.as_bytes()), Err(StrictJsonError::TooDeep));
         let ok = format!("{}{}", "[".repeat(16), "]".repeat(16));

@@ -77,7 +77,11 @@ impl TlogProof {
         if rest.is_empty() {
             return Err(TlogProofError::NoCheckpoint);
         }
-        Ok(TlogProof { index, path, checkpoint: rest.to_owned() })
+        Ok(TlogProof {
+            index,
+            path,
+            checkpoint: rest.to_owned(),
+        })
     }
 
     /// Verifies the checkpoint signature and that `leaf` is at `self.index`.
@@ -88,7 +92,13 @@ impl TlogProof {
         keys: &[VerifierKey],
     ) -> Result<Checkpoint, TlogProofError> {
         let checkpoint = Checkpoint::verify(self.checkpoint.as_bytes(), origin, keys)?;
-        verify_inclusion(self.index, checkpoint.size, leaf, &self.path, &checkpoint.root)?;
+        verify_inclusion(
+            self.index,
+            checkpoint.size,
+            leaf,
+            &self.path,
+            &checkpoint.root,
+        )?;
         Ok(checkpoint)
     }
 }
@@ -107,8 +117,14 @@ mod tests {
         assert_eq!(TlogProof::parse(&p.encode()).unwrap(), p);
         let with_extra = p.encode().replacen("index", "extra AAAA\nindex", 1);
         assert_eq!(TlogProof::parse(&with_extra).unwrap(), p);
-        assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 01\n\nx"), Err(TlogProofError::BadIndex));
+        assert_eq!(
+            TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 01\n\nx"),
+            Err(TlogProofError::BadIndex)
+        );
         assert_eq!(TlogProof::parse("nope\n"), Err(TlogProofError::BadHeader));
-        assert_eq!(TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\n\n"), Err(TlogProofError::NoCheckpoint));
+        assert_eq!(
+            TlogProof::parse("c2sp.org/tlog-proof@v1\nindex 1\n\n"),
+            Err(TlogProofError::NoCheckpoint)
+        );
     }
 }

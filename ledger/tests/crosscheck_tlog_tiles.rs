@@ -16,7 +16,9 @@ struct Ours(HashMap<NodeId, Hash>);
 impl NodeSource for Ours {
     type Error = NodeId;
     fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, NodeId> {
-        ids.iter().map(|id| self.0.get(id).copied().ok_or(*id)).collect()
+        ids.iter()
+            .map(|id| self.0.get(id).copied().ok_or(*id))
+            .collect()
     }
 }
 

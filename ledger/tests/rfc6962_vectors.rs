@@ -16,7 +16,9 @@ use serde_json::Value;
 /// which our typed API refuses before verifying (as transparency-dev's
 /// verifier refuses a leaf hash of the wrong size).
 fn strict_hash(v: &Value) -> Result<Hash, ()> {
-    let bytes = BASE64.decode(v.as_str().unwrap_or_default()).expect("vector is base64");
+    let bytes = BASE64
+        .decode(v.as_str().unwrap_or_default())
+        .expect("vector is base64");
     Hash::from_slice(&bytes).map_err(|_| ())
 }
 
@@ -25,7 +27,9 @@ fn strict_hash(v: &Value) -> Result<Hash, ()> {
 /// 32-byte hashes, so a placeholder becomes a hash of its bytes, which keeps
 /// equal placeholders equal and different ones different.
 fn root(v: &Value) -> Hash {
-    let bytes = BASE64.decode(v.as_str().unwrap_or_default()).expect("vector is base64");
+    let bytes = BASE64
+        .decode(v.as_str().unwrap_or_default())
+        .expect("vector is base64");
     Hash::from_slice(&bytes).unwrap_or_else(|_| {
         let mut tagged = b"placeholder:".to_vec();
         tagged.extend_from_slice(&bytes);
@@ -34,7 +38,9 @@ fn root(v: &Value) -> Hash {
 }
 
 fn proof(v: &Value) -> Result<Vec<Hash>, ()> {
-    v.as_array().map(|a| a.iter().map(strict_hash).collect()).unwrap_or(Ok(Vec::new()))
+    v.as_array()
+        .map(|a| a.iter().map(strict_hash).collect())
+        .unwrap_or(Ok(Vec::new()))
 }
 
 fn json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -51,7 +57,9 @@ fn json_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn inclusion_vectors() {
-    let Some(dir) = common::vectors_dir("rfc6962/inclusion") else { return };
+    let Some(dir) = common::vectors_dir("rfc6962/inclusion") else {
+        return;
+    };
     let mut files = Vec::new();
     json_files(&dir, &mut files);
     assert!(files.len() > 50, "expected the full inclusion vector set");
@@ -69,14 +77,23 @@ fn inclusion_vectors() {
             _ => Err("malformed hash".to_owned()),
         };
         let want_err = v["wantErr"].as_bool().unwrap();
-        assert_eq!(got.is_err(), want_err, "{}: {:?} ({})", f.display(), got, v["desc"]);
+        assert_eq!(
+            got.is_err(),
+            want_err,
+            "{}: {:?} ({})",
+            f.display(),
+            got,
+            v["desc"]
+        );
     }
     eprintln!("{} inclusion vectors checked", files.len());
 }
 
 #[test]
 fn consistency_vectors() {
-    let Some(dir) = common::vectors_dir("rfc6962/consistency") else { return };
+    let Some(dir) = common::vectors_dir("rfc6962/consistency") else {
+        return;
+    };
     let mut files = Vec::new();
     json_files(&dir, &mut files);
     assert!(files.len() > 50, "expected the full consistency vector set");
@@ -94,14 +111,23 @@ fn consistency_vectors() {
             Err(()) => Err("malformed hash".to_owned()),
         };
         let want_err = v["wantErr"].as_bool().unwrap();
-        assert_eq!(got.is_err(), want_err, "{}: {:?} ({})", f.display(), got, v["desc"]);
+        assert_eq!(
+            got.is_err(),
+            want_err,
+            "{}: {:?} ({})",
+            f.display(),
+            got,
+            v["desc"]
+        );
     }
     eprintln!("{} consistency vectors checked", files.len());
 }
 
 #[test]
 fn roots_vector() {
-    let Some(dir) = common::vectors_dir("rfc6962") else { return };
+    let Some(dir) = common::vectors_dir("rfc6962") else {
+        return;
+    };
     let v: Value = serde_json::from_slice(&std::fs::read(dir.join("roots.json")).unwrap()).unwrap();
     let leaves: Vec<Vec<u8>> = v["leaf_inputs_hex"]
         .as_array()
@@ -113,7 +139,11 @@ fn roots_vector() {
     assert_eq!(roots.len(), leaves.len() + 1);
     let mut f = Frontier::empty();
     for (size, want) in roots.iter().enumerate() {
-        assert_eq!(hex::encode(f.root().0), want.as_str().unwrap(), "root of size {size}");
+        assert_eq!(
+            hex::encode(f.root().0),
+            want.as_str().unwrap(),
+            "root of size {size}"
+        );
         if let Some(leaf) = leaves.get(size) {
             f.push(leaf_hash(leaf), |_, _| {});
         }

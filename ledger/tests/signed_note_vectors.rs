@@ -38,15 +38,27 @@ fn signs_checkpoint_byte_for_byte() {
     let Some(v) = Vectors::load() else { return };
     let seed: [u8; 32] = hex::decode(TEST1_SEED).unwrap().try_into().unwrap();
     let signer = NoteSigner::new(v.origin(), SigningKey::from_bytes(&seed)).unwrap();
-    assert_eq!(signer.verifier().encode(), v.keys["log"]["vkey"].as_str().unwrap());
-    assert_eq!(format!("{:08x}", signer.verifier().key_id), v.keys["log"]["key_id_hex"].as_str().unwrap());
-    let root: [u8; 32] = hex::decode(v.keys["root_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+    assert_eq!(
+        signer.verifier().encode(),
+        v.keys["log"]["vkey"].as_str().unwrap()
+    );
+    assert_eq!(
+        format!("{:08x}", signer.verifier().key_id),
+        v.keys["log"]["key_id_hex"].as_str().unwrap()
+    );
+    let root: [u8; 32] = hex::decode(v.keys["root_hex"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     let checkpoint = Checkpoint {
         origin: v.origin().to_owned(),
         size: v.keys["tree_size"].as_u64().unwrap(),
         root: Hash(root),
     };
-    assert_eq!(checkpoint.sign(&signer).as_bytes(), v.file("checkpoint.txt").as_slice());
+    assert_eq!(
+        checkpoint.sign(&signer).as_bytes(),
+        v.file("checkpoint.txt").as_slice()
+    );
 }
 
 #[test]
@@ -72,16 +84,37 @@ fn verifies_the_witness_cosignature_when_the_witness_is_known() {
 #[test]
 fn rejects_tampered_checkpoint() {
     let Some(v) = Vectors::load() else { return };
-    let got = Checkpoint::verify(&v.file("checkpoint-tampered.txt"), v.origin(), &[v.log_vkey()]);
-    assert!(matches!(got, Err(CheckpointError::Note(NoteError::BadSignature { .. }))), "{got:?}");
+    let got = Checkpoint::verify(
+        &v.file("checkpoint-tampered.txt"),
+        v.origin(),
+        &[v.log_vkey()],
+    );
+    assert!(
+        matches!(
+            got,
+            Err(CheckpointError::Note(NoteError::BadSignature { .. }))
+        ),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn rejects_wrong_origin_and_unknown_keys() {
     let Some(v) = Vectors::load() else { return };
-    let got = Checkpoint::verify(&v.file("checkpoint.txt"), "other.example/log", &[v.log_vkey()]);
+    let got = Checkpoint::verify(
+        &v.file("checkpoint.txt"),
+        "other.example/log",
+        &[v.log_vkey()],
+    );
     assert!(matches!(got, Err(CheckpointError::WrongOrigin { .. })));
     let stranger = NoteSigner::new(v.origin(), SigningKey::from_bytes(&[3; 32])).unwrap();
-    let got = Checkpoint::verify(&v.file("checkpoint.txt"), v.origin(), &[stranger.verifier().clone()]);
-    assert!(matches!(got, Err(CheckpointError::Note(NoteError::NoTrustedSignature))));
+    let got = Checkpoint::verify(
+        &v.file("checkpoint.txt"),
+        v.origin(),
+        &[stranger.verifier().clone()],
+    );
+    assert!(matches!(
+        got,
+        Err(CheckpointError::Note(NoteError::NoTrustedSignature))
+    ));
 }

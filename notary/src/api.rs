@@ -36,7 +36,10 @@ pub struct AppState {
 
 impl AppState {
     fn latest(&self) -> Latest {
-        self.latest.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -48,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts/{index}", get(receipt))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -64,19 +69,32 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message) }
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        let mut resp = (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }
@@ -105,26 +123,41 @@ fn attestation_error(e: &AttestationError) -> ApiError {
 
 pub fn refusal_status(r: &Refusal) -> StatusCode {
     match r {
-        Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyRevoked | Refusal::CaseExists(_) => StatusCode::CONFLICT,
-        Refusal::UnknownItem(_) | Refusal::UnknownCase(_) | Refusal::WeakKey => StatusCode::UNPROCESSABLE_ENTITY,
+        Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyRevoked | Refusal::CaseExists(_) => {
+            StatusCode::CONFLICT
+        }
+        Refusal::UnknownItem(_) | Refusal::UnknownCase(_) | Refusal::WeakKey => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         _ => StatusCode::FORBIDDEN,
     }
 }
 
-async fn submit(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn submit(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body exceeds {MAX_BODY_BYTES} bytes"))
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+            )
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
         }
     })?;
     let attestation = SignedAttestation::from_json(&body).map_err(|e| attestation_error(&e))?;
     let submission = Submission::parse(attestation).map_err(|e| match e {
-        SubmissionError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
+        SubmissionError::TooLarge(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
         SubmissionError::Attestation(a) => attestation_error(&a),
     })?;
-    submission.verify_signature().map_err(|e| attestation_error(&e))?;
+    submission
+        .verify_signature()
+        .map_err(|e| attestation_error(&e))?;
 
     let reply = state.sequencer.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
@@ -133,11 +166,15 @@ async fn submit(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
     let outcome = reply
         .await
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
-        .map_err(|e| ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended")))?;
+        .map_err(|e| {
+            ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
+        })?;
     Ok(match outcome {
         Outcome::Appended(r) => (StatusCode::CREATED, Json(r.to_json_value())).into_response(),
         Outcome::Duplicate(r) => (StatusCode::OK, Json(r.to_json_value())).into_response(),
-        Outcome::Refused(r) => return Err(ApiError::new(refusal_status(&r), r.code(), r.to_string())),
+        Outcome::Refused(r) => {
+            return Err(ApiError::new(refusal_status(&r), r.code(), r.to_string()))
+        }
     })
 }
 
@@ -148,29 +185,47 @@ fn text(body: String) -> Response {
 async fn checkpoint(State(state): State<AppState>) -> Response {
     let mut resp = text(state.latest().note);
     // C2SP tlog-tiles: the checkpoint is mutable, so it must not be cached for long.
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }
 
 fn path_index(p: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
-    p.map(|Path(i)| i)
-        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_index", "the index must be a non-negative integer"))
+    p.map(|Path(i)| i).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_index",
+            "the index must be a non-negative integer",
+        )
+    })
 }
 
 fn no_entry(index: u64, size: u64) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no_such_entry", format!("entry {index} is not in the log of size {size}"))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_entry",
+        format!("entry {index} is not in the log of size {size}"),
+    )
 }
 
-async fn entry(State(state): State<AppState>, p: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
+async fn entry(
+    State(state): State<AppState>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     let size = state.latest().size;
     match state.store.entry(index)? {
-        Some(bytes) if index < size => Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()),
+        Some(bytes) if index < size => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        }
         _ => Err(no_entry(index, size)),
     }
 }
 
-async fn receipt(State(state): State<AppState>, p: Result<Path<u64>, PathRejection>) -> Result<Response, ApiError> {
+async fn receipt(
+    State(state): State<AppState>,
+    p: Result<Path<u64>, PathRejection>,
+) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     let size = state.latest().size;
     if index >= size {
@@ -188,30 +243,43 @@ struct InclusionQuery {
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))
 }
 
-async fn inclusion(State(state): State<AppState>, q: Result<Query<InclusionQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn inclusion(
+    State(state): State<AppState>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let q = query(q)?;
     let latest = state.latest();
-    let (size, note) = match q.size {
-        None => (latest.size, latest.note),
-        Some(s) if s <= latest.size => match state.store.checkpoint(s)? {
-            Some(note) => (s, note),
-            None => {
+    let (size, note) =
+        match q.size {
+            None => (latest.size, latest.note),
+            Some(s) if s <= latest.size => match state.store.checkpoint(s)? {
+                Some(note) => (s, note),
+                None => return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_checkpoint_of_size",
+                    format!(
+                        "no signed checkpoint has size {s}; use the size of a checkpoint you hold"
+                    ),
+                )),
+            },
+            Some(s) => {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     "no_checkpoint_of_size",
-                    format!("no signed checkpoint has size {s}; use the size of a checkpoint you hold"),
+                    format!("the log has only {} entries, not {s}", latest.size),
                 ))
             }
-        },
-        Some(s) => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "no_checkpoint_of_size", format!("the log has only {} entries, not {s}", latest.size)))
-        }
-    };
+        };
     match state.store.receipt(q.index, size, &note)? {
-        Ok(r) => Ok(text(TlogProof::parse(&r.proof).map(|p| p.encode()).unwrap_or(r.proof))),
+        Ok(r) => Ok(text(
+            TlogProof::parse(&r.proof)
+                .map(|p| p.encode())
+                .unwrap_or(r.proof),
+        )),
         Err(_) => Err(no_entry(q.index, size)),
     }
 }
@@ -223,16 +291,31 @@ struct ConsistencyQuery {
     to: Option<u64>,
 }
 
-async fn consistency(State(state): State<AppState>, q: Result<Query<ConsistencyQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn consistency(
+    State(state): State<AppState>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let q = query(q)?;
     let size = state.latest().size;
     let to = q.to.unwrap_or(size);
     if to > size {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "beyond_tree", format!("the log has only {size} entries, not {to}")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "beyond_tree",
+            format!("the log has only {size} entries, not {to}"),
+        ));
     }
     match consistency_proof(state.store.as_ref(), q.from, to)? {
         Ok(proof) => Ok(text(proof.iter().map(|h| format!("{h}\n")).collect())),
-        Err(e @ ProofError::FromEmptyTree) => Err(ApiError::new(StatusCode::BAD_REQUEST, "consistency_from_empty_tree", e.to_string())),
-        Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_sizes", e.to_string())),
+        Err(e @ ProofError::FromEmptyTree) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "consistency_from_empty_tree",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_sizes",
+            e.to_string(),
+        )),
     }
 }

@@ -23,7 +23,9 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn new(root: &Path) -> DataDir {
-        DataDir { root: root.to_owned() }
+        DataDir {
+            root: root.to_owned(),
+        }
     }
     pub fn db(&self) -> PathBuf {
         self.root.join("db")
@@ -41,9 +43,13 @@ impl DataDir {
     /// Creates the store, the notary key, `notary.vkey` and `policy.txt`.
     pub fn init(&self, origin: &str, roots: &[VerifierKey]) -> Result<VerifierKey> {
         if self.key().exists() || self.db().exists() {
-            bail!("{} already holds a notary (notary.key or db/ exists); refusing to overwrite it", self.root.display());
+            bail!(
+                "{} already holds a notary (notary.key or db/ exists); refusing to overwrite it",
+                self.root.display()
+            );
         }
-        fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating {}", self.root.display()))?;
         let signer = NoteSigner::new(origin, SigningKey::generate(&mut rand::rngs::OsRng))
             .with_context(|| format!("origin {origin:?} is not a valid key name"))?;
         ledger::keyfile::write_secret(&self.key(), &signer.encode_private())
@@ -51,7 +57,10 @@ impl DataDir {
         let vkey = signer.verifier().clone();
         fs::write(self.vkey(), format!("{}\n", vkey.encode()))?;
 
-        let mut policy = format!("# share-audit trust policy (specs/policy.md)\nlog {}\n", vkey.encode());
+        let mut policy = format!(
+            "# share-audit trust policy (specs/policy.md)\nlog {}\n",
+            vkey.encode()
+        );
         for r in roots {
             policy.push_str(&format!("root {}\n", r.encode()));
         }
@@ -70,7 +79,8 @@ impl DataDir {
     }
 
     pub fn load_policy(&self) -> Result<Policy> {
-        let text = fs::read_to_string(self.policy()).with_context(|| format!("reading {}", self.policy().display()))?;
+        let text = fs::read_to_string(self.policy())
+            .with_context(|| format!("reading {}", self.policy().display()))?;
         Policy::parse(&text).with_context(|| format!("{}", self.policy().display()))
     }
 }

@@ -22,17 +22,30 @@ pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> 
     let dir = DataDir::new(data);
     let policy = dir.load_policy()?;
     let signer = dir.load_signer()?;
-    let store = Arc::new(Store::open(&dir.db()).with_context(|| format!("opening {}", dir.db().display()))?);
+    let store = Arc::new(
+        Store::open(&dir.db()).with_context(|| format!("opening {}", dir.db().display()))?,
+    );
     let log = Log::open(store.clone(), &policy, signer).context("opening the log")?;
-    let latest = Arc::new(RwLock::new(Latest { size: log.tree().size, note: log.checkpoint().to_owned() }));
+    let latest = Arc::new(RwLock::new(Latest {
+        size: log.tree().size,
+        note: log.checkpoint().to_owned(),
+    }));
     tracing::info!(origin = %policy.origin, size = log.tree().size, "log opened");
 
     let (sequencer, thread) = sequencer::spawn(log, config, latest.clone());
-    let app = api::router(AppState { store, sequencer, latest });
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let app = api::router(AppState {
+        store,
+        sequencer,
+        latest,
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     println!("notary listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     // The router (and with it every sequencer handle) is gone: the thread drains and ends.
     thread.join().ok();
     Ok(())
@@ -44,7 +57,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

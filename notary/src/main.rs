@@ -11,7 +11,11 @@ use notary::datadir::DataDir;
 use notary::sequencer::SequencerConfig;
 
 #[derive(Parser)]
-#[command(name = "notary", version, about = "Share-audit notary: notarises government data-sharing attestations")]
+#[command(
+    name = "notary",
+    version,
+    about = "Share-audit notary: notarises government data-sharing attestations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,17 +58,28 @@ fn default_origin() -> String {
 }
 
 fn read_vkey(arg: &str) -> Result<VerifierKey> {
-    ledger::keyfile::read_vkey(arg).with_context(|| format!("--root {arg:?} is neither a vkey nor a file holding one"))
+    ledger::keyfile::read_vkey(arg)
+        .with_context(|| format!("--root {arg:?} is neither a vkey nor a file holding one"))
 }
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Init { data, origin, roots } => {
-            let roots = roots.iter().map(|r| read_vkey(r)).collect::<Result<Vec<_>>>()?;
+        Command::Init {
+            data,
+            origin,
+            roots,
+        } => {
+            let roots = roots
+                .iter()
+                .map(|r| read_vkey(r))
+                .collect::<Result<Vec<_>>>()?;
             let origin = origin.unwrap_or_else(default_origin);
             let dir = DataDir::new(&data);
             let vkey = dir.init(&origin, &roots)?;
@@ -76,9 +91,21 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data, listen, max_batch, max_wait_us, queue } => {
-            let config = SequencerConfig { max_batch: max_batch.max(1), max_wait: Duration::from_micros(max_wait_us), queue: queue.max(1) };
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        Command::Serve {
+            data,
+            listen,
+            max_batch,
+            max_wait_us,
+            queue,
+        } => {
+            let config = SequencerConfig {
+                max_batch: max_batch.max(1),
+                max_wait: Duration::from_micros(max_wait_us),
+                queue: queue.max(1),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(notary::serve(&data, listen, config))
         }
     }

@@ -27,7 +27,11 @@ pub struct SequencerConfig {
 
 impl Default for SequencerConfig {
     fn default() -> Self {
-        SequencerConfig { max_batch: 1024, max_wait: Duration::ZERO, queue: 8192 }
+        SequencerConfig {
+            max_batch: 1024,
+            max_wait: Duration::ZERO,
+            queue: 8192,
+        }
     }
 }
 
@@ -76,11 +80,18 @@ impl SequencerHandle {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Starts the sequencer thread; it ends when every handle is dropped.
-pub fn spawn(log: Log, config: SequencerConfig, latest: Arc<RwLock<Latest>>) -> (SequencerHandle, JoinHandle<()>) {
+pub fn spawn(
+    log: Log,
+    config: SequencerConfig,
+    latest: Arc<RwLock<Latest>>,
+) -> (SequencerHandle, JoinHandle<()>) {
     let (tx, rx) = sync_channel(config.queue.max(1));
     let thread = std::thread::Builder::new()
         .name("sequencer".into())
@@ -101,7 +112,12 @@ fn run(mut log: Log, config: SequencerConfig, rx: Receiver<Job>, latest: Arc<RwL
                     l.size = log.tree().size;
                     l.note = log.checkpoint().to_owned();
                 }
-                tracing::debug!(batch = jobs.len(), size = log.tree().size, micros = started.elapsed().as_micros() as u64, "batch appended");
+                tracing::debug!(
+                    batch = jobs.len(),
+                    size = log.tree().size,
+                    micros = started.elapsed().as_micros() as u64,
+                    "batch appended"
+                );
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }

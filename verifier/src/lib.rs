@@ -14,7 +14,10 @@ pub enum VerifyError {
     #[error("receipt: {0}")]
     Receipt(#[from] ReceiptError),
     #[error("{which} checkpoint: {source}")]
-    Checkpoint { which: &'static str, source: CheckpointError },
+    Checkpoint {
+        which: &'static str,
+        source: CheckpointError,
+    },
     #[error("proof line {line}: {source}")]
     ProofLine { line: usize, source: BadHash },
     #[error("consistency: {0}")]
@@ -61,14 +64,34 @@ pub fn parse_proof(text: &str) -> Result<Vec<Hash>, VerifyError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(n, l)| Hash::from_base64(l.trim()).map_err(|source| VerifyError::ProofLine { line: n + 1, source }))
+        .map(|(n, l)| {
+            Hash::from_base64(l.trim()).map_err(|source| VerifyError::ProofLine {
+                line: n + 1,
+                source,
+            })
+        })
         .collect()
 }
 
 /// Verifies that the signed checkpoint `new` extends the signed checkpoint `old`.
-pub fn verify_checkpoints(old: &[u8], new: &[u8], proof: &str, policy: &Policy) -> Result<(Checkpoint, Checkpoint), VerifyError> {
-    let old = Checkpoint::verify(old, &policy.origin, &policy.log_keys).map_err(|source| VerifyError::Checkpoint { which: "old", source })?;
-    let new = Checkpoint::verify(new, &policy.origin, &policy.log_keys).map_err(|source| VerifyError::Checkpoint { which: "new", source })?;
+pub fn verify_checkpoints(
+    old: &[u8],
+    new: &[u8],
+    proof: &str,
+    policy: &Policy,
+) -> Result<(Checkpoint, Checkpoint), VerifyError> {
+    let old = Checkpoint::verify(old, &policy.origin, &policy.log_keys).map_err(|source| {
+        VerifyError::Checkpoint {
+            which: "old",
+            source,
+        }
+    })?;
+    let new = Checkpoint::verify(new, &policy.origin, &policy.log_keys).map_err(|source| {
+        VerifyError::Checkpoint {
+            which: "new",
+            source,
+        }
+    })?;
     let proof = parse_proof(proof)?;
     verify_consistency(old.size, new.size, &old.root, &new.root, &proof)?;
     Ok((old, new))

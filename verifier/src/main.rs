@@ -11,7 +11,11 @@ use ledger::policy::Policy;
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "verifier", version, about = "Verify share-audit receipts and checkpoints offline")]
+#[command(
+    name = "verifier",
+    version,
+    about = "Verify share-audit receipts and checkpoints offline"
+)]
 struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
@@ -46,7 +50,8 @@ fn read(path: &Path) -> Result<Vec<u8>, Usage> {
 }
 
 fn load_policy(path: &Path) -> Result<Policy, Usage> {
-    let text = String::from_utf8(read(path)?).map_err(|_| Usage(format!("{} is not UTF-8", path.display())))?;
+    let text = String::from_utf8(read(path)?)
+        .map_err(|_| Usage(format!("{} is not UTF-8", path.display())))?;
     Policy::parse(&text).map_err(|e| Usage(format!("{}: {e}", path.display())))
 }
 
@@ -56,9 +61,15 @@ fn run(cli: &Cli) -> Result<Result<serde_json::Value, verifier::VerifyError>, Us
             let policy = load_policy(policy)?;
             verifier::verify_receipt(&read(file)?, &policy).map(|v| verifier::receipt_report(&v))
         }
-        Command::Consistency { old, new, proof, policy } => {
+        Command::Consistency {
+            old,
+            new,
+            proof,
+            policy,
+        } => {
             let policy = load_policy(policy)?;
-            let proof = String::from_utf8(read(proof)?).map_err(|_| Usage("proof file is not UTF-8".into()))?;
+            let proof = String::from_utf8(read(proof)?)
+                .map_err(|_| Usage("proof file is not UTF-8".into()))?;
             verifier::verify_checkpoints(&read(old)?, &read(new)?, &proof, &policy).map(|(o, n)| {
                 json!({ "valid": true, "origin": o.origin, "old_size": o.size, "new_size": n.size, "new_root": n.root.to_base64() })
             })
@@ -71,7 +82,10 @@ fn main() -> ExitCode {
     match run(&cli) {
         Err(Usage(msg)) => {
             if cli.json {
-                println!("{}", json!({ "valid": false, "error": "usage", "message": msg }));
+                println!(
+                    "{}",
+                    json!({ "valid": false, "error": "usage", "message": msg })
+                );
             } else {
                 eprintln!("verifier: {msg}");
             }
@@ -87,13 +101,19 @@ fn main() -> ExitCode {
                     report["notarised_time_ms"], report["checkpoint"]["origin"].as_str().unwrap_or(""), report["checkpoint"]["size"]
                 );
             } else {
-                println!("VALID: checkpoint of size {} extends checkpoint of size {}", report["new_size"], report["old_size"]);
+                println!(
+                    "VALID: checkpoint of size {} extends checkpoint of size {}",
+                    report["new_size"], report["old_size"]
+                );
             }
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
             if cli.json {
-                println!("{}", json!({ "valid": false, "error": e.code(), "message": e.to_string() }));
+                println!(
+                    "{}",
+                    json!({ "valid": false, "error": e.code(), "message": e.to_string() })
+                );
             } else {
                 println!("INVALID: {e}");
             }

@@ -14,8 +14,14 @@ pub fn vectors_dir(sub: &str) -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("CI=true but the shared vectors are missing at {}", dir.display());
+        panic!(
+            "CI=true but the shared vectors are missing at {}",
+            dir.display()
+        );
     }
-    eprintln!("\n*** SKIPPED: shared vectors not found at {} (set SHARED_DIR) ***\n", dir.display());
+    eprintln!(
+        "\n*** SKIPPED: shared vectors not found at {} (set SHARED_DIR) ***\n",
+        dir.display()
+    );
     None
 }
