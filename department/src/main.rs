@@ -128,7 +128,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let resp = department::submit(&notary, &signed)?;
             match resp.status {
-                200 | 201 => write_or_print(&out, &serde_json::to_string_pretty(&resp.body)?)?,
+                200 | 201 => {
+                    let receipt = ledger::receipt::Receipt::from_json(
+                        resp.body.to_string().as_bytes(),
+                    )
+                    .map_err(|e| {
+                        anyhow!(
+                            "the notary answered {} with something that is not a receipt: {e}",
+                            resp.status
+                        )
+                    })?;
+                    write_or_print(&out, &receipt.to_json_pretty())?
+                }
                 status => {
                     eprintln!("refused ({status}): {}", resp.body);
                     return Ok(ExitCode::from(1));

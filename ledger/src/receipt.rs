@@ -92,12 +92,14 @@ pub struct VerifiedReceipt {
 }
 
 impl Receipt {
+    /// Compact JSON, fields in the order of the spec.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.to_json_struct()).expect("serializes")
+        serde_json::to_string(&self.to_json_struct()).expect("serializes")
     }
 
-    pub fn to_json_value(&self) -> serde_json::Value {
-        serde_json::to_value(self.to_json_struct()).expect("serializes")
+    /// Indented JSON, for files people read.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json_struct()).expect("serializes")
     }
 
     fn to_json_struct(&self) -> ReceiptJson {

@@ -128,7 +128,7 @@ fn build() -> Example {
         ("checkpoint.txt", checkpoint.into_bytes()),
         (
             "receipt.json",
-            format!("{}\n", receipt.to_json()).into_bytes(),
+            format!("{}\n", receipt.to_json_pretty()).into_bytes(),
         ),
     ];
     Example {

@@ -170,12 +170,17 @@ async fn submit(
             ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
         })?;
     Ok(match outcome {
-        Outcome::Appended(r) => (StatusCode::CREATED, Json(r.to_json_value())).into_response(),
-        Outcome::Duplicate(r) => (StatusCode::OK, Json(r.to_json_value())).into_response(),
+        Outcome::Appended(r) => json_response(StatusCode::CREATED, r.to_json()),
+        Outcome::Duplicate(r) => json_response(StatusCode::OK, r.to_json()),
         Outcome::Refused(r) => {
             return Err(ApiError::new(refusal_status(&r), r.code(), r.to_string()))
         }
     })
+}
+
+/// A receipt, serialized in the field order of specs/receipt.md.
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn text(body: String) -> Response {
@@ -232,7 +237,7 @@ async fn receipt(
         return Err(no_entry(index, size));
     }
     let r = full_receipt(&state.store, index)?.ok_or_else(|| no_entry(index, size))?;
-    Ok(Json(r.to_json_value()).into_response())
+    Ok(json_response(StatusCode::OK, r.to_json()))
 }
 
 #[derive(Deserialize)]
@@ -253,27 +258,28 @@ async fn inclusion(
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
     let latest = state.latest();
-    let (size, note) =
-        match q.size {
-            None => (latest.size, latest.note),
-            Some(s) if s <= latest.size => match state.store.checkpoint(s)? {
-                Some(note) => (s, note),
-                None => return Err(ApiError::new(
+    let (size, note) = match q.size {
+        None => (latest.size, latest.note),
+        Some(s) if s <= latest.size => match state.store.checkpoint(s)? {
+            Some(note) => (s, note),
+            None => {
+                return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     "no_checkpoint_of_size",
                     format!(
                         "no signed checkpoint has size {s}; use the size of a checkpoint you hold"
                     ),
-                )),
-            },
-            Some(s) => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "no_checkpoint_of_size",
-                    format!("the log has only {} entries, not {s}", latest.size),
                 ))
             }
-        };
+        },
+        Some(s) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_checkpoint_of_size",
+                format!("the log has only {} entries, not {s}", latest.size),
+            ))
+        }
+    };
     match state.store.receipt(q.index, size, &note)? {
         Ok(r) => Ok(text(
             TlogProof::parse(&r.proof)
