@@ -41,3 +41,21 @@ ensure_system_deps() {
 
 # Number of parallel jobs for cargo; the machine has two cores.
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Builds every binary. The verifier is built on its own: in a workspace build
+# Cargo unifies features, and the notary's `ledger/store` feature would link
+# RocksDB into the offline verifier.
+build_binaries() {
+  (cd "$REPO_ROOT" && cargo build --release -q -p notary -p department -p e2e \
+     && cargo build --release -q -p verifier)
+}
+
+# Fails if the verifier depends on, or contains, RocksDB.
+check_verifier_standalone() {
+  if (cd "$REPO_ROOT" && cargo tree -q -p verifier -e normal,build --prefix none) | grep -qi rocksdb; then
+    echo "the verifier depends on RocksDB" >&2; return 1
+  fi
+  if nm "$CARGO_TARGET_DIR/release/verifier" 2>/dev/null | grep -qi rocksdb; then
+    echo "the verifier binary contains RocksDB code" >&2; return 1
+  fi
+}

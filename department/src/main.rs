@@ -129,15 +129,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let resp = department::submit(&notary, &signed)?;
             match resp.status {
                 200 | 201 => {
-                    let receipt = ledger::receipt::Receipt::from_json(
-                        resp.body.to_string().as_bytes(),
-                    )
-                    .map_err(|e| {
-                        anyhow!(
+                    let receipt =
+                        ledger::receipt::Receipt::from_json(resp.body.to_string().as_bytes())
+                            .map_err(|e| {
+                                anyhow!(
                             "the notary answered {} with something that is not a receipt: {e}",
                             resp.status
                         )
-                    })?;
+                            })?;
                     write_or_print(&out, &receipt.to_json_pretty())?
                 }
                 status => {

@@ -169,7 +169,11 @@ mod tests {
     fn limits_match_specs_entry_md() {
         assert_eq!(MAX_HEADER_BYTES, 147);
         assert_eq!(MAX_STATEMENT_BYTES, 65_388);
-        let longest = Entry { time: u64::MAX, statement: vec![b' '; MAX_STATEMENT_BYTES], ..entry() };
+        let longest = Entry {
+            time: u64::MAX,
+            statement: vec![b' '; MAX_STATEMENT_BYTES],
+            ..entry()
+        };
         assert_eq!(longest.encode().unwrap().len(), MAX_ENTRY_BYTES);
     }
 

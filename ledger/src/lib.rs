@@ -25,6 +25,7 @@ pub mod proof;
 pub mod receipt;
 pub mod state;
 pub mod strict_json;
+pub mod tiles;
 pub mod tlog_proof;
 
 #[cfg(feature = "store")]

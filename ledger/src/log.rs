@@ -104,6 +104,8 @@ pub struct Log {
     tree: TreeState,
     /// The newest signed checkpoint note.
     checkpoint: String,
+    /// How long the last batch's synced write took.
+    last_commit: Option<std::time::Duration>,
     evidence_cache: HashMap<u64, Receipt>,
 }
 
@@ -150,12 +152,18 @@ impl Log {
             frontier,
             tree,
             checkpoint: note,
+            last_commit: None,
             evidence_cache: HashMap::new(),
         })
     }
 
     pub fn tree(&self) -> TreeState {
         self.tree
+    }
+
+    /// How long the synced write of the last `append` took, if it wrote.
+    pub fn last_commit_time(&self) -> Option<std::time::Duration> {
+        self.last_commit
     }
 
     /// The newest signed checkpoint note.
@@ -245,7 +253,9 @@ impl Log {
                 last_time: time,
             });
             commit.checkpoint = Some((size, note.clone()));
+            let started = std::time::Instant::now();
             self.store.commit(&commit)?;
+            self.last_commit = Some(started.elapsed());
             Ok(Some(note))
         });
         let note = match result {

@@ -4,12 +4,15 @@
 //! and changes nothing. Writes go through the sequencer; reads go straight
 //! to the store, which RocksDB lets many threads read at once.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,10 +21,12 @@ use ledger::lifecycle::Refusal;
 use ledger::log::{full_receipt, Outcome, Submission, SubmissionError};
 use ledger::proof::{consistency_proof, ProofError};
 use ledger::store::{Store, StoreError};
+use ledger::tiles::{entry_bundle, TileId, TileKind};
 use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::metrics::Metrics;
 use crate::sequencer::{Latest, SequencerHandle, SubmitError};
 
 /// Largest request body accepted: a maximal statement in base64, plus JSON.
@@ -32,6 +37,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub sequencer: SequencerHandle,
     pub latest: Arc<RwLock<Latest>>,
+    pub metrics: Arc<Metrics>,
+    pub next_request_id: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -51,10 +58,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts/{index}", get(receipt))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
+        .route("/tile/{*path}", get(tile))
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state)
 }
 
@@ -133,8 +143,58 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
     }
 }
 
+/// Gives every request an id (the caller's `X-Request-Id` if sane, else a
+/// counter), a tracing span carrying it, and a log line when it ends:
+/// debug for success and 4xx (thousands per second are normal), warn for 5xx.
+async fn trace_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use tracing::Instrument as _;
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", state.next_request_id.fetch_add(1, Relaxed)));
+    let span = tracing::debug_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, micros, "request failed");
+        } else {
+            tracing::debug!(status, micros, "request");
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
 async fn submit(
     State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = submit_checked(&state, body).await;
+    if let Err(e) = &result {
+        state.metrics.refused(e.code);
+    }
+    result
+}
+
+async fn submit_checked(
+    state: &AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
@@ -324,4 +384,42 @@ async fn consistency(
             e.to_string(),
         )),
     }
+}
+
+/// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
+/// Tile contents never change, so every tile that exists is served with an
+/// immutable cache header; tiles beyond the newest checkpoint are 404.
+async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = TileId::parse(&path)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
+    let size = state.latest().size;
+    if !id.exists_in(size) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_tile",
+            format!("tile {path} is not in the tree of size {size}"),
+        ));
+    }
+    let first = id.first().expect("exists_in checked the range");
+    let body = match id.kind {
+        TileKind::Hashes { .. } => {
+            let hashes = state.store.node_run(id.tree_level(), first, id.width)?;
+            hashes.iter().flat_map(|h| h.0).collect::<Vec<u8>>()
+        }
+        TileKind::Entries => {
+            let entries = state.store.entries(first, first + id.width)?;
+            entry_bundle(entries.iter().map(Vec::as_slice))
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod datadir;
+pub mod metrics;
 pub mod sequencer;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use ledger::store::Store;
 
 use crate::api::AppState;
 use crate::datadir::DataDir;
+use crate::metrics::Metrics;
 use crate::sequencer::{Latest, SequencerConfig};
 
 /// Opens the data directory and serves the API until SIGINT or SIGTERM.
@@ -32,11 +34,14 @@ pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> 
     }));
     tracing::info!(origin = %policy.origin, size = log.tree().size, "log opened");
 
-    let (sequencer, thread) = sequencer::spawn(log, config, latest.clone());
+    let metrics = Arc::new(Metrics::default());
+    let (sequencer, thread) = sequencer::spawn(log, config, latest.clone(), metrics.clone());
     let app = api::router(AppState {
         store,
         sequencer,
         latest,
+        metrics,
+        next_request_id: Arc::default(),
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -12,8 +12,12 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use ledger::log::{Log, Outcome, Submission};
 use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SequencerConfig {
@@ -45,6 +49,7 @@ pub type Reply = Result<Outcome, Unavailable>;
 struct Job {
     submission: Submission,
     reply: oneshot::Sender<Reply>,
+    queued_at: Instant,
 }
 
 /// The newest checkpoint, shared with the read API.
@@ -57,6 +62,7 @@ pub struct Latest {
 #[derive(Clone)]
 pub struct SequencerHandle {
     tx: SyncSender<Job>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +77,15 @@ impl SequencerHandle {
     /// Queues a checked submission without blocking.
     pub fn submit(&self, submission: Submission) -> Result<oneshot::Receiver<Reply>, SubmitError> {
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Job { submission, reply }) {
-            Ok(()) => Ok(rx),
+        match self.tx.try_send(Job {
+            submission,
+            reply,
+            queued_at: Instant::now(),
+        }) {
+            Ok(()) => {
+                self.metrics.queue_depth.fetch_add(1, Relaxed);
+                Ok(rx)
+            }
             Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
         }
@@ -91,26 +104,56 @@ pub fn spawn(
     log: Log,
     config: SequencerConfig,
     latest: Arc<RwLock<Latest>>,
+    metrics: Arc<Metrics>,
 ) -> (SequencerHandle, JoinHandle<()>) {
     let (tx, rx) = sync_channel(config.queue.max(1));
+    metrics.tree_size.store(log.tree().size, Relaxed);
+    let m = metrics.clone();
     let thread = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || run(log, config, rx, latest))
+        .spawn(move || run(log, config, rx, latest, m))
         .expect("spawn sequencer thread");
-    (SequencerHandle { tx }, thread)
+    (SequencerHandle { tx, metrics }, thread)
 }
 
-fn run(mut log: Log, config: SequencerConfig, rx: Receiver<Job>, latest: Arc<RwLock<Latest>>) {
+fn run(
+    mut log: Log,
+    config: SequencerConfig,
+    rx: Receiver<Job>,
+    latest: Arc<RwLock<Latest>>,
+    metrics: Arc<Metrics>,
+) {
     while let Ok(first) = rx.recv() {
         let jobs = collect_batch(first, &rx, &config);
-        let submissions: Vec<Submission> = jobs.iter().map(|j| j.submission.clone()).collect();
         let started = Instant::now();
+        metrics.queue_depth.fetch_sub(jobs.len() as u64, Relaxed);
+        metrics.batch_size.observe(jobs.len() as f64);
+        for j in &jobs {
+            metrics
+                .queue_wait_seconds
+                .observe_duration(started - j.queued_at);
+        }
+        let submissions: Vec<Submission> = jobs.iter().map(|j| j.submission.clone()).collect();
         match log.append(&submissions, now_ms()) {
             Ok(outcomes) => {
                 {
                     let mut l = latest.write().unwrap_or_else(|p| p.into_inner());
                     l.size = log.tree().size;
                     l.note = log.checkpoint().to_owned();
+                }
+                metrics
+                    .sequencing_seconds
+                    .observe_duration(started.elapsed());
+                if let Some(t) = log.last_commit_time() {
+                    metrics.fsync_seconds.observe_duration(t);
+                }
+                metrics.tree_size.store(log.tree().size, Relaxed);
+                for o in &outcomes {
+                    match o {
+                        Outcome::Appended(_) => metrics.appended.fetch_add(1, Relaxed),
+                        Outcome::Duplicate(_) => metrics.duplicates.fetch_add(1, Relaxed),
+                        Outcome::Refused(_) => 0,
+                    };
                 }
                 tracing::debug!(
                     batch = jobs.len(),
@@ -123,6 +166,7 @@ fn run(mut log: Log, config: SequencerConfig, rx: Receiver<Job>, latest: Arc<RwL
                 }
             }
             Err(e) => {
+                metrics.store_errors.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, batch = jobs.len(), "append failed; nothing acknowledged");
                 for job in jobs {
                     let _ = job.reply.send(Err(Unavailable(e.to_string())));
