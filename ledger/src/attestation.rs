@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::signature::{self, DecodedKey, SignatureError, SignedStatement};
 use crate::strict_json::{self, StrictJsonError};
 
 /// Domain separation: every attestation signature covers these bytes first,
@@ -43,14 +44,12 @@ pub enum AttestationError {
     UnknownKind(String),
     #[error("body of {kind} does not match its schema: {reason}")]
     Body { kind: &'static str, reason: String },
-    #[error("signer key is not a valid Ed25519 public key")]
-    BadSignerKey,
-    #[error("signer key is weak (small order or not torsion-free)")]
-    WeakSignerKey,
+    #[error("signer key: {0}")]
+    BadSignerKey(SignatureError),
     #[error("signature is not 64 bytes of base64")]
     MalformedSignature,
-    #[error("signature does not verify under the signer key")]
-    BadSignature,
+    #[error("signature does not verify under the signer key: {0}")]
+    BadSignature(SignatureError),
 }
 
 fn schema<E: std::fmt::Display>(e: E) -> AttestationError {
@@ -682,26 +681,35 @@ impl SignedAttestation {
     }
 }
 
-/// Parses the signer key and checks it is a usable Ed25519 key.
-pub fn verifying_key(key: &PublicKey) -> Result<VerifyingKey, AttestationError> {
-    let vk = VerifyingKey::from_bytes(&key.0).map_err(|_| AttestationError::BadSignerKey)?;
-    crate::note::check_public_key(&vk).map_err(|_| AttestationError::WeakSignerKey)?;
-    Ok(vk)
+/// Decodes the signer key: a canonical encoding of a point not of small order.
+pub fn decode_key(key: &PublicKey) -> Result<DecodedKey, AttestationError> {
+    DecodedKey::new(&key.0).map_err(AttestationError::BadSignerKey)
 }
 
-/// The signature rule of this ledger: Ed25519 `verify_strict` over
-/// [`signed_message`], under the key the statement names.
+/// A key that may be registered: decodable, not of small order, and with no
+/// torsion component (no honest key generator makes one).
+pub fn registrable_key(key: &PublicKey) -> Result<DecodedKey, AttestationError> {
+    let decoded = decode_key(key)?;
+    if !decoded.is_torsion_free() {
+        return Err(AttestationError::BadSignerKey(SignatureError::TorsionKey));
+    }
+    Ok(decoded)
+}
+
+/// The signature rule of this ledger ([`crate::signature`]) over
+/// `CONTEXT || statement`, under the key the statement names.
 pub fn verify_signature(
     statement: &Statement,
     statement_bytes: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), AttestationError> {
-    let vk = verifying_key(&statement.signer.key)?;
-    vk.verify_strict(
-        &signed_message(statement_bytes),
-        &Signature::from_bytes(signature),
-    )
-    .map_err(|_| AttestationError::BadSignature)
+    let key = decode_key(&statement.signer.key)?;
+    signature::verify(&SignedStatement {
+        key: &key,
+        statement: statement_bytes,
+        signature,
+    })
+    .map_err(AttestationError::BadSignature)
 }
 
 #[cfg(test)]
@@ -782,7 +790,7 @@ mod tests {
         let bare = key().sign(&bytes).to_bytes();
         assert_eq!(
             verify_signature(&st, &bytes, &bare),
-            Err(AttestationError::BadSignature)
+            Err(AttestationError::BadSignature(SignatureError::Equation))
         );
         let round = SignedAttestation::from_json(signed.to_json().as_bytes()).unwrap();
         assert_eq!(round, signed);

@@ -23,6 +23,7 @@ pub mod note;
 pub mod policy;
 pub mod proof;
 pub mod receipt;
+pub mod signature;
 pub mod state;
 pub mod strict_json;
 pub mod tiles;

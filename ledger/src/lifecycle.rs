@@ -269,7 +269,7 @@ fn check_registry_entry<V: LedgerView>(
                 .department(&k.department)
                 .map_err(DecideError::View)?
                 .ok_or_else(|| Refusal::UnknownDepartment(k.department.clone()))?;
-            if crate::attestation::verifying_key(&k.key).is_err() {
+            if crate::attestation::registrable_key(&k.key).is_err() {
                 return Err(Refusal::WeakKey.into());
             }
             if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {

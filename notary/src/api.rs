@@ -124,9 +124,9 @@ fn attestation_error(e: &AttestationError) -> ApiError {
         AttestationError::UnsupportedVersion(_) => "unsupported_version",
         AttestationError::UnknownKind(_) => "unknown_kind",
         AttestationError::Body { .. } => "invalid_body",
-        AttestationError::BadSignerKey | AttestationError::WeakSignerKey => "bad_signer_key",
+        AttestationError::BadSignerKey(_) => "bad_signer_key",
         AttestationError::MalformedSignature => "malformed_signature",
-        AttestationError::BadSignature => "bad_signature",
+        AttestationError::BadSignature(_) => "bad_signature",
     };
     ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
 }
