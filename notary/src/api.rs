@@ -26,16 +26,19 @@ use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::ingest::{IngestHandle, Rejection, SubmitError};
 use crate::metrics::Metrics;
-use crate::sequencer::{Latest, SequencerHandle, SubmitError};
+use crate::sequencer::Latest;
 
 /// Largest request body accepted: a maximal statement in base64, plus JSON.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// Longest a request may take, body upload included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
-    pub sequencer: SequencerHandle,
+    pub ingest: IngestHandle,
     pub latest: Arc<RwLock<Latest>>,
     pub metrics: Arc<Metrics>,
     pub next_request_id: Arc<AtomicU64>,
@@ -157,7 +160,20 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
         .unwrap_or_else(|| format!("{:016x}", state.next_request_id.fetch_add(1, Relaxed)));
     let span = tracing::debug_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
+    // Bounds slow clients: a body trickled in, or a reply not awaited in time.
+    let mut resp =
+        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+            Ok(resp) => resp,
+            Err(_) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than {} s; resubmitting is safe",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            )
+            .into_response(),
+        };
     let status = resp.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
     span.in_scope(|| {
@@ -215,19 +231,20 @@ async fn submit_checked(
         }
         SubmissionError::Attestation(a) => attestation_error(&a),
     })?;
-    submission
-        .verify_signature()
-        .map_err(|e| attestation_error(&e))?;
 
-    let reply = state.sequencer.submit(submission).map_err(|e| match e {
+    // The signature is checked by the verification stage, in batches.
+    let reply = state.ingest.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
     })?;
     let outcome = reply
         .await
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
-        .map_err(|e| {
-            ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
+        .map_err(|e| match e {
+            Rejection::BadSignature(a) => attestation_error(&a),
+            Rejection::Unavailable(_) => {
+                ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
+            }
         })?;
     Ok(match outcome {
         Outcome::Appended(r) => json_response(StatusCode::CREATED, r.to_json()),

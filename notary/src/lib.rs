@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod datadir;
+pub mod ingest;
 pub mod metrics;
 pub mod sequencer;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,11 +18,17 @@ use ledger::store::Store;
 
 use crate::api::AppState;
 use crate::datadir::DataDir;
+use crate::ingest::IngestConfig;
 use crate::metrics::Metrics;
-use crate::sequencer::{Latest, SequencerConfig};
+use crate::sequencer::Latest;
 
 /// Opens the data directory and serves the API until SIGINT or SIGTERM.
-pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> Result<()> {
+pub async fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    config: IngestConfig,
+    max_connections: usize,
+) -> Result<()> {
     let dir = DataDir::new(data);
     let policy = dir.load_policy()?;
     let signer = dir.load_signer()?;
@@ -35,10 +43,10 @@ pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> 
     tracing::info!(origin = %policy.origin, size = log.tree().size, "log opened");
 
     let metrics = Arc::new(Metrics::default());
-    let (sequencer, thread) = sequencer::spawn(log, config, latest.clone(), metrics.clone());
+    let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
     let app = api::router(AppState {
         store,
-        sequencer,
+        ingest,
         latest,
         metrics,
         next_request_id: Arc::default(),
@@ -48,11 +56,12 @@ pub async fn serve(data: &Path, listen: SocketAddr, config: SequencerConfig) -> 
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     println!("notary listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    // The router (and with it every sequencer handle) is gone: the thread drains and ends.
-    thread.join().ok();
+    server::serve(listener, app, max_connections, shutdown_signal()).await?;
+    // The router, and with it every ingest handle, is gone: the verification
+    // threads and then the sequencer drain their queues and end.
+    for t in threads {
+        t.join().ok();
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use ledger::note::VerifierKey;
 use notary::datadir::DataDir;
-use notary::sequencer::SequencerConfig;
+use notary::ingest::IngestConfig;
 
 #[derive(Parser)]
 #[command(
@@ -43,12 +43,21 @@ enum Command {
         /// Most attestations appended in one batch (one fsync, one checkpoint).
         #[arg(long, default_value_t = 1024)]
         max_batch: usize,
-        /// Microseconds a batch may wait for more attestations.
+        /// Microseconds a batch may wait for more attestations once it has one.
         #[arg(long, default_value_t = 0)]
         max_wait_us: u64,
-        /// Attestations queued beyond this are refused with 503.
+        /// Attestations waiting beyond this are refused with 503 and Retry-After.
         #[arg(long, default_value_t = 8192)]
         queue: usize,
+        /// Signature verification threads (default: one per core).
+        #[arg(long)]
+        verify_threads: Option<usize>,
+        /// Most signatures checked in one batch equation.
+        #[arg(long, default_value_t = 64)]
+        verify_batch: usize,
+        /// Open connections beyond this are closed at once.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
     },
 }
 
@@ -97,16 +106,22 @@ fn main() -> Result<()> {
             max_batch,
             max_wait_us,
             queue,
+            verify_threads,
+            verify_batch,
+            max_connections,
         } => {
-            let config = SequencerConfig {
+            let defaults = IngestConfig::default();
+            let config = IngestConfig {
+                queue: queue.max(1),
+                verify_threads: verify_threads.unwrap_or(defaults.verify_threads).max(1),
+                verify_batch: verify_batch.max(1),
                 max_batch: max_batch.max(1),
                 max_wait: Duration::from_micros(max_wait_us),
-                queue: queue.max(1),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(notary::serve(&data, listen, config))
+            runtime.block_on(notary::serve(&data, listen, config, max_connections))
         }
     }
 }

@@ -1,0 +1,218 @@
+//! The write path, in three stages connected by bounded queues:
+//!
+//! 1. HTTP handlers parse and check each submission on the async runtime and
+//!    queue it ([`IngestHandle::submit`]); a full queue is a 503, not memory.
+//! 2. Verification threads, one per core, take up to `verify_batch` queued
+//!    submissions at a time and check their signatures with the batch path of
+//!    [`ledger::signature`]; bad ones are answered at once, good ones go on.
+//! 3. The sequencer thread ([`crate::sequencer`]) appends what has been
+//!    verified as one batch: one synced write, one checkpoint.
+//!
+//! Stages 2 and 3 overlap: while one batch is being written and synced, the
+//! next is being verified.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ledger::attestation::{decode_key, AttestationError};
+use ledger::log::{Log, Outcome, Submission};
+use ledger::signature::{self, DecodedKey, SignedStatement};
+use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
+use crate::sequencer::{self, Latest};
+
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    /// Submissions waiting to be verified beyond this are refused with 503.
+    pub queue: usize,
+    /// Verification threads (default: one per core).
+    pub verify_threads: usize,
+    /// Most signatures checked in one batch equation.
+    pub verify_batch: usize,
+    /// Most submissions appended in one batch (one fsync, one checkpoint).
+    pub max_batch: usize,
+    /// How long the sequencer may wait for more once it has a submission.
+    pub max_wait: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            queue: 8192,
+            verify_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            verify_batch: 64,
+            max_batch: 1024,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// Why a queued submission got no receipt.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Rejection {
+    #[error(transparent)]
+    BadSignature(AttestationError),
+    /// The store could not be written; nothing of the batch was appended.
+    #[error("the store could not be written: {0}")]
+    Unavailable(String),
+}
+
+pub type Reply = Result<Outcome, Rejection>;
+
+pub(crate) struct Job {
+    pub submission: Submission,
+    pub reply: oneshot::Sender<Reply>,
+    pub queued_at: Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the notary is at capacity; retry shortly")]
+    QueueFull,
+    #[error("the notary is shutting down")]
+    Closed,
+}
+
+#[derive(Clone)]
+pub struct IngestHandle {
+    tx: SyncSender<Job>,
+    metrics: Arc<Metrics>,
+}
+
+impl IngestHandle {
+    /// Queues a parsed submission without blocking.
+    pub fn submit(&self, submission: Submission) -> Result<oneshot::Receiver<Reply>, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Job {
+            submission,
+            reply,
+            queued_at: Instant::now(),
+        }) {
+            Ok(()) => {
+                self.metrics.queue_depth.fetch_add(1, Relaxed);
+                Ok(rx)
+            }
+            Err(TrySendError::Full(_)) => Err(SubmitError::QueueFull),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
+        }
+    }
+}
+
+/// Starts the verification threads and the sequencer. They end, in order,
+/// once every [`IngestHandle`] is dropped; join the returned threads to wait.
+pub fn start(
+    log: Log,
+    config: IngestConfig,
+    latest: Arc<RwLock<Latest>>,
+    metrics: Arc<Metrics>,
+) -> (IngestHandle, Vec<JoinHandle<()>>) {
+    let (tx, rx) = sync_channel::<Job>(config.queue.max(1));
+    let (seq_tx, seq_rx) = sync_channel::<Job>(2 * config.max_batch.max(1));
+    let mut threads = vec![sequencer::spawn(
+        log,
+        config,
+        seq_rx,
+        latest,
+        metrics.clone(),
+    )];
+    let rx = Arc::new(Mutex::new(rx));
+    for n in 0..config.verify_threads.max(1) {
+        let (rx, seq_tx, metrics) = (rx.clone(), seq_tx.clone(), metrics.clone());
+        let batch = config.verify_batch.max(1);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("verify-{n}"))
+                .spawn(move || verify_loop(&rx, &seq_tx, batch, &metrics))
+                .expect("spawn verification thread"),
+        );
+    }
+    (IngestHandle { tx, metrics }, threads)
+}
+
+/// Keys decoded once per thread: registered keys sign again and again.
+const KEY_CACHE_LIMIT: usize = 65_536;
+
+fn verify_loop(
+    rx: &Mutex<Receiver<Job>>,
+    seq_tx: &SyncSender<Job>,
+    batch: usize,
+    metrics: &Metrics,
+) {
+    let mut keys: HashMap<[u8; 32], DecodedKey> = HashMap::new();
+    loop {
+        let jobs = {
+            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
+            let Ok(first) = rx.recv() else { return };
+            let mut jobs = vec![first];
+            while jobs.len() < batch {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        if keys.len() > KEY_CACHE_LIMIT {
+            keys.clear();
+        }
+        let verdicts = check_signatures(&mut keys, &jobs);
+        for (job, verdict) in jobs.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(()) => {
+                    if seq_tx.send(job).is_err() {
+                        return; // the sequencer has stopped
+                    }
+                }
+                Err(e) => {
+                    metrics.queue_depth.fetch_sub(1, Relaxed);
+                    let _ = job.reply.send(Err(Rejection::BadSignature(e)));
+                }
+            }
+        }
+    }
+}
+
+/// Checks the signatures of `jobs`: `Ok` for each that verifies.
+fn check_signatures(
+    keys: &mut HashMap<[u8; 32], DecodedKey>,
+    jobs: &[Job],
+) -> Vec<Result<(), AttestationError>> {
+    let decoded: Vec<Result<DecodedKey, AttestationError>> = jobs
+        .iter()
+        .map(|j| {
+            let k = &j.submission.statement.signer.key;
+            if let Some(d) = keys.get(&k.0) {
+                return Ok(*d);
+            }
+            let d = decode_key(k)?;
+            keys.insert(k.0, d);
+            Ok(d)
+        })
+        .collect();
+    let mut verdicts: Vec<Result<(), AttestationError>> = Vec::with_capacity(jobs.len());
+    let mut items = Vec::with_capacity(jobs.len());
+    let mut at = Vec::with_capacity(jobs.len());
+    for (i, (job, key)) in jobs.iter().zip(&decoded).enumerate() {
+        match key {
+            Ok(key) => {
+                items.push(SignedStatement {
+                    key,
+                    statement: &job.submission.attestation.statement,
+                    signature: &job.submission.attestation.signature,
+                });
+                at.push(i);
+                verdicts.push(Ok(()));
+            }
+            Err(e) => verdicts.push(Err(e.clone())),
+        }
+    }
+    for (i, r) in at.into_iter().zip(signature::verify_batch(&items)) {
+        verdicts[i] = r.map_err(AttestationError::BadSignature);
+    }
+    verdicts
+}
