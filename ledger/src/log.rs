@@ -6,10 +6,12 @@
 //! plus the batch so far, commits the batch with one synced write, and only
 //! then builds receipts, so no receipt exists for anything not on disk.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::attestation::{AttestationError, SignedAttestation, Statement};
+use crate::attestation::{Id, PublicKey, SignerRef};
 use crate::checkpoint::Checkpoint;
 use crate::entry::{Entry, MAX_STATEMENT_BYTES};
 use crate::frontier::{BatchNodes, Frontier};
@@ -19,8 +21,10 @@ use crate::note::NoteSigner;
 use crate::policy::Policy;
 use crate::proof::inclusion_proof;
 use crate::receipt::Receipt;
-use crate::state::{Overlay, Roots};
-use crate::store::{CommitBatch, Store, StoreError, TreeState};
+use crate::state::{
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Overlay, Roots,
+};
+use crate::store::{CommitBatch, Store, StoreError, StoreView, TreeState};
 use crate::tlog_proof::TlogProof;
 
 /// Why a submission was refused before it reached the log.
@@ -106,7 +110,8 @@ pub struct Log {
     checkpoint: String,
     /// How long the last batch's synced write took.
     last_commit: Option<std::time::Duration>,
-    evidence_cache: HashMap<u64, Receipt>,
+    evidence_cache: HashMap<u64, Arc<Receipt>>,
+    records: RefCell<RecordCache>,
 }
 
 enum Pending {
@@ -154,6 +159,7 @@ impl Log {
             checkpoint: note,
             last_commit: None,
             evidence_cache: HashMap::new(),
+            records: RefCell::default(),
         })
     }
 
@@ -194,8 +200,12 @@ impl Log {
         let mut pending = Vec::with_capacity(submissions.len());
         let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
 
-        let decided = (|| -> Result<Vec<crate::state::Change>, StoreError> {
-            let mut overlay = Overlay::new(self.store.view(&self.roots));
+        let decided = (|| -> Result<Vec<Change>, StoreError> {
+            let view = CachedView {
+                store: self.store.view(&self.roots),
+                cache: &self.records,
+            };
+            let mut overlay = Overlay::new(view);
             for (pos, sub) in submissions.iter().enumerate() {
                 if let Some(&earlier) = seen.get(&sub.digest) {
                     pending.push(Pending::SameAs(earlier));
@@ -256,6 +266,7 @@ impl Log {
             let started = std::time::Instant::now();
             self.store.commit(&commit)?;
             self.last_commit = Some(started.elapsed());
+            self.records.borrow_mut().remember(&commit.changes);
             Ok(Some(note))
         });
         let note = match result {
@@ -272,17 +283,24 @@ impl Log {
             };
             self.checkpoint = note.clone();
         }
-        self.receipts(pending, &batch_nodes, note)
+        let entries = std::mem::take(&mut commit.entries);
+        self.receipts(pending, first_index, entries, &batch_nodes, note)
     }
 
     /// Builds receipts once the batch is durable.
     fn receipts(
         &mut self,
         pending: Vec<Pending>,
+        first_index: u64,
+        entries: Vec<(Vec<u8>, crate::hashing::Hash, [u8; 32])>,
         batch_nodes: &BatchNodes,
         note: Option<String>,
     ) -> Result<Vec<Outcome>, StoreError> {
         let size = self.frontier.size();
+        let mut entries: Vec<Option<(Vec<u8>, crate::hashing::Hash)>> = entries
+            .into_iter()
+            .map(|(e, leaf, _)| Some((e, leaf)))
+            .collect();
         let mut out: Vec<Outcome> = Vec::with_capacity(pending.len());
         for p in pending {
             let outcome = match p {
@@ -293,21 +311,16 @@ impl Log {
                     let path = inclusion_proof(batch_nodes, index, size)
                         .expect("a batch holds the proof of its own leaves")
                         .expect("index is inside the tree");
-                    let entry = self.store.entry(index)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("entry {index} missing after commit"))
-                    })?;
+                    let (entry, leaf) = entries[(index - first_index) as usize]
+                        .take()
+                        .expect("each new entry has one receipt");
                     let proof = TlogProof {
                         index,
                         path,
                         checkpoint: note.clone(),
                     };
-                    Outcome::Appended(Receipt {
-                        index,
-                        leaf_hash: leaf_hash(&entry),
-                        entry,
-                        proof: proof.encode(),
-                        evidence: self.evidence_receipts(&evidence)?,
-                    })
+                    let evidence = self.evidence_receipts(&evidence)?;
+                    Outcome::Appended(Receipt::new(index, leaf, entry, proof.encode(), evidence))
                 }
                 Pending::Existing(index) => Outcome::Duplicate(self.current_receipt(index)?),
                 Pending::SameAs(pos) => match &out[pos] {
@@ -321,7 +334,7 @@ impl Log {
         Ok(out)
     }
 
-    fn evidence_receipts(&mut self, indexes: &[u64]) -> Result<Vec<Receipt>, StoreError> {
+    fn evidence_receipts(&mut self, indexes: &[u64]) -> Result<Vec<Arc<Receipt>>, StoreError> {
         if self.evidence_cache.len() > EVIDENCE_CACHE_LIMIT {
             self.evidence_cache.clear();
         }
@@ -335,6 +348,7 @@ impl Log {
                 .store
                 .original_receipt(i)?
                 .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
+            let r = Arc::new(r);
             self.evidence_cache.insert(i, r.clone());
             out.push(r);
         }
@@ -352,6 +366,94 @@ impl Log {
     }
 }
 
+/// Records read from the store, kept for later decisions. The log is the
+/// only writer of records, so an entry (even "absent") stays true until the
+/// log itself changes it, which it does right after each commit.
+#[derive(Default)]
+struct RecordCache {
+    departments: HashMap<Id, Option<DepartmentRecord>>,
+    keys: HashMap<PublicKey, Option<KeyRecord>>,
+    items: HashMap<Id, Option<ItemRecord>>,
+    cases: HashMap<Id, Option<CaseRecord>>,
+}
+
+/// Bound on cached records; past it the cache starts again empty.
+const RECORD_CACHE_LIMIT: usize = 1_000_000;
+
+impl RecordCache {
+    fn len(&self) -> usize {
+        self.departments.len() + self.keys.len() + self.items.len() + self.cases.len()
+    }
+
+    fn remember(&mut self, changes: &[Change]) {
+        if self.len() > RECORD_CACHE_LIMIT {
+            *self = RecordCache::default();
+        }
+        for c in changes {
+            match c {
+                Change::Department(id, r) => {
+                    self.departments.insert(id.clone(), Some(r.clone()));
+                }
+                Change::Key(k, r) => {
+                    self.keys.insert(*k, Some(r.clone()));
+                }
+                Change::Item(id, r) => {
+                    self.items.insert(id.clone(), Some(r.clone()));
+                }
+                Change::Case(id, r) => {
+                    self.cases.insert(id.clone(), Some(r.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// The committed state through the record cache.
+struct CachedView<'a> {
+    store: StoreView<'a>,
+    cache: &'a RefCell<RecordCache>,
+}
+
+fn cached<K: std::hash::Hash + Eq + Clone, R: Clone>(
+    map: impl FnOnce(&mut RecordCache) -> &mut HashMap<K, Option<R>>,
+    cache: &RefCell<RecordCache>,
+    key: &K,
+    load: impl FnOnce() -> Result<Option<R>, StoreError>,
+) -> Result<Option<R>, StoreError> {
+    let mut c = cache.borrow_mut();
+    let m = map(&mut c);
+    if let Some(r) = m.get(key) {
+        return Ok(r.clone());
+    }
+    let r = load()?;
+    m.insert(key.clone(), r.clone());
+    Ok(r)
+}
+
+impl LedgerView for CachedView<'_> {
+    type Error = StoreError;
+    fn is_root(&self, signer: &SignerRef) -> bool {
+        self.store.is_root(signer)
+    }
+    fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
+        cached(
+            |c| &mut c.departments,
+            self.cache,
+            id,
+            || self.store.department(id),
+        )
+    }
+    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StoreError> {
+        cached(|c| &mut c.keys, self.cache, key, || self.store.key(key))
+    }
+    fn item(&self, id: &Id) -> Result<Option<ItemRecord>, StoreError> {
+        cached(|c| &mut c.items, self.cache, id, || self.store.item(id))
+    }
+    fn case(&self, id: &Id) -> Result<Option<CaseRecord>, StoreError> {
+        cached(|c| &mut c.cases, self.cache, id, || self.store.case(id))
+    }
+}
+
 /// The receipt of an appended entry against the newest checkpoint, with
 /// the original receipts of its evidence. Used by the read API.
 pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreError> {
@@ -363,7 +465,7 @@ pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreE
         let r = store
             .original_receipt(i)?
             .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
-        receipt.evidence.push(r);
+        receipt.evidence.push(Arc::new(r));
     }
     Ok(Some(receipt))
 }

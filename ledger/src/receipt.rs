@@ -21,6 +21,9 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::attestation::Statement;
@@ -37,15 +40,38 @@ pub const FORMAT: &str = "share-audit/receipt/v1";
 /// More evidence than any decision uses (at most four entries today).
 pub const MAX_EVIDENCE: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Receipt {
     pub index: u64,
     pub leaf_hash: Hash,
     pub entry: Vec<u8>,
     /// C2SP tlog-proof@v1 text.
     pub proof: String,
-    pub evidence: Vec<Receipt>,
+    /// Shared: the same registration or case opening is cited by many receipts.
+    pub evidence: Vec<Arc<Receipt>>,
+    /// The compact JSON, once computed (evidence is serialized once, not per citation).
+    json: OnceLock<String>,
 }
+
+impl PartialEq for Receipt {
+    fn eq(&self, other: &Receipt) -> bool {
+        (
+            self.index,
+            &self.leaf_hash,
+            &self.entry,
+            &self.proof,
+            &self.evidence,
+        ) == (
+            other.index,
+            &other.leaf_hash,
+            &other.entry,
+            &other.proof,
+            &other.evidence,
+        )
+    }
+}
+
+impl Eq for Receipt {}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,9 +118,52 @@ pub struct VerifiedReceipt {
 }
 
 impl Receipt {
-    /// Compact JSON, fields in the order of the spec.
+    pub fn new(
+        index: u64,
+        leaf_hash: Hash,
+        entry: Vec<u8>,
+        proof: String,
+        evidence: Vec<Arc<Receipt>>,
+    ) -> Receipt {
+        Receipt {
+            index,
+            leaf_hash,
+            entry,
+            proof,
+            evidence,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// Compact JSON, fields in the order of the spec. Computed once per
+    /// receipt: evidence receipts are shared and serialized only once.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.to_json_struct()).expect("serializes")
+        self.json_str().to_owned()
+    }
+
+    fn json_str(&self) -> &str {
+        self.json.get_or_init(|| {
+            let entry = BASE64.encode(&self.entry);
+            let proof = serde_json::to_string(&self.proof).expect("serializes");
+            let mut out = String::with_capacity(entry.len() + proof.len() + 128);
+            let _ = write!(
+                out,
+                r#"{{"format":"{FORMAT}","index":{},"leaf_hash":"{}","entry":"{entry}","proof":{proof}"#,
+                self.index, self.leaf_hash
+            );
+            if !self.evidence.is_empty() {
+                out.push_str(r#","evidence":["#);
+                for (i, e) in self.evidence.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(e.json_str());
+                }
+                out.push(']');
+            }
+            out.push('}');
+            out
+        })
     }
 
     /// Indented JSON, for files people read.
@@ -109,7 +178,7 @@ impl Receipt {
             leaf_hash: self.leaf_hash.to_base64(),
             entry: BASE64.encode(&self.entry),
             proof: self.proof.clone(),
-            evidence: self.evidence.iter().map(Receipt::to_json_struct).collect(),
+            evidence: self.evidence.iter().map(|e| e.to_json_struct()).collect(),
         }
     }
 
@@ -141,15 +210,9 @@ impl Receipt {
         let evidence = j
             .evidence
             .into_iter()
-            .map(|e| Receipt::from_json_struct(e, false))
+            .map(|e| Receipt::from_json_struct(e, false).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        Ok(Receipt {
-            index: j.index,
-            leaf_hash,
-            entry,
-            proof: j.proof,
-            evidence,
-        })
+        Ok(Receipt::new(j.index, leaf_hash, entry, j.proof, evidence))
     }
 
     /// Checks one receipt on its own: leaf hash, inclusion in a checkpoint
@@ -229,5 +292,36 @@ impl Receipt {
             }),
             Err(DecideError::View(never)) => match never {},
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_json_is_what_serde_writes_and_round_trips() {
+        let evidence = Arc::new(Receipt::new(
+            0,
+            Hash([1; 32]),
+            b"e0".to_vec(),
+            "c2sp\nindex 0\n\n\u{2014} x\n".into(),
+            vec![],
+        ));
+        let r = Receipt::new(
+            3,
+            Hash([2; 32]),
+            b"entry \"q\"".to_vec(),
+            "p\n".into(),
+            vec![evidence.clone(), evidence],
+        );
+        let serde = serde_json::to_string(&r.to_json_struct()).unwrap();
+        assert_eq!(r.to_json(), serde);
+        assert_eq!(Receipt::from_json(r.to_json().as_bytes()).unwrap(), r);
+        let plain = Receipt::new(1, Hash([3; 32]), vec![], "p".into(), vec![]);
+        assert_eq!(
+            plain.to_json(),
+            serde_json::to_string(&plain.to_json_struct()).unwrap()
+        );
     }
 }

@@ -366,13 +366,13 @@ impl Store {
             path,
             checkpoint: checkpoint.to_owned(),
         };
-        Ok(Ok(Receipt {
+        Ok(Ok(Receipt::new(
             index,
-            leaf_hash: leaf_hash(&entry),
+            leaf_hash(&entry),
             entry,
-            proof: proof.encode(),
-            evidence: vec![],
-        }))
+            proof.encode(),
+            vec![],
+        )))
     }
 
     /// The receipt of `index` against the checkpoint of the batch that appended it.

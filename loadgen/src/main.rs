@@ -1,0 +1,391 @@
+//! `loadgen`: benchmarks against a running notary.
+//!
+//!   loadgen ingest --notary URL --root ROOT.key [--concurrency C] [--count N] [--rate R] [--json]
+//!   loadgen proofs --notary URL --root ROOT.key [--sizes 10000,1000000] [--json]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use hyper::body::Bytes;
+use loadgen::ceiling;
+use loadgen::client::{parse_url, Conn};
+use loadgen::stats::{disk_bytes, micros, peak_rss_bytes, Latencies};
+use loadgen::workload::Workload;
+use rand::Rng as _;
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(name = "loadgen", about = "Benchmarks for the share-audit notary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// The notary, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    notary: String,
+    /// The root key of the notary's trust policy (registers the benchmark's departments).
+    #[arg(long)]
+    root: PathBuf,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Departments taking part (half providers, half requesters).
+    #[arg(long, default_value_t = 100)]
+    departments: usize,
+    /// Sharing cases the load is spread over.
+    #[arg(long, default_value_t = 1000)]
+    cases: usize,
+    /// The notary's pid, to report its peak RSS.
+    #[arg(long)]
+    notary_pid: Option<u32>,
+    /// The notary's data directory, to report bytes on disk per entry.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// End with one JSON object of the figures.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sustained ingest: throughput and receipt latency, against the Ed25519 ceiling.
+    Ingest {
+        #[command(flatten)]
+        common: Common,
+        /// Attestations to send.
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        /// Send at this rate (per second, open loop) instead of as fast as possible.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Seconds spent measuring each Ed25519 ceiling.
+        #[arg(long, default_value_t = 3.0)]
+        ceiling_secs: f64,
+    },
+    /// Proof and tile serving at growing log sizes.
+    Proofs {
+        #[command(flatten)]
+        common: Common,
+        /// Log sizes at which to measure.
+        #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+        sizes: Vec<u64>,
+        /// Requests per measurement.
+        #[arg(long, default_value_t = 100_000)]
+        requests: usize,
+    },
+}
+
+/// The outcome of sending a set of requests.
+struct Run {
+    elapsed: Duration,
+    latencies: Latencies,
+    statuses: BTreeMap<u16, u64>,
+}
+
+impl Run {
+    fn ok(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(s, _)| (200..300).contains(*s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+    fn per_s(&self) -> f64 {
+        self.ok() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+enum Requests {
+    Post(Arc<Vec<Bytes>>),
+    Get(Arc<Vec<String>>),
+}
+
+/// Sends every request over `concurrency` connections. With `rate`, request
+/// `i` is due at `start + i / rate` and its latency counts from then, so a
+/// stalled server is not hidden by a stalled client (no coordinated omission).
+async fn drive(
+    addr: SocketAddr,
+    requests: Requests,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> Result<Run> {
+    let total = match &requests {
+        Requests::Post(b) => b.len(),
+        Requests::Get(p) => p.len(),
+    };
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(20);
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (requests, next) = (requests.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut conn = Conn::connect(addr).await?;
+                let mut lat = Vec::new();
+                let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+                loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= total {
+                        return Ok::<_, anyhow::Error>((lat, statuses));
+                    }
+                    let due = match rate {
+                        Some(r) => start + Duration::from_secs_f64(i as f64 / r),
+                        None => Instant::now().max(start),
+                    };
+                    tokio::time::sleep_until(due.into()).await;
+                    let (status, _) = match &*requests {
+                        Requests::Post(bodies) => {
+                            conn.post("/v1/attestations", bodies[i].clone()).await?
+                        }
+                        Requests::Get(paths) => conn.get(&paths[i]).await?,
+                    };
+                    lat.push(micros(due.elapsed()));
+                    *statuses.entry(status).or_default() += 1;
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(total);
+    let mut statuses = BTreeMap::new();
+    for t in tasks {
+        let (lat, st) = t.await??;
+        all.extend(lat);
+        for (s, n) in st {
+            *statuses.entry(s).or_default() += n;
+        }
+    }
+    Ok(Run {
+        elapsed: start.elapsed(),
+        latencies: Latencies::new(all),
+        statuses,
+    })
+}
+
+async fn tree_size(addr: SocketAddr) -> Result<u64> {
+    let (_, body) = Conn::connect(addr).await?.get("/checkpoint").await?;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .context("malformed checkpoint")
+}
+
+fn run_id() -> String {
+    format!("{:x}", rand::thread_rng().gen::<u32>())
+}
+
+fn resources(common: &Common, entries: u64) -> Value {
+    let rss = common.notary_pid.and_then(peak_rss_bytes);
+    let disk = common.data.as_deref().map(disk_bytes);
+    json!({
+        "peak_rss_bytes": rss,
+        "disk_bytes": disk,
+        "disk_bytes_per_entry": disk.map(|d| d as f64 / entries.max(1) as f64),
+    })
+}
+
+fn print_run(label: &str, run: &Run) {
+    println!(
+        "{label}: {:.0}/s over {:.1} s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; statuses {:?}",
+        run.per_s(),
+        run.elapsed.as_secs_f64(),
+        run.latencies.quantile_ms(0.5),
+        run.latencies.quantile_ms(0.99),
+        run.latencies.quantile_ms(0.999),
+        run.statuses
+    );
+}
+
+async fn ingest(common: Common, count: usize, rate: Option<f64>, ceiling_secs: f64) -> Result<()> {
+    let addr = parse_url(&common.notary)?;
+    let root = department::load_key(&common.root)?;
+    let secs = Duration::from_secs_f64(ceiling_secs);
+    println!("measuring the Ed25519 ceiling on every core ({ceiling_secs} s each)…");
+    let strict = tokio::task::spawn_blocking(move || ceiling::verify_strict_per_s(secs)).await?;
+    let batch = tokio::task::spawn_blocking(move || ceiling::batch_path_per_s(secs)).await?;
+    println!("ceiling: verify_strict {strict:.0}/s, batch path {batch:.0}/s");
+
+    let workload = Workload::new(common.departments, common.cases, &run_id());
+    println!(
+        "setting up {} departments and {} cases…",
+        common.departments, common.cases
+    );
+    workload.set_up(&root, addr, common.concurrency).await?;
+    println!("pre-signing {count} attestations…");
+    let bodies = tokio::task::block_in_place(|| workload.presign(0, count));
+    println!(
+        "sending with {} connections{}…",
+        common.concurrency,
+        rate.map(|r| format!(" at {r:.0}/s")).unwrap_or_default()
+    );
+    let run = drive(
+        addr,
+        Requests::Post(Arc::new(bodies)),
+        common.concurrency,
+        rate,
+    )
+    .await?;
+    print_run("ingest", &run);
+    let ratio = run.per_s() / strict;
+    println!("ingest / verify_strict ceiling = {ratio:.2}");
+    let entries = tree_size(addr).await?;
+    let res = resources(&common, entries);
+    if common.json {
+        println!(
+            "{}",
+            json!({
+                "bench": "ingest",
+                "count": count,
+                "concurrency": common.concurrency,
+                "rate": rate,
+                "throughput_per_s": run.per_s(),
+                "ceiling_per_s": strict,
+                "batch_ceiling_per_s": batch,
+                "ratio": ratio,
+                "p50_ms": run.latencies.quantile_ms(0.5),
+                "p99_ms": run.latencies.quantile_ms(0.99),
+                "p999_ms": run.latencies.quantile_ms(0.999),
+                "statuses": run.statuses,
+                "entries": entries,
+                "peak_rss_bytes": res["peak_rss_bytes"],
+                "disk_bytes_per_entry": res["disk_bytes_per_entry"],
+            })
+        );
+    }
+    if run.ok() != count as u64 {
+        bail!(
+            "{} of {count} attestations were not accepted",
+            count as u64 - run.ok()
+        );
+    }
+    Ok(())
+}
+
+/// Measures inclusion proofs and tiles at the current size.
+async fn measure_reads(
+    addr: SocketAddr,
+    size: u64,
+    requests: usize,
+    concurrency: usize,
+) -> Result<(Run, Run)> {
+    let mut rng = rand::thread_rng();
+    let proofs: Vec<String> = (0..requests)
+        .map(|_| format!("/v1/proof/inclusion?index={}", rng.gen_range(0..size)))
+        .collect();
+    let full_tiles = (size / 256).max(1);
+    let tiles: Vec<String> = (0..requests)
+        .map(|_| {
+            let n = rng.gen_range(0..full_tiles);
+            if size >= 256 {
+                format!("/tile/0/{}", ledger::tiles::encode_index(n))
+            } else {
+                format!("/tile/0/000.p/{size}")
+            }
+        })
+        .collect();
+    let p = drive(addr, Requests::Get(Arc::new(proofs)), concurrency, None).await?;
+    let t = drive(addr, Requests::Get(Arc::new(tiles)), concurrency, None).await?;
+    Ok((p, t))
+}
+
+async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> {
+    let addr = parse_url(&common.notary)?;
+    let root = department::load_key(&common.root)?;
+    let workload = Workload::new(common.departments, common.cases, &run_id());
+    workload.set_up(&root, addr, common.concurrency).await?;
+    let mut sent = 0usize;
+    let mut fill = Duration::ZERO;
+    let mut results = Vec::new();
+    for &target in &sizes {
+        loop {
+            let size = tree_size(addr).await?;
+            if size >= target {
+                break;
+            }
+            let chunk = ((target - size) as usize).min(100_000);
+            let bodies = tokio::task::block_in_place(|| workload.presign(sent, chunk));
+            sent += chunk;
+            let run = drive(
+                addr,
+                Requests::Post(Arc::new(bodies)),
+                common.concurrency,
+                None,
+            )
+            .await?;
+            fill += run.elapsed;
+            println!("filled to {} ({:.0}/s)", size + run.ok(), run.per_s());
+        }
+        let size = tree_size(addr).await?;
+        let (p, t) = measure_reads(addr, size, requests, common.concurrency).await?;
+        print_run(&format!("inclusion proofs at {size}"), &p);
+        print_run(&format!("level-0 tiles at {size}"), &t);
+        results.push((size, p, t));
+    }
+    let entries = tree_size(addr).await?;
+    let res = resources(&common, entries);
+    if common.json {
+        let (first, last) = (&results[0], &results[results.len() - 1]);
+        println!(
+            "{}",
+            json!({
+                "bench": "proofs",
+                "concurrency": common.concurrency,
+                "sizes": results.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "proofs_per_s": last.1.per_s(),
+                "tiles_per_s": last.2.per_s(),
+                "p50_ms_10k": first.1.latencies.quantile_ms(0.5),
+                "p99_ms_10k": first.1.latencies.quantile_ms(0.99),
+                "p50_ms_1m": last.1.latencies.quantile_ms(0.5),
+                "p99_ms_1m": last.1.latencies.quantile_ms(0.99),
+                "proofs_per_s_10k": first.1.per_s(),
+                "fill_per_s": sent as f64 / fill.as_secs_f64().max(1e-9),
+                "entries": entries,
+                "peak_rss_bytes": res["peak_rss_bytes"],
+                "disk_bytes_per_entry": res["disk_bytes_per_entry"],
+            })
+        );
+    }
+    for (size, p, t) in &results {
+        if p.ok() != requests as u64 || t.ok() != requests as u64 {
+            bail!(
+                "some reads failed at size {size}: proofs {:?}, tiles {:?}",
+                p.statuses,
+                t.statuses
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // One core's worth of client: the load generator shares the machine.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Ingest {
+                common,
+                count,
+                rate,
+                ceiling_secs,
+            } => ingest(common, count, rate, ceiling_secs).await,
+            Command::Proofs {
+                common,
+                sizes,
+                requests,
+            } => proofs(common, sizes, requests).await,
+        }
+    })
+}
