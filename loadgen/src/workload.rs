@@ -150,7 +150,7 @@ impl Workload {
     fn attestation(&self, n: usize) -> String {
         let case = n % self.cases.len();
         let id = &self.cases[case];
-        let signed = if n % 2 == 0 {
+        let signed = if n.is_multiple_of(2) {
             let digest = format!("sha256:{:064x}", (n as u128) * 0x9e37_79b9_7f4a_7c15);
             self.provider_of(case).sign(
                 Kind::Delivery,

@@ -160,6 +160,7 @@ fn verify_loop(
         if keys.len() > KEY_CACHE_LIMIT {
             keys.clear();
         }
+        metrics.verify_batch_size.observe(jobs.len() as f64);
         let verdicts = check_signatures(&mut keys, &jobs);
         for (job, verdict) in jobs.into_iter().zip(verdicts) {
             match verdict {

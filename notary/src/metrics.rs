@@ -72,6 +72,8 @@ pub struct Metrics {
     pub duplicates: AtomicU64,
     pub store_errors: AtomicU64,
     pub batch_size: Histogram,
+    /// Signatures per batch equation.
+    pub verify_batch_size: Histogram,
     /// Time from taking a batch to having its receipts (decide, write, sign, prove).
     pub sequencing_seconds: Histogram,
     /// The synced RocksDB write of a batch.
@@ -90,6 +92,7 @@ impl Default for Metrics {
             duplicates: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
             batch_size: Histogram::new(SIZES),
+            verify_batch_size: Histogram::new(SIZES),
             sequencing_seconds: Histogram::new(SECONDS),
             fsync_seconds: Histogram::new(SECONDS),
             queue_wait_seconds: Histogram::new(SECONDS),
@@ -156,6 +159,11 @@ impl Metrics {
             &mut out,
             "share_audit_batch_size",
             "Submissions per sequenced batch.",
+        );
+        self.verify_batch_size.render(
+            &mut out,
+            "share_audit_verify_batch_size",
+            "Signatures checked per batch equation.",
         );
         self.sequencing_seconds.render(
             &mut out,

@@ -62,7 +62,8 @@ fn run(
                 .queue_wait_seconds
                 .observe_duration(started - j.queued_at);
         }
-        let submissions: Vec<Submission> = jobs.iter().map(|j| j.submission.clone()).collect();
+        let (submissions, replies): (Vec<Submission>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
         match log.append(&submissions, now_ms()) {
             Ok(outcomes) => {
                 {
@@ -85,20 +86,20 @@ fn run(
                     };
                 }
                 tracing::debug!(
-                    batch = jobs.len(),
+                    batch = replies.len(),
                     size = log.tree().size,
                     micros = started.elapsed().as_micros() as u64,
                     "batch appended"
                 );
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
                 metrics.store_errors.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, batch = jobs.len(), "append failed; nothing acknowledged");
-                for job in jobs {
-                    let _ = job.reply.send(Err(Rejection::Unavailable(e.to_string())));
+                tracing::error!(error = %e, batch = replies.len(), "append failed; nothing acknowledged");
+                for reply in replies {
+                    let _ = reply.send(Err(Rejection::Unavailable(e.to_string())));
                 }
             }
         }
