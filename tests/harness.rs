@@ -40,7 +40,12 @@ pub struct Setup {
 
 impl Setup {
     pub fn new() -> Setup {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Setup::new_in(&std::env::temp_dir())
+    }
+
+    /// A setup whose data directory lives under `parent`.
+    pub fn new_in(parent: &Path) -> Setup {
+        let dir = tempfile::tempdir_in(parent).expect("temp dir");
         let (root, signer) = DepartmentKey::generate("gd.root").expect("root key");
         keyfile::write_key_pair(&dir.path().join("root"), &signer).expect("write root key");
         let out = Command::new(binary("notary"))
@@ -224,4 +229,32 @@ pub fn application(case: &str, item: &str, provider: &str) -> Value {
 /// Keeps a signer usable by tests that need a `NoteSigner`.
 pub fn note_signer(key: &DepartmentKey) -> NoteSigner {
     NoteSigner::new(&key.department, key.key.clone()).unwrap()
+}
+
+/// Registers a provider and a requester and publishes one catalog item,
+/// so that applications (each opening a new case) can be submitted.
+pub fn provider_and_requester(setup: &Setup, notary: &Notary) -> (DepartmentKey, DepartmentKey) {
+    let provider = department("gd.rst");
+    let requester = department("gd.scjgj");
+    for (d, roles) in [(&provider, &["provider"][..]), (&requester, &["requester"])] {
+        for a in registration(&setup.root, d, roles) {
+            assert_eq!(notary.submit(&a).0, 201);
+        }
+    }
+    let (status, body) = notary.submit(&sign(
+        &provider,
+        Kind::CatalogEntry,
+        catalog_entry("rst/shebao"),
+    ));
+    assert_eq!(status, 201, "{body}");
+    (provider, requester)
+}
+
+/// A new application (a new case) by `requester`.
+pub fn new_case(requester: &DepartmentKey, case: &str) -> SignedAttestation {
+    sign(
+        requester,
+        Kind::Application,
+        application(case, "rst/shebao", "gd.rst"),
+    )
 }

@@ -17,7 +17,7 @@ use crate::entry::{Entry, MAX_STATEMENT_BYTES};
 use crate::frontier::{BatchNodes, Frontier};
 use crate::hashing::{leaf_hash, sha256};
 use crate::lifecycle::{self, DecideError, Refusal};
-use crate::note::NoteSigner;
+use crate::note::{NoteSigner, VerifierKey};
 use crate::policy::Policy;
 use crate::proof::inclusion_proof;
 use crate::receipt::Receipt;
@@ -103,6 +103,7 @@ pub struct Log {
     store: Arc<Store>,
     roots: Roots,
     origin: String,
+    log_keys: Vec<VerifierKey>,
     signer: NoteSigner,
     frontier: Frontier,
     tree: TreeState,
@@ -138,29 +139,35 @@ impl Log {
         if !policy.log_keys.contains(signer.verifier()) {
             return Err(LogError::KeyNotInPolicy(signer.verifier().encode()));
         }
-        let tree = store.tree()?.ok_or(StoreError::NotInitialised)?;
-        let frontier = store.frontier(tree)?;
-        let (size, note) = store.latest_checkpoint()?;
-        let checkpoint = Checkpoint::verify(note.as_bytes(), &policy.origin, &policy.log_keys)?;
-        if size != tree.size || checkpoint.size != tree.size || checkpoint.root != frontier.root() {
-            return Err(LogError::RootMismatch {
-                size: tree.size,
-                computed: frontier.root().to_base64(),
-                signed: checkpoint.root.to_base64(),
-            });
-        }
+        let (tree, frontier, checkpoint) = load(&store, &policy.origin, &policy.log_keys)?;
         Ok(Log {
             store,
             roots: policy.root_signers(),
             origin: policy.origin.clone(),
+            log_keys: policy.log_keys.clone(),
             signer,
             frontier,
             tree,
-            checkpoint: note,
+            checkpoint,
             last_commit: None,
             evidence_cache: HashMap::new(),
             records: RefCell::default(),
         })
+    }
+
+    /// After a failed write: reopens the store and reloads the tree, its
+    /// newest checkpoint and nothing else from what is durably written (a
+    /// batch whose write failed may or may not be there; either way the log
+    /// is consistent, and nothing of it was acknowledged).
+    pub fn recover(&mut self) -> Result<(), LogError> {
+        self.store.reopen()?;
+        let (tree, frontier, checkpoint) = load(&self.store, &self.origin, &self.log_keys)?;
+        self.tree = tree;
+        self.frontier = frontier;
+        self.checkpoint = checkpoint;
+        self.evidence_cache.clear();
+        *self.records.borrow_mut() = RecordCache::default();
+        Ok(())
     }
 
     pub fn tree(&self) -> TreeState {
@@ -364,6 +371,27 @@ impl Log {
         receipt.evidence = self.evidence_receipts(&evidence)?;
         Ok(receipt)
     }
+}
+
+/// The committed tree, its right edge and its newest checkpoint, checked
+/// against each other: the stored root must be the signed root.
+fn load(
+    store: &Store,
+    origin: &str,
+    keys: &[VerifierKey],
+) -> Result<(TreeState, Frontier, String), LogError> {
+    let tree = store.tree()?.ok_or(StoreError::NotInitialised)?;
+    let frontier = store.frontier(tree)?;
+    let (size, note) = store.latest_checkpoint()?;
+    let checkpoint = Checkpoint::verify(note.as_bytes(), origin, keys)?;
+    if size != tree.size || checkpoint.size != tree.size || checkpoint.root != frontier.root() {
+        return Err(LogError::RootMismatch {
+            size: tree.size,
+            computed: frontier.root().to_base64(),
+            signed: checkpoint.root.to_base64(),
+        });
+    }
+    Ok((tree, frontier, note))
 }
 
 /// Records read from the store, kept for later decisions. The log is the

@@ -16,7 +16,8 @@
 //! the store holds every acknowledged batch and nothing of any other.
 //! Proofs read O(log n) stored hashes; the tree is never rebuilt.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
@@ -54,6 +55,8 @@ pub enum StoreError {
     NotInitialised,
     #[error("store is already initialised")]
     AlreadyInitialised,
+    #[error("store is being reopened after a failed write")]
+    Unavailable,
 }
 
 fn corrupt(what: impl Into<String>) -> StoreError {
@@ -83,7 +86,13 @@ pub struct CommitBatch {
 }
 
 pub struct Store {
-    db: DB,
+    path: PathBuf,
+    /// `None` only while the database is being reopened (see [`Store::reopen`]).
+    db: RwLock<Option<Arc<DB>>>,
+}
+
+fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    db.cf_handle(name).expect("column family created at open")
 }
 
 fn u64_key(n: u64) -> [u8; 8] {
@@ -118,53 +127,97 @@ const TAG_CASE: u8 = b'c';
 impl Store {
     /// Opens (creating if missing) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let cache = Cache::new_lru_cache(256 << 20);
-        let cf = |name: &str, compress: bool, bloom: bool| {
-            let mut table = BlockBasedOptions::default();
-            table.set_block_cache(&cache);
-            if bloom {
-                table.set_bloom_filter(10.0, false);
+        let db = open_db(path)?;
+        Ok(Store {
+            path: path.to_owned(),
+            db: RwLock::new(Some(Arc::new(db))),
+        })
+    }
+
+    /// Closes and reopens the database. RocksDB stops taking writes after a
+    /// failed write (for instance when the disk was full) until it is
+    /// reopened; reopening replays the write-ahead log, so the store is then
+    /// exactly what was durably written. Readers see `Unavailable` meanwhile.
+    pub fn reopen(&self) -> Result<(), StoreError> {
+        let old = self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(old) = old {
+            // Wait for in-flight reads to drop their handles: RocksDB allows
+            // one open instance per directory.
+            let weak = Arc::downgrade(&old);
+            drop(old);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while weak.strong_count() > 0 {
+                if std::time::Instant::now() > deadline {
+                    return Err(StoreError::Unavailable);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            let mut o = Options::default();
-            o.set_block_based_table_factory(&table);
-            o.set_compression_type(if compress {
-                DBCompressionType::Lz4
-            } else {
-                DBCompressionType::None
-            });
-            ColumnFamilyDescriptor::new(name, o)
-        };
-        let cfs = vec![
-            cf(CF_ENTRIES, true, false),
-            // Hashes are incompressible; nodes are read by key and scanned for tiles.
-            cf(CF_NODES, false, false),
-            cf(CF_LEAVES, false, true),
-            cf(CF_STATEMENTS, false, true),
-            cf(CF_EVIDENCE, true, false),
-            cf(CF_CHECKPOINTS, true, false),
-            cf(CF_STATE, true, true),
-        ];
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_max_background_jobs(2);
-        opts.set_bytes_per_sync(1 << 20);
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store { db })
+        }
+        let db = open_db(&self.path)?;
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        Ok(())
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+    /// The directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> Result<Arc<DB>, StoreError> {
         self.db
-            .cf_handle(name)
-            .expect("column family created at open")
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(StoreError::Unavailable)
     }
+}
 
-    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_pinned_cf(self.cf(cf), key)?.map(|v| v.to_vec()))
+fn open_db(path: &Path) -> Result<DB, StoreError> {
+    let cache = Cache::new_lru_cache(256 << 20);
+    let cf = |name: &str, compress: bool, bloom: bool| {
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        if bloom {
+            table.set_bloom_filter(10.0, false);
+        }
+        let mut o = Options::default();
+        o.set_block_based_table_factory(&table);
+        o.set_compression_type(if compress {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
+        ColumnFamilyDescriptor::new(name, o)
+    };
+    let cfs = vec![
+        cf(CF_ENTRIES, true, false),
+        // Hashes are incompressible; nodes are read by key and scanned for tiles.
+        cf(CF_NODES, false, false),
+        cf(CF_LEAVES, false, true),
+        cf(CF_STATEMENTS, false, true),
+        cf(CF_EVIDENCE, true, false),
+        cf(CF_CHECKPOINTS, true, false),
+        cf(CF_STATE, true, true),
+    ];
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_max_background_jobs(2);
+    opts.set_bytes_per_sync(1 << 20);
+    Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
+}
+
+impl Store {
+    fn get(&self, name: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let db = self.db()?;
+        let value = db.get_pinned_cf(cf(&db, name), key)?.map(|v| v.to_vec());
+        Ok(value)
     }
 
     pub fn tree(&self) -> Result<Option<TreeState>, StoreError> {
-        match self.db.get_pinned(TREE_KEY)? {
+        let db = self.db()?;
+        let value = db.get_pinned(TREE_KEY)?;
+        match value {
             None => Ok(None),
             Some(v) if v.len() == 16 => Ok(Some(TreeState {
                 size: read_u64(&v[..8])?,
@@ -198,20 +251,22 @@ impl Store {
 
     /// Applies a batch atomically and durably (one `WriteBatch`, `sync`).
     pub fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let cf = |name| cf(&db, name);
         let mut wb = WriteBatch::default();
         for (i, (entry, leaf, digest)) in batch.entries.iter().enumerate() {
             let index = batch.first_index + i as u64;
-            wb.put_cf(self.cf(CF_ENTRIES), u64_key(index), entry);
-            wb.put_cf(self.cf(CF_LEAVES), leaf.0, u64_key(index));
-            wb.put_cf(self.cf(CF_STATEMENTS), digest, u64_key(index));
+            wb.put_cf(cf(CF_ENTRIES), u64_key(index), entry);
+            wb.put_cf(cf(CF_LEAVES), leaf.0, u64_key(index));
+            wb.put_cf(cf(CF_STATEMENTS), digest, u64_key(index));
         }
         for (i, ev) in batch.evidence.iter().enumerate() {
             let index = batch.first_index + i as u64;
             let bytes: Vec<u8> = ev.iter().flat_map(|n| n.to_be_bytes()).collect();
-            wb.put_cf(self.cf(CF_EVIDENCE), u64_key(index), bytes);
+            wb.put_cf(cf(CF_EVIDENCE), u64_key(index), bytes);
         }
         for (id, h) in &batch.nodes {
-            wb.put_cf(self.cf(CF_NODES), node_key(*id), h.0);
+            wb.put_cf(cf(CF_NODES), node_key(*id), h.0);
         }
         for change in &batch.changes {
             let (key, value) = match change {
@@ -223,10 +278,10 @@ impl Store {
                 Change::Item(id, r) => (state_key(TAG_ITEM, id.as_str().as_bytes()), to_json(r)),
                 Change::Case(id, r) => (state_key(TAG_CASE, id.as_str().as_bytes()), to_json(r)),
             };
-            wb.put_cf(self.cf(CF_STATE), key, value);
+            wb.put_cf(cf(CF_STATE), key, value);
         }
         if let Some((size, note)) = &batch.checkpoint {
-            wb.put_cf(self.cf(CF_CHECKPOINTS), u64_key(*size), note.as_bytes());
+            wb.put_cf(cf(CF_CHECKPOINTS), u64_key(*size), note.as_bytes());
         }
         if let Some(t) = batch.tree {
             let mut v = [0u8; 16];
@@ -236,7 +291,7 @@ impl Store {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(wb, &opts)?;
+        db.write_opt(wb, &opts)?;
         Ok(())
     }
 
@@ -247,8 +302,9 @@ impl Store {
     /// Entries `[start, end)`, in order.
     pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
-        let iter = self.db.iterator_cf(
-            self.cf(CF_ENTRIES),
+        let db = self.db()?;
+        let iter = db.iterator_cf(
+            cf(&db, CF_ENTRIES),
             IteratorMode::From(&u64_key(start), Direction::Forward),
         );
         for item in iter {
@@ -296,8 +352,9 @@ impl Store {
     /// The first checkpoint at or after `size`: for an entry at `index`,
     /// `size = index + 1` gives the checkpoint of the batch that appended it.
     pub fn checkpoint_from(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
-        let mut iter = self.db.iterator_cf(
-            self.cf(CF_CHECKPOINTS),
+        let db = self.db()?;
+        let mut iter = db.iterator_cf(
+            cf(&db, CF_CHECKPOINTS),
             IteratorMode::From(&u64_key(size), Direction::Forward),
         );
         match iter.next() {
@@ -313,9 +370,8 @@ impl Store {
 
     /// The newest signed checkpoint.
     pub fn latest_checkpoint(&self) -> Result<(u64, String), StoreError> {
-        let mut iter = self
-            .db
-            .iterator_cf(self.cf(CF_CHECKPOINTS), IteratorMode::End);
+        let db = self.db()?;
+        let mut iter = db.iterator_cf(cf(&db, CF_CHECKPOINTS), IteratorMode::End);
         let (k, v) = iter.next().ok_or(StoreError::NotInitialised)??;
         let note = String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
         Ok((read_u64(&k)?, note))
@@ -324,9 +380,8 @@ impl Store {
     /// Hashes of complete subtrees, one batched read.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
         let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
-        let values = self
-            .db
-            .batched_multi_get_cf(self.cf(CF_NODES), keys.iter(), false);
+        let db = self.db()?;
+        let values = db.batched_multi_get_cf(cf(&db, CF_NODES), keys.iter(), false);
         ids.iter()
             .zip(values)
             .map(|(id, v)| match v? {

@@ -115,7 +115,11 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        tracing::error!(error = %e, "store read failed");
+        match e {
+            // Expected while the store is reopened after a failed write.
+            StoreError::Unavailable => tracing::debug!(error = %e, "store read refused"),
+            _ => tracing::error!(error = %e, "store read failed"),
+        }
         ApiError::unavailable("store_unavailable", "the store could not be read")
     }
 }
@@ -148,7 +152,8 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
 
 /// Gives every request an id (the caller's `X-Request-Id` if sane, else a
 /// counter), a tracing span carrying it, and a log line when it ends:
-/// debug for success and 4xx (thousands per second are normal), warn for 5xx.
+/// debug for success, 4xx and 503 (thousands per second are normal), warn
+/// for other 5xx.
 async fn trace_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     use tracing::Instrument as _;
     let id = req
@@ -177,7 +182,9 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
     let status = resp.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
     span.in_scope(|| {
-        if status >= 500 {
+        // 503s are expected under overload or while the store recovers, and
+        // are logged once by the sequencer, not once per request.
+        if status >= 500 && status != 503 {
             tracing::warn!(status, micros, "request failed");
         } else {
             tracing::debug!(status, micros, "request");

@@ -6,11 +6,13 @@
 //! many submissions it holds (group commit). Replies go out only after the
 //! write has returned.
 
+use std::io::Write as _;
+use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ledger::log::{Log, Outcome, Submission};
 
@@ -45,6 +47,65 @@ pub(crate) fn spawn(
         .expect("spawn sequencer thread")
 }
 
+/// How often a broken store is retried.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
+/// Free space a recovery wants to see before reopening the store.
+const PROBE_BYTES: usize = 8 << 20;
+
+/// Whether the store's filesystem takes (and syncs) a few megabytes now.
+fn has_room(dir: &Path) -> bool {
+    let probe = dir.join(".space-probe");
+    let written = (|| {
+        let mut f = std::fs::File::create(&probe)?;
+        f.write_all(&vec![0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    written.is_ok()
+}
+
+/// After a failed write nothing is appended until the store has been
+/// reopened and the log reloaded from disk; until then every batch is
+/// answered 503 at once. Recovery is tried at most once per
+/// [`RECOVERY_INTERVAL`], and only when the disk has room again.
+struct Recovery {
+    broken: bool,
+    last_attempt: Option<Instant>,
+}
+
+impl Recovery {
+    fn usable(&mut self, log: &mut Log) -> bool {
+        if !self.broken {
+            return true;
+        }
+        if self
+            .last_attempt
+            .is_some_and(|t| t.elapsed() < RECOVERY_INTERVAL)
+        {
+            return false;
+        }
+        self.last_attempt = Some(Instant::now());
+        if !has_room(log.store().path()) {
+            tracing::warn!("store still has no room; refusing writes");
+            return false;
+        }
+        match log.recover() {
+            Ok(()) => {
+                tracing::info!(
+                    size = log.tree().size,
+                    "store reopened; accepting writes again"
+                );
+                self.broken = false;
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store could not be reopened; will retry");
+                false
+            }
+        }
+    }
+}
+
 fn run(
     mut log: Log,
     config: IngestConfig,
@@ -52,8 +113,20 @@ fn run(
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
 ) {
+    let mut recovery = Recovery {
+        broken: false,
+        last_attempt: None,
+    };
     while let Ok(first) = rx.recv() {
         let jobs = collect_batch(first, &rx, &config);
+        if !recovery.usable(&mut log) {
+            metrics.queue_depth.fetch_sub(jobs.len() as u64, Relaxed);
+            for job in jobs {
+                let why = "a previous write failed and the store is not yet recovered";
+                let _ = job.reply.send(Err(Rejection::Unavailable(why.into())));
+            }
+            continue;
+        }
         let started = Instant::now();
         metrics.queue_depth.fetch_sub(jobs.len() as u64, Relaxed);
         metrics.batch_size.observe(jobs.len() as f64);
@@ -96,6 +169,8 @@ fn run(
                 }
             }
             Err(e) => {
+                recovery.broken = true;
+                recovery.last_attempt = None;
                 metrics.store_errors.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, batch = replies.len(), "append failed; nothing acknowledged");
                 for reply in replies {
