@@ -32,8 +32,6 @@ use crate::sequencer::Latest;
 
 /// Largest request body accepted: a maximal statement in base64, plus JSON.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
-/// Longest a request may take, body upload included.
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -42,6 +40,8 @@ pub struct AppState {
     pub latest: Arc<RwLock<Latest>>,
     pub metrics: Arc<Metrics>,
     pub next_request_id: Arc<AtomicU64>,
+    /// Longest a request may take, body upload included.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -166,19 +166,23 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
     let span = tracing::debug_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     // Bounds slow clients: a body trickled in, or a reply not awaited in time.
-    let mut resp =
-        match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
-            Ok(resp) => resp,
-            Err(_) => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the request took longer than {} s; resubmitting is safe",
-                    REQUEST_TIMEOUT.as_secs()
-                ),
-            )
-            .into_response(),
-        };
+    let mut resp = match tokio::time::timeout(
+        state.request_timeout,
+        next.run(req).instrument(span.clone()),
+    )
+    .await
+    {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} ms; resubmitting is safe",
+                state.request_timeout.as_millis()
+            ),
+        )
+        .into_response(),
+    };
     let status = resp.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
     span.in_scope(|| {

@@ -34,6 +34,8 @@ pub struct IngestConfig {
     pub verify_threads: usize,
     /// Most signatures checked in one batch equation.
     pub verify_batch: usize,
+    /// How long a verification thread waits to fill its batch.
+    pub verify_wait: Duration,
     /// Most submissions appended in one batch (one fsync, one checkpoint).
     pub max_batch: usize,
     /// How long the sequencer may wait for more once it has a submission.
@@ -46,6 +48,7 @@ impl Default for IngestConfig {
             queue: 8192,
             verify_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             verify_batch: 64,
+            verify_wait: Duration::from_micros(200),
             max_batch: 1024,
             max_wait: Duration::ZERO,
         }
@@ -124,10 +127,11 @@ pub fn start(
     for n in 0..config.verify_threads.max(1) {
         let (rx, seq_tx, metrics) = (rx.clone(), seq_tx.clone(), metrics.clone());
         let batch = config.verify_batch.max(1);
+        let fill_wait = config.verify_wait;
         threads.push(
             std::thread::Builder::new()
                 .name(format!("verify-{n}"))
-                .spawn(move || verify_loop(&rx, &seq_tx, batch, &metrics))
+                .spawn(move || verify_loop(&rx, &seq_tx, batch, fill_wait, &metrics))
                 .expect("spawn verification thread"),
         );
     }
@@ -141,6 +145,7 @@ fn verify_loop(
     rx: &Mutex<Receiver<Job>>,
     seq_tx: &SyncSender<Job>,
     batch: usize,
+    fill_wait: Duration,
     metrics: &Metrics,
 ) {
     let mut keys: HashMap<[u8; 32], DecodedKey> = HashMap::new();
@@ -149,10 +154,18 @@ fn verify_loop(
             let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
             let Ok(first) = rx.recv() else { return };
             let mut jobs = vec![first];
+            // A fuller batch equation is cheaper per signature; wait a
+            // little for one, but only when submissions are arriving.
+            let deadline = Instant::now() + fill_wait;
             while jobs.len() < batch {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
-                    Err(_) => break,
+                    Err(_) => {
+                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
             jobs

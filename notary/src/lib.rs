@@ -27,7 +27,7 @@ pub async fn serve(
     data: &Path,
     listen: SocketAddr,
     config: IngestConfig,
-    max_connections: usize,
+    limits: server::Limits,
 ) -> Result<()> {
     let dir = DataDir::new(data);
     let policy = dir.load_policy()?;
@@ -50,13 +50,14 @@ pub async fn serve(
         latest,
         metrics,
         next_request_id: Arc::default(),
+        request_timeout: limits.request_timeout,
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     println!("notary listening on http://{}", listener.local_addr()?);
-    server::serve(listener, app, max_connections, shutdown_signal()).await?;
+    server::serve(listener, app, limits, shutdown_signal()).await?;
     // The router, and with it every ingest handle, is gone: the verification
     // threads and then the sequencer drain their queues and end.
     for t in threads {

@@ -60,9 +60,18 @@ enum Command {
         /// Most signatures checked in one batch equation.
         #[arg(long, default_value_t = 64)]
         verify_batch: usize,
+        /// Microseconds a verification thread waits to fill its batch.
+        #[arg(long, default_value_t = 200)]
+        verify_wait_us: u64,
         /// Open connections beyond this are closed at once.
         #[arg(long, default_value_t = 4096)]
         max_connections: usize,
+        /// Milliseconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 10_000)]
+        header_timeout_ms: u64,
+        /// Milliseconds a whole request (upload and answer) may take.
+        #[arg(long, default_value_t = 30_000)]
+        request_timeout_ms: u64,
     },
 }
 
@@ -113,20 +122,29 @@ fn main() -> Result<()> {
             queue,
             verify_threads,
             verify_batch,
+            verify_wait_us,
             max_connections,
+            header_timeout_ms,
+            request_timeout_ms,
         } => {
             let defaults = IngestConfig::default();
             let config = IngestConfig {
                 queue: queue.max(1),
                 verify_threads: verify_threads.unwrap_or(defaults.verify_threads).max(1),
                 verify_batch: verify_batch.max(1),
+                verify_wait: Duration::from_micros(verify_wait_us),
                 max_batch: max_batch.max(1),
                 max_wait: Duration::from_micros(max_wait_us),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(notary::serve(&data, listen, config, max_connections))
+            let limits = notary::server::Limits {
+                max_connections,
+                header_timeout: Duration::from_millis(header_timeout_ms.max(1)),
+                request_timeout: Duration::from_millis(request_timeout_ms.max(1)),
+            };
+            runtime.block_on(notary::serve(&data, listen, config, limits))
         }
     }
 }

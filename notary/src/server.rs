@@ -1,9 +1,10 @@
 //! The HTTP/1.1 accept loop.
 //!
 //! Like `axum::serve`, plus the limits a public-facing service needs against
-//! slow or abusive clients: at most `max_connections` open connections (more
-//! are closed at once), request headers read within [`HEADER_TIMEOUT`], and
-//! (in the router) every request finished within its own timeout.
+//! slow or abusive clients ([`Limits`]): at most `max_connections` open
+//! connections (more are closed at once), request headers read within
+//! `header_timeout`, and (in the router) every request finished within
+//! `request_timeout`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,16 +17,33 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-/// A client must send a request's headers within this time.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time.
+    pub header_timeout: Duration,
+    /// A request (body upload and answer included) must finish within this time.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    max_connections: usize,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let max_connections = max_connections.max(1);
+    let max_connections = limits.max_connections.max(1);
+    let header_timeout = limits.header_timeout;
     let permits = Arc::new(Semaphore::new(max_connections));
     let (closing_tx, closing_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -56,7 +74,7 @@ pub async fn serve(
             let _permit = permit;
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
