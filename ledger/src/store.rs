@@ -16,6 +16,7 @@
 //! the store holds every acknowledged batch and nothing of any other.
 //! Proofs read O(log n) stored hashes; the tree is never rebuilt.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -89,7 +90,14 @@ pub struct Store {
     path: PathBuf,
     /// `None` only while the database is being reopened (see [`Store::reopen`]).
     db: RwLock<Option<Arc<DB>>>,
+    /// Every node at level [`UPPER_LEVEL`] or above, in memory: there are
+    /// only n/128 of them, and they are most of the hashes of every proof,
+    /// so proofs cost the same few reads whatever the size of the log.
+    upper: RwLock<HashMap<NodeId, Hash>>,
 }
+
+/// Nodes at this level and above are kept in memory (see [`Store`]).
+pub const UPPER_LEVEL: u8 = 8;
 
 fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
     db.cf_handle(name).expect("column family created at open")
@@ -128,9 +136,11 @@ impl Store {
     /// Opens (creating if missing) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = open_db(path)?;
+        let upper = load_upper(&db)?;
         Ok(Store {
             path: path.to_owned(),
             db: RwLock::new(Some(Arc::new(db))),
+            upper: RwLock::new(upper),
         })
     }
 
@@ -154,6 +164,7 @@ impl Store {
             }
         }
         let db = open_db(&self.path)?;
+        *self.upper.write().unwrap_or_else(|p| p.into_inner()) = load_upper(&db)?;
         *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
         Ok(())
     }
@@ -170,6 +181,24 @@ impl Store {
             .clone()
             .ok_or(StoreError::Unavailable)
     }
+}
+
+/// Reads every stored node at [`UPPER_LEVEL`] or above.
+fn load_upper(db: &DB) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut upper = HashMap::new();
+    let start = node_key(NodeId::new(UPPER_LEVEL, 0));
+    for item in db.iterator_cf(
+        cf(db, CF_NODES),
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (k, v) = item?;
+        let id = NodeId::new(k[0], read_u64(&k[1..])?);
+        upper.insert(
+            id,
+            Hash::from_slice(&v).map_err(|_| corrupt("node is not 32 bytes"))?,
+        );
+    }
+    Ok(upper)
 }
 
 fn open_db(path: &Path) -> Result<DB, StoreError> {
@@ -192,7 +221,7 @@ fn open_db(path: &Path) -> Result<DB, StoreError> {
     let cfs = vec![
         cf(CF_ENTRIES, true, false),
         // Hashes are incompressible; nodes are read by key and scanned for tiles.
-        cf(CF_NODES, false, false),
+        cf(CF_NODES, false, true),
         cf(CF_LEAVES, false, true),
         cf(CF_STATEMENTS, false, true),
         cf(CF_EVIDENCE, true, false),
@@ -204,6 +233,9 @@ fn open_db(path: &Path) -> Result<DB, StoreError> {
     opts.create_missing_column_families(true);
     opts.set_max_background_jobs(2);
     opts.set_bytes_per_sync(1 << 20);
+    // One budget for the memtables of all column families, so memory does not
+    // grow with their number.
+    opts.set_db_write_buffer_size(128 << 20);
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }
 
@@ -292,6 +324,14 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         db.write_opt(wb, &opts)?;
+        let mut upper = self.upper.write().unwrap_or_else(|p| p.into_inner());
+        upper.extend(
+            batch
+                .nodes
+                .iter()
+                .filter(|(id, _)| id.level >= UPPER_LEVEL)
+                .copied(),
+        );
         Ok(())
     }
 
@@ -377,27 +417,67 @@ impl Store {
         Ok((read_u64(&k)?, note))
     }
 
-    /// Hashes of complete subtrees, one batched read.
+    /// Hashes of complete subtrees: upper levels from memory, the rest in
+    /// one batched read.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        let keys: Vec<[u8; 9]> = ids.iter().map(|id| node_key(*id)).collect();
+        let mut out = vec![Hash([0; 32]); ids.len()];
+        let mut lower = Vec::with_capacity(ids.len());
+        {
+            let upper = self.upper.read().unwrap_or_else(|p| p.into_inner());
+            for (i, id) in ids.iter().enumerate() {
+                match upper.get(id) {
+                    Some(h) => out[i] = *h,
+                    None => lower.push(i),
+                }
+            }
+        }
+        if lower.is_empty() {
+            return Ok(out);
+        }
+        let keys: Vec<[u8; 9]> = lower.iter().map(|&i| node_key(ids[i])).collect();
         let db = self.db()?;
         let values = db.batched_multi_get_cf(cf(&db, CF_NODES), keys.iter(), false);
-        ids.iter()
-            .zip(values)
-            .map(|(id, v)| match v? {
+        for (&i, v) in lower.iter().zip(values) {
+            let id = ids[i];
+            out[i] = match v? {
                 Some(bytes) => Hash::from_slice(&bytes)
-                    .map_err(|_| corrupt(format!("node {id:?} is not 32 bytes"))),
-                None => Err(corrupt(format!("node {id:?} is missing"))),
-            })
-            .collect()
+                    .map_err(|_| corrupt(format!("node {id:?} is not 32 bytes")))?,
+                None => return Err(corrupt(format!("node {id:?} is missing"))),
+            };
+        }
+        Ok(out)
     }
 
-    /// `count` consecutive hashes at `level` from `start`, for tiles.
+    /// `count` consecutive hashes at `level` from `start`, for tiles: one
+    /// range scan over keys that sort together.
     pub fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
-        let ids: Vec<NodeId> = (start..start + count)
-            .map(|i| NodeId::new(level, i))
-            .collect();
-        self.nodes(&ids)
+        let db = self.db()?;
+        let from = node_key(NodeId::new(level, start));
+        let mut out = Vec::with_capacity(count as usize);
+        for item in db.iterator_cf(
+            cf(&db, CF_NODES),
+            IteratorMode::From(&from, Direction::Forward),
+        ) {
+            if out.len() as u64 == count {
+                break;
+            }
+            let (k, v) = item?;
+            let expected = node_key(NodeId::new(level, start + out.len() as u64));
+            if *k != expected {
+                return Err(corrupt(format!(
+                    "node {} at level {level} is missing",
+                    start + out.len() as u64
+                )));
+            }
+            out.push(Hash::from_slice(&v).map_err(|_| corrupt("node is not 32 bytes"))?);
+        }
+        if out.len() as u64 != count {
+            return Err(corrupt(format!(
+                "level {level} ends before {}",
+                start + count
+            )));
+        }
+        Ok(out)
     }
 
     /// A receipt (without evidence) for the entry at `index` in the tree of

@@ -13,7 +13,7 @@ pub const TILE_HEIGHT: u8 = 8;
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 
 /// What a tile path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TileKind {
     /// Merkle tree hashes at tile level `level`.
     Hashes { level: u8 },
@@ -21,7 +21,7 @@ pub enum TileKind {
     Entries,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TileId {
     pub kind: TileKind,
     pub index: u64,

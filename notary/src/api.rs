@@ -4,8 +4,9 @@
 //! and changes nothing. Writes go through the sequencer; reads go straight
 //! to the store, which RocksDB lets many threads read at once.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub next_request_id: Arc<AtomicU64>,
     /// Longest a request may take, body upload included.
     pub request_timeout: std::time::Duration,
+    pub tiles: Arc<TileCache>,
 }
 
 impl AppState {
@@ -368,11 +370,16 @@ async fn inclusion(
             ))
         }
     };
-    match state.store.receipt(q.index, size, &note)? {
-        Ok(r) => Ok(text(
-            TlogProof::parse(&r.proof)
-                .map(|p| p.encode())
-                .unwrap_or(r.proof),
+    // Only the audit path is needed, not the entry: O(log n) hashes, most
+    // of them from memory (Store keeps the upper levels).
+    match ledger::proof::inclusion_proof(state.store.as_ref(), q.index, size)? {
+        Ok(path) => Ok(text(
+            TlogProof {
+                index: q.index,
+                path,
+                checkpoint: note,
+            }
+            .encode(),
         )),
         Err(_) => Err(no_entry(q.index, size)),
     }
@@ -431,6 +438,9 @@ async fn tile(
             format!("tile {path} is not in the tree of size {size}"),
         ));
     }
+    if let Some(body) = state.tiles.get(&id) {
+        return Ok(tile_response(body));
+    }
     let first = id.first().expect("exists_in checked the range");
     let body = match id.kind {
         TileKind::Hashes { .. } => {
@@ -442,12 +452,56 @@ async fn tile(
             entry_bundle(entries.iter().map(Vec::as_slice))
         }
     };
-    Ok((
+    let body = Bytes::from(body);
+    if id.is_full() {
+        state.tiles.put(id, body.clone());
+    }
+    Ok(tile_response(body))
+}
+
+fn tile_response(body: Bytes) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "application/octet-stream"),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
         body,
     )
-        .into_response())
+        .into_response()
+}
+
+/// Full tiles and entry bundles never change: the most recently served are
+/// kept in memory, up to a byte budget (then the cache starts again empty).
+pub struct TileCache {
+    tiles: Mutex<(HashMap<TileId, Bytes>, usize)>,
+    budget: usize,
+}
+
+impl TileCache {
+    pub fn new(budget: usize) -> TileCache {
+        TileCache {
+            tiles: Mutex::new((HashMap::new(), 0)),
+            budget,
+        }
+    }
+
+    fn get(&self, id: &TileId) -> Option<Bytes> {
+        self.tiles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(id)
+            .cloned()
+    }
+
+    fn put(&self, id: TileId, body: Bytes) {
+        let mut guard = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+        let (tiles, bytes) = &mut *guard;
+        if *bytes + body.len() > self.budget {
+            tiles.clear();
+            *bytes = 0;
+        }
+        *bytes += body.len();
+        tiles.insert(id, body);
+    }
 }

@@ -51,6 +51,7 @@ pub async fn serve(
         metrics,
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
+        tiles: Arc::new(api::TileCache::new(64 << 20)),
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
