@@ -3,8 +3,11 @@
 //!
 //! [`Log`] is the single writer. It keeps the tree's right edge in memory,
 //! decides on each submission with [`lifecycle::decide`] against the store
-//! plus the batch so far, commits the batch with one synced write, and only
-//! then builds receipts, so no receipt exists for anything not on disk.
+//! plus everything prepared so far, commits each batch with one synced
+//! write, and only then builds its receipts, so no receipt exists for
+//! anything not on disk. Preparing the next batch may overlap the write of
+//! the previous one ([`Log::prepare`], [`PreparedBatch::commit`],
+//! [`Log::finish`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -105,12 +108,16 @@ pub struct Log {
     origin: String,
     log_keys: Vec<VerifierKey>,
     signer: NoteSigner,
+    /// The tree including every prepared batch (ahead of the disk while
+    /// batches are being written).
     frontier: Frontier,
     tree: TreeState,
-    /// The newest signed checkpoint note.
+    /// The newest signed checkpoint, prepared batches included.
     checkpoint: String,
-    /// How long the last batch's synced write took.
-    last_commit: Option<std::time::Duration>,
+    /// The tree and checkpoint as durably written.
+    committed: (TreeState, String),
+    /// Statements of prepared batches not yet finished, by digest.
+    in_flight: HashMap<[u8; 32], u64>,
     evidence_cache: HashMap<u64, Arc<Receipt>>,
     records: RefCell<RecordCache>,
 }
@@ -120,6 +127,32 @@ enum Pending {
     Existing(u64),
     SameAs(usize),
     Refused(Refusal),
+}
+
+/// A batch decided, hashed and signed, waiting for its durable write
+/// ([`PreparedBatch::commit`]) and then for [`Log::finish`].
+pub struct PreparedBatch {
+    commit: CommitBatch,
+    pending: Vec<Pending>,
+    batch_nodes: BatchNodes,
+    /// The batch's signed checkpoint, if it appends anything.
+    note: Option<String>,
+    tree: TreeState,
+}
+
+impl PreparedBatch {
+    /// Writes the batch: one atomic `WriteBatch`, synced.
+    pub fn commit(&self, store: &Store) -> Result<(), StoreError> {
+        if self.note.is_none() {
+            return Ok(()); // nothing to append (only duplicates or refusals)
+        }
+        store.commit(&self.commit)
+    }
+
+    /// The tree size and signed checkpoint once this batch is written.
+    pub fn checkpoint(&self) -> Option<(u64, &str)> {
+        self.note.as_deref().map(|n| (self.tree.size, n))
+    }
 }
 
 impl Log {
@@ -148,8 +181,9 @@ impl Log {
             signer,
             frontier,
             tree,
+            committed: (tree, checkpoint.clone()),
             checkpoint,
-            last_commit: None,
+            in_flight: HashMap::new(),
             evidence_cache: HashMap::new(),
             records: RefCell::default(),
         })
@@ -158,45 +192,59 @@ impl Log {
     /// After a failed write: reopens the store and reloads the tree, its
     /// newest checkpoint and nothing else from what is durably written (a
     /// batch whose write failed may or may not be there; either way the log
-    /// is consistent, and nothing of it was acknowledged).
+    /// is consistent, and nothing of it was acknowledged). Every batch
+    /// prepared but not finished is void.
     pub fn recover(&mut self) -> Result<(), LogError> {
         self.store.reopen()?;
         let (tree, frontier, checkpoint) = load(&self.store, &self.origin, &self.log_keys)?;
         self.tree = tree;
         self.frontier = frontier;
+        self.committed = (tree, checkpoint.clone());
         self.checkpoint = checkpoint;
+        self.in_flight.clear();
         self.evidence_cache.clear();
         *self.records.borrow_mut() = RecordCache::default();
         Ok(())
     }
 
+    /// The tree as durably written.
     pub fn tree(&self) -> TreeState {
-        self.tree
+        self.committed.0
     }
 
-    /// How long the synced write of the last `append` took, if it wrote.
-    pub fn last_commit_time(&self) -> Option<std::time::Duration> {
-        self.last_commit
-    }
-
-    /// The newest signed checkpoint note.
+    /// The newest durably written signed checkpoint.
     pub fn checkpoint(&self) -> &str {
-        &self.checkpoint
+        &self.committed.1
     }
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
-    /// Appends a batch of submissions whose signatures have been verified.
-    /// Either the whole batch is durable when this returns `Ok`, or nothing
-    /// of it was written and the log is as before.
+    /// Appends a batch of submissions whose signatures have been verified:
+    /// prepare, write, finish. Either the whole batch is durable when this
+    /// returns `Ok`, or nothing of it was acknowledged and the log must be
+    /// [`recover`](Log::recover)ed before it appends again.
     pub fn append(
         &mut self,
         submissions: &[Submission],
         now_ms: u64,
     ) -> Result<Vec<Outcome>, StoreError> {
-        let before = self.frontier.clone();
+        let batch = self.prepare(submissions, now_ms)?;
+        batch.commit(&self.store)?;
+        self.finish(batch)
+    }
+
+    /// Decides on every submission against the state after all batches
+    /// prepared so far, and builds the batch: entries, tree hashes, state
+    /// changes and the signed checkpoint. The log's in-memory state moves
+    /// ahead; the batch must then be committed and finished in order (or,
+    /// if a write fails, the log recovered).
+    pub fn prepare(
+        &mut self,
+        submissions: &[Submission],
+        now_ms: u64,
+    ) -> Result<PreparedBatch, StoreError> {
         let time = now_ms.max(self.tree.last_time);
         let first_index = self.frontier.size();
         let mut batch_nodes = BatchNodes::new(&self.frontier);
@@ -207,104 +255,104 @@ impl Log {
         let mut pending = Vec::with_capacity(submissions.len());
         let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
 
-        let decided = (|| -> Result<Vec<Change>, StoreError> {
-            let view = CachedView {
-                store: self.store.view(&self.roots),
-                cache: &self.records,
+        let view = CachedView {
+            store: self.store.view(&self.roots),
+            cache: &self.records,
+        };
+        let mut overlay = Overlay::new(view);
+        for (pos, sub) in submissions.iter().enumerate() {
+            if let Some(&earlier) = seen.get(&sub.digest) {
+                pending.push(Pending::SameAs(earlier));
+                continue;
+            }
+            if let Some(&index) = self.in_flight.get(&sub.digest) {
+                pending.push(Pending::Existing(index));
+                continue;
+            }
+            if let Some(index) = self.store.statement_index(&sub.digest)? {
+                pending.push(Pending::Existing(index));
+                continue;
+            }
+            let index = self.frontier.size();
+            let decision = match lifecycle::decide(&overlay, &sub.statement, time, index) {
+                Ok(d) => d,
+                Err(DecideError::Refused(r)) => {
+                    pending.push(Pending::Refused(r));
+                    continue;
+                }
+                Err(DecideError::View(e)) => return Err(e),
             };
-            let mut overlay = Overlay::new(view);
-            for (pos, sub) in submissions.iter().enumerate() {
-                if let Some(&earlier) = seen.get(&sub.digest) {
-                    pending.push(Pending::SameAs(earlier));
-                    continue;
-                }
-                if let Some(index) = self.store.statement_index(&sub.digest)? {
-                    pending.push(Pending::Existing(index));
-                    continue;
-                }
-                let index = self.frontier.size();
-                let decision = match lifecycle::decide(&overlay, &sub.statement, time, index) {
-                    Ok(d) => d,
-                    Err(DecideError::Refused(r)) => {
-                        pending.push(Pending::Refused(r));
-                        continue;
-                    }
-                    Err(DecideError::View(e)) => return Err(e),
-                };
-                for change in decision.changes {
-                    overlay.apply(change);
-                }
-                let entry = Entry::new(time, &sub.attestation)
-                    .encode()
-                    .expect("statement size was checked against the entry limit");
-                let leaf = leaf_hash(&entry);
-                self.frontier.push(leaf, |id, h| {
-                    batch_nodes.insert(id, h);
-                    commit.nodes.push((id, h));
-                });
-                commit.entries.push((entry, leaf, sub.digest));
-                commit.evidence.push(decision.evidence.clone());
-                seen.insert(sub.digest, pos);
-                pending.push(Pending::New {
-                    index,
-                    evidence: decision.evidence,
-                });
+            for change in decision.changes {
+                overlay.apply(change);
             }
-            Ok(overlay.into_changes())
-        })();
+            let entry = Entry::new(time, &sub.attestation)
+                .encode()
+                .expect("statement size was checked against the entry limit");
+            let leaf = leaf_hash(&entry);
+            self.frontier.push(leaf, |id, h| {
+                batch_nodes.insert(id, h);
+                commit.nodes.push((id, h));
+            });
+            commit.entries.push((entry, leaf, sub.digest));
+            commit.evidence.push(decision.evidence.clone());
+            seen.insert(sub.digest, pos);
+            pending.push(Pending::New {
+                index,
+                evidence: decision.evidence,
+            });
+        }
+        let changes = overlay.into_changes();
 
-        let result = decided.and_then(|changes| {
-            if commit.entries.is_empty() {
-                return Ok(None);
-            }
+        let mut note = None;
+        if !commit.entries.is_empty() {
             let size = self.frontier.size();
             let checkpoint = Checkpoint {
                 origin: self.origin.clone(),
                 size,
                 root: self.frontier.root(),
             };
-            let note = checkpoint.sign(&self.signer);
-            commit.changes = changes;
-            commit.tree = Some(TreeState {
+            let signed = checkpoint.sign(&self.signer);
+            self.tree = TreeState {
                 size,
                 last_time: time,
-            });
-            commit.checkpoint = Some((size, note.clone()));
-            let started = std::time::Instant::now();
-            self.store.commit(&commit)?;
-            self.last_commit = Some(started.elapsed());
-            self.records.borrow_mut().remember(&commit.changes);
-            Ok(Some(note))
-        });
-        let note = match result {
-            Ok(note) => note,
-            Err(e) => {
-                self.frontier = before;
-                return Err(e);
-            }
-        };
-        if let Some(note) = &note {
-            self.tree = TreeState {
-                size: self.frontier.size(),
-                last_time: time,
             };
-            self.checkpoint = note.clone();
+            self.checkpoint = signed.clone();
+            self.records.borrow_mut().remember(&changes);
+            for (i, (_, _, digest)) in commit.entries.iter().enumerate() {
+                self.in_flight.insert(*digest, first_index + i as u64);
+            }
+            commit.changes = changes;
+            commit.tree = Some(self.tree);
+            commit.checkpoint = Some((size, signed.clone()));
+            note = Some(signed);
         }
-        let entries = std::mem::take(&mut commit.entries);
-        self.receipts(pending, first_index, entries, &batch_nodes, note)
+        Ok(PreparedBatch {
+            commit,
+            pending,
+            batch_nodes,
+            note,
+            tree: self.tree,
+        })
     }
 
-    /// Builds receipts once the batch is durable.
-    fn receipts(
-        &mut self,
-        pending: Vec<Pending>,
-        first_index: u64,
-        entries: Vec<(Vec<u8>, crate::hashing::Hash, [u8; 32])>,
-        batch_nodes: &BatchNodes,
-        note: Option<String>,
-    ) -> Result<Vec<Outcome>, StoreError> {
-        let size = self.frontier.size();
-        let mut entries: Vec<Option<(Vec<u8>, crate::hashing::Hash)>> = entries
+    /// Builds the receipts of a batch once it is durable.
+    pub fn finish(&mut self, batch: PreparedBatch) -> Result<Vec<Outcome>, StoreError> {
+        let PreparedBatch {
+            commit,
+            pending,
+            batch_nodes,
+            note,
+            tree,
+        } = batch;
+        if let Some(n) = &note {
+            self.committed = (tree, n.clone());
+        }
+        let first_index = commit.first_index;
+        for (_, _, digest) in &commit.entries {
+            self.in_flight.remove(digest);
+        }
+        let mut entries: Vec<Option<(Vec<u8>, crate::hashing::Hash)>> = commit
+            .entries
             .into_iter()
             .map(|(e, leaf, _)| Some((e, leaf)))
             .collect();
@@ -315,7 +363,7 @@ impl Log {
                     let note = note
                         .as_ref()
                         .expect("a batch with new entries has a checkpoint");
-                    let path = inclusion_proof(batch_nodes, index, size)
+                    let path = inclusion_proof(&batch_nodes, index, tree.size)
                         .expect("a batch holds the proof of its own leaves")
                         .expect("index is inside the tree");
                     let (entry, leaf) = entries[(index - first_index) as usize]
@@ -362,10 +410,12 @@ impl Log {
         Ok(out)
     }
 
+    /// A receipt for an entry already durable, against the newest durable checkpoint.
     fn current_receipt(&mut self, index: u64) -> Result<Receipt, StoreError> {
+        let (tree, note) = &self.committed;
         let mut receipt = self
             .store
-            .receipt(index, self.tree.size, &self.checkpoint)?
+            .receipt(index, tree.size, note)?
             .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
         let evidence = self.store.evidence(index)?;
         receipt.evidence = self.evidence_receipts(&evidence)?;

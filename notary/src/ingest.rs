@@ -2,7 +2,7 @@
 //!
 //! 1. HTTP handlers parse and check each submission on the async runtime and
 //!    queue it ([`IngestHandle::submit`]); a full queue is a 503, not memory.
-//! 2. Verification threads, one per core, take up to `verify_batch` queued
+//! 2. Verification threads (half the cores) take up to `verify_batch` queued
 //!    submissions at a time and check their signatures with the batch path of
 //!    [`ledger::signature`]; bad ones are answered at once, good ones go on.
 //! 3. The sequencer thread ([`crate::sequencer`]) appends what has been
@@ -13,8 +13,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,8 @@ use crate::sequencer::{self, Latest};
 pub struct IngestConfig {
     /// Submissions waiting to be verified beyond this are refused with 503.
     pub queue: usize,
-    /// Verification threads (default: one per core).
+    /// Verification threads (default: half the cores, at least one; the
+    /// HTTP handlers, the sequencer and the writer need the rest).
     pub verify_threads: usize,
     /// Most signatures checked in one batch equation.
     pub verify_batch: usize,
@@ -38,19 +40,17 @@ pub struct IngestConfig {
     pub verify_wait: Duration,
     /// Most submissions appended in one batch (one fsync, one checkpoint).
     pub max_batch: usize,
-    /// How long the sequencer may wait for more once it has a submission.
-    pub max_wait: Duration,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             queue: 8192,
-            verify_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            verify_threads: std::thread::available_parallelism()
+                .map_or(1, |n| (n.get() / 2).max(1)),
             verify_batch: 64,
             verify_wait: Duration::from_micros(200),
             max_batch: 1024,
-            max_wait: Duration::ZERO,
         }
     }
 }
@@ -83,7 +83,7 @@ pub enum SubmitError {
 
 #[derive(Clone)]
 pub struct IngestHandle {
-    tx: SyncSender<Job>,
+    tx: Sender<Job>,
     metrics: Arc<Metrics>,
 }
 
@@ -114,24 +114,15 @@ pub fn start(
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
 ) -> (IngestHandle, Vec<JoinHandle<()>>) {
-    let (tx, rx) = sync_channel::<Job>(config.queue.max(1));
-    let (seq_tx, seq_rx) = sync_channel::<Job>(2 * config.max_batch.max(1));
-    let mut threads = vec![sequencer::spawn(
-        log,
-        config,
-        seq_rx,
-        latest,
-        metrics.clone(),
-    )];
-    let rx = Arc::new(Mutex::new(rx));
+    let (tx, rx) = bounded::<Job>(config.queue.max(1));
+    let (seq_tx, seq_rx) = bounded::<Job>(2 * config.max_batch.max(1));
+    let mut threads = sequencer::spawn(log, config, seq_rx, latest, metrics.clone());
     for n in 0..config.verify_threads.max(1) {
         let (rx, seq_tx, metrics) = (rx.clone(), seq_tx.clone(), metrics.clone());
-        let batch = config.verify_batch.max(1);
-        let fill_wait = config.verify_wait;
         threads.push(
             std::thread::Builder::new()
                 .name(format!("verify-{n}"))
-                .spawn(move || verify_loop(&rx, &seq_tx, batch, fill_wait, &metrics))
+                .spawn(move || verify_loop(&rx, &seq_tx, &config, &metrics))
                 .expect("spawn verification thread"),
         );
     }
@@ -141,35 +132,23 @@ pub fn start(
 /// Keys decoded once per thread: registered keys sign again and again.
 const KEY_CACHE_LIMIT: usize = 65_536;
 
-fn verify_loop(
-    rx: &Mutex<Receiver<Job>>,
-    seq_tx: &SyncSender<Job>,
-    batch: usize,
-    fill_wait: Duration,
-    metrics: &Metrics,
-) {
+fn verify_loop(rx: &Receiver<Job>, seq_tx: &Sender<Job>, config: &IngestConfig, metrics: &Metrics) {
     let mut keys: HashMap<[u8; 32], DecodedKey> = HashMap::new();
-    loop {
-        let jobs = {
-            let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
-            let Ok(first) = rx.recv() else { return };
-            let mut jobs = vec![first];
-            // A fuller batch equation is cheaper per signature; wait a
-            // little for one, but only when submissions are arriving.
-            let deadline = Instant::now() + fill_wait;
-            while jobs.len() < batch {
-                match rx.try_recv() {
+    let batch = config.verify_batch.max(1);
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        // A fuller batch equation is cheaper per signature; wait a little
+        // for one, but only while submissions are arriving.
+        let deadline = Instant::now() + config.verify_wait;
+        while jobs.len() < batch {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => match rx.recv_deadline(deadline) {
                     Ok(j) => jobs.push(j),
-                    Err(_) => {
-                        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                            Ok(j) => jobs.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                },
             }
-            jobs
-        };
+        }
         if keys.len() > KEY_CACHE_LIMIT {
             keys.clear();
         }

@@ -48,13 +48,10 @@ enum Command {
         /// Most attestations appended in one batch (one fsync, one checkpoint).
         #[arg(long, default_value_t = 1024)]
         max_batch: usize,
-        /// Microseconds a batch may wait for more attestations once it has one.
-        #[arg(long, default_value_t = 0)]
-        max_wait_us: u64,
         /// Attestations waiting beyond this are refused with 503 and Retry-After.
         #[arg(long, default_value_t = 8192)]
         queue: usize,
-        /// Signature verification threads (default: one per core).
+        /// Signature verification threads (default: half the cores, at least one).
         #[arg(long)]
         verify_threads: Option<usize>,
         /// Most signatures checked in one batch equation.
@@ -118,7 +115,6 @@ fn main() -> Result<()> {
             data,
             listen,
             max_batch,
-            max_wait_us,
             queue,
             verify_threads,
             verify_batch,
@@ -134,7 +130,6 @@ fn main() -> Result<()> {
                 verify_batch: verify_batch.max(1),
                 verify_wait: Duration::from_micros(verify_wait_us),
                 max_batch: max_batch.max(1),
-                max_wait: Duration::from_micros(max_wait_us),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -1,23 +1,37 @@
-//! The sequencer: the one thread that appends to the log.
+//! The sequencer: the one thread that appends to the log, and the writer
+//! thread that makes its batches durable.
 //!
-//! It takes every verified submission that is waiting (up to `max_batch`,
-//! waiting at most `max_wait` for more once it has one) and appends them as
-//! one batch: one synced RocksDB write and one signed checkpoint however
-//! many submissions it holds (group commit). Replies go out only after the
-//! write has returned.
+//! The sequencer takes every verified submission that is waiting (up to
+//! `max_batch`) and prepares it as one batch: decisions, entries, tree
+//! hashes and a signed checkpoint ([`Log::prepare`]). The writer thread
+//! writes each prepared batch with one synced RocksDB write, in order; only
+//! then does the sequencer build the batch's receipts ([`Log::finish`]) and
+//! reply. While one batch is being written and synced, the next is being
+//! prepared (at most [`PIPELINE_DEPTH`] batches in flight), so the fsync no
+//! longer idles the sequencer.
+//!
+//! If a write fails, that batch and every batch prepared after it are
+//! answered 503 and nothing of them is acknowledged; the log is then
+//! recovered from disk before anything else is appended ([`Recovery`]).
 
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ledger::log::{Log, Outcome, Submission};
+use crossbeam_channel::{bounded, select, Receiver, Sender};
+use ledger::log::{Log, Outcome, PreparedBatch, Submission};
+use ledger::store::Store;
+use tokio::sync::oneshot;
 
-use crate::ingest::{IngestConfig, Job, Rejection};
+use crate::ingest::{IngestConfig, Job, Rejection, Reply};
 use crate::metrics::Metrics;
+
+/// Batches prepared but not yet durable.
+pub const PIPELINE_DEPTH: usize = 2;
 
 /// The newest checkpoint, shared with the read API.
 #[derive(Debug, Clone)]
@@ -33,18 +47,258 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A prepared batch on its way to the disk, and back.
+struct Writing {
+    batch: PreparedBatch,
+    replies: Vec<oneshot::Sender<Reply>>,
+    /// Writes after a failed one in the same epoch are not attempted.
+    epoch: u64,
+    /// How long the write took, or why it failed.
+    result: Result<Duration, String>,
+}
+
 pub(crate) fn spawn(
     log: Log,
     config: IngestConfig,
-    rx: Receiver<Job>,
+    jobs: Receiver<Job>,
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
-) -> JoinHandle<()> {
+) -> Vec<JoinHandle<()>> {
     metrics.tree_size.store(log.tree().size, Relaxed);
-    std::thread::Builder::new()
+    let (to_writer, writer_rx) = bounded::<Writing>(PIPELINE_DEPTH);
+    let (written_tx, written) = bounded::<Writing>(PIPELINE_DEPTH);
+    let store = log.store().clone();
+    let writer = std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || write_loop(&store, &writer_rx, &written_tx))
+        .expect("spawn writer thread");
+    let sequencer = std::thread::Builder::new()
         .name("sequencer".into())
-        .spawn(move || run(log, config, rx, latest, metrics))
-        .expect("spawn sequencer thread")
+        .spawn(move || {
+            Sequencer {
+                log,
+                config,
+                latest,
+                metrics,
+                buffer: VecDeque::new(),
+                in_flight: 0,
+                epoch: 0,
+            }
+            .run(&jobs, &to_writer, &written)
+        })
+        .expect("spawn sequencer thread");
+    vec![sequencer, writer]
+}
+
+fn write_loop(store: &Store, rx: &Receiver<Writing>, done: &Sender<Writing>) {
+    let mut failed_epoch = None;
+    for mut w in rx.iter() {
+        w.result = if failed_epoch == Some(w.epoch) {
+            Err("an earlier write of this batch sequence failed".into())
+        } else {
+            let started = Instant::now();
+            match w.batch.commit(store) {
+                Ok(()) => Ok(started.elapsed()),
+                Err(e) => {
+                    failed_epoch = Some(w.epoch);
+                    Err(e.to_string())
+                }
+            }
+        };
+        if done.send(w).is_err() {
+            return;
+        }
+    }
+}
+
+struct Sequencer {
+    log: Log,
+    config: IngestConfig,
+    latest: Arc<RwLock<Latest>>,
+    metrics: Arc<Metrics>,
+    buffer: VecDeque<Job>,
+    in_flight: usize,
+    /// Bumped by each recovery; see [`Writing::epoch`].
+    epoch: u64,
+}
+
+impl Sequencer {
+    fn run(
+        mut self,
+        jobs: &Receiver<Job>,
+        to_writer: &Sender<Writing>,
+        written: &Receiver<Writing>,
+    ) {
+        let mut recovery = Recovery {
+            broken: false,
+            last_attempt: None,
+        };
+        let mut open = true;
+        while open || self.in_flight > 0 || !self.buffer.is_empty() {
+            // Nothing to do until an event arrives: no submissions, or a full
+            // pipeline, or a failed sequence whose batches are still coming back.
+            let idle = self.buffer.is_empty()
+                || self.in_flight >= PIPELINE_DEPTH
+                || (recovery.broken && self.in_flight > 0);
+            if idle {
+                if self.in_flight == 0 {
+                    match jobs.recv() {
+                        Ok(j) => self.buffer.push_back(j),
+                        Err(_) => open = false,
+                    }
+                } else if open && self.in_flight < PIPELINE_DEPTH && !recovery.broken {
+                    select! {
+                        recv(jobs) -> j => match j {
+                            Ok(j) => self.buffer.push_back(j),
+                            Err(_) => open = false,
+                        },
+                        recv(written) -> w => {
+                            self.written(w.expect("writer alive while batches are in flight"), &mut recovery);
+                        }
+                    }
+                } else {
+                    let w = written
+                        .recv()
+                        .expect("writer alive while batches are in flight");
+                    self.written(w, &mut recovery);
+                }
+            }
+            // Take whatever else is already waiting.
+            while self.buffer.len() < 4 * self.config.max_batch {
+                match jobs.try_recv() {
+                    Ok(j) => self.buffer.push_back(j),
+                    Err(_) => break,
+                }
+            }
+            while let Ok(w) = written.try_recv() {
+                self.written(w, &mut recovery);
+            }
+            if recovery.broken {
+                if self.in_flight > 0 {
+                    continue; // let every batch of the failed sequence come back first
+                }
+                if recovery.usable(&mut self.log) {
+                    self.epoch += 1;
+                } else {
+                    self.refuse_buffered(
+                        "a previous write failed and the store is not yet recovered",
+                    );
+                    continue;
+                }
+            }
+            if self.in_flight < PIPELINE_DEPTH && !self.buffer.is_empty() {
+                self.prepare(to_writer, &mut recovery);
+            }
+        }
+    }
+
+    fn refuse_buffered(&mut self, why: &str) {
+        self.metrics
+            .queue_depth
+            .fetch_sub(self.buffer.len() as u64, Relaxed);
+        for job in self.buffer.drain(..) {
+            let _ = job.reply.send(Err(Rejection::Unavailable(why.into())));
+        }
+    }
+
+    fn prepare(&mut self, to_writer: &Sender<Writing>, recovery: &mut Recovery) {
+        let n = self.buffer.len().min(self.config.max_batch);
+        let jobs: Vec<Job> = self.buffer.drain(..n).collect();
+        let started = Instant::now();
+        self.metrics.queue_depth.fetch_sub(n as u64, Relaxed);
+        self.metrics.batch_size.observe(n as f64);
+        for j in &jobs {
+            self.metrics
+                .queue_wait_seconds
+                .observe_duration(started - j.queued_at);
+        }
+        let (submissions, replies): (Vec<Submission>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
+        match self.log.prepare(&submissions, now_ms()) {
+            Ok(batch) => {
+                let w = Writing {
+                    batch,
+                    replies,
+                    epoch: self.epoch,
+                    result: Ok(Duration::ZERO),
+                };
+                to_writer.send(w).expect("writer thread alive");
+                self.in_flight += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the store failed; nothing acknowledged");
+                recovery.broken = true;
+                recovery.last_attempt = None;
+                for reply in replies {
+                    let _ = reply.send(Err(Rejection::Unavailable(e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// A batch came back from the writer: reply with receipts, or with 503.
+    fn written(&mut self, w: Writing, recovery: &mut Recovery) {
+        self.in_flight -= 1;
+        let Writing {
+            batch,
+            replies,
+            result,
+            ..
+        } = w;
+        let fail = |replies: Vec<oneshot::Sender<Reply>>, why: String| {
+            for reply in replies {
+                let _ = reply.send(Err(Rejection::Unavailable(why.clone())));
+            }
+        };
+        if recovery.broken {
+            return fail(
+                replies,
+                "an earlier write failed; nothing of this batch was acknowledged".into(),
+            );
+        }
+        let elapsed = match result {
+            Ok(t) => t,
+            Err(e) => {
+                self.metrics.store_errors.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, batch = replies.len(), "write failed; nothing acknowledged");
+                recovery.broken = true;
+                recovery.last_attempt = None;
+                return fail(replies, e);
+            }
+        };
+        let checkpoint = batch.checkpoint().map(|(size, note)| Latest {
+            size,
+            note: note.to_owned(),
+        });
+        match self.log.finish(batch) {
+            Ok(outcomes) => {
+                if let Some(c) = checkpoint {
+                    self.metrics.fsync_seconds.observe_duration(elapsed);
+                    self.metrics.tree_size.store(c.size, Relaxed);
+                    *self.latest.write().unwrap_or_else(|p| p.into_inner()) = c;
+                }
+                for o in &outcomes {
+                    match o {
+                        Outcome::Appended(_) => self.metrics.appended.fetch_add(1, Relaxed),
+                        Outcome::Duplicate(_) => self.metrics.duplicates.fetch_add(1, Relaxed),
+                        Outcome::Refused(_) => 0,
+                    };
+                }
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                // The batch is durable, but its receipts could not be built
+                // (a store read failed). Nothing is acknowledged; clients
+                // that resubmit get the receipt of the entry once it reads.
+                tracing::error!(error = %e, "building receipts failed");
+                recovery.broken = true;
+                recovery.last_attempt = None;
+                fail(replies, e.to_string());
+            }
+        }
+    }
 }
 
 /// How often a broken store is retried.
@@ -104,100 +358,4 @@ impl Recovery {
             }
         }
     }
-}
-
-fn run(
-    mut log: Log,
-    config: IngestConfig,
-    rx: Receiver<Job>,
-    latest: Arc<RwLock<Latest>>,
-    metrics: Arc<Metrics>,
-) {
-    let mut recovery = Recovery {
-        broken: false,
-        last_attempt: None,
-    };
-    while let Ok(first) = rx.recv() {
-        let jobs = collect_batch(first, &rx, &config);
-        if !recovery.usable(&mut log) {
-            metrics.queue_depth.fetch_sub(jobs.len() as u64, Relaxed);
-            for job in jobs {
-                let why = "a previous write failed and the store is not yet recovered";
-                let _ = job.reply.send(Err(Rejection::Unavailable(why.into())));
-            }
-            continue;
-        }
-        let started = Instant::now();
-        metrics.queue_depth.fetch_sub(jobs.len() as u64, Relaxed);
-        metrics.batch_size.observe(jobs.len() as f64);
-        for j in &jobs {
-            metrics
-                .queue_wait_seconds
-                .observe_duration(started - j.queued_at);
-        }
-        let (submissions, replies): (Vec<Submission>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
-        match log.append(&submissions, now_ms()) {
-            Ok(outcomes) => {
-                {
-                    let mut l = latest.write().unwrap_or_else(|p| p.into_inner());
-                    l.size = log.tree().size;
-                    l.note = log.checkpoint().to_owned();
-                }
-                metrics
-                    .sequencing_seconds
-                    .observe_duration(started.elapsed());
-                if let Some(t) = log.last_commit_time() {
-                    metrics.fsync_seconds.observe_duration(t);
-                }
-                metrics.tree_size.store(log.tree().size, Relaxed);
-                for o in &outcomes {
-                    match o {
-                        Outcome::Appended(_) => metrics.appended.fetch_add(1, Relaxed),
-                        Outcome::Duplicate(_) => metrics.duplicates.fetch_add(1, Relaxed),
-                        Outcome::Refused(_) => 0,
-                    };
-                }
-                tracing::debug!(
-                    batch = replies.len(),
-                    size = log.tree().size,
-                    micros = started.elapsed().as_micros() as u64,
-                    "batch appended"
-                );
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                recovery.broken = true;
-                recovery.last_attempt = None;
-                metrics.store_errors.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, batch = replies.len(), "append failed; nothing acknowledged");
-                for reply in replies {
-                    let _ = reply.send(Err(Rejection::Unavailable(e.to_string())));
-                }
-            }
-        }
-    }
-}
-
-fn collect_batch(first: Job, rx: &Receiver<Job>, config: &IngestConfig) -> Vec<Job> {
-    let mut jobs = vec![first];
-    let deadline = Instant::now() + config.max_wait;
-    while jobs.len() < config.max_batch {
-        match rx.try_recv() {
-            Ok(job) => jobs.push(job),
-            Err(_) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match rx.recv_timeout(left) {
-                    Ok(job) => jobs.push(job),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        }
-    }
-    jobs
 }
