@@ -67,6 +67,21 @@ fn inclusion_proven_from_served_tiles_alone() {
     }
     checkpoints.push(notary.checkpoint());
 
+    // Full tiles never change: they may be cached forever; the checkpoint may not.
+    let r = ureq::get(&format!("{}/tile/0/000", notary.url))
+        .call()
+        .unwrap();
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let mut tile = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut tile).unwrap();
+    assert_eq!(tile.len(), 8192, "a full tile is 256 hashes");
+    let r = ureq::get(&format!("{}/checkpoint", notary.url))
+        .call()
+        .unwrap();
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
     for note in &checkpoints {
         let cp = Checkpoint::verify(note.as_bytes(), &policy.origin, &policy.log_keys).unwrap();
         let reader = HttpTiles(&notary);

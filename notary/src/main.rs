@@ -83,13 +83,19 @@ fn read_vkey(arg: &str) -> Result<VerifierKey> {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr: NOTARY_LOG sets the filter (e.g. `info`,
+    // `notary=debug` for one line per request with its request id), and
+    // NOTARY_LOG_FORMAT=json gives one JSON object per line for collectors.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("NOTARY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().with_current_span(true).init();
+    } else {
+        logs.init();
+    }
     match Cli::parse().command {
         Command::Init {
             data,

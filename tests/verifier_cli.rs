@@ -1,0 +1,202 @@
+//! The `verifier` binary as auditors run it: on the worked example of
+//! specs/examples, exit 0 when valid, 1 when invalid (naming what failed),
+//! 2 for usage errors; `--json` for machines.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use e2e::binary;
+use serde_json::Value;
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs/examples")
+}
+
+fn verifier(args: &[&str]) -> Output {
+    Command::new(binary("verifier"))
+        .args(args)
+        .output()
+        .expect("run verifier")
+}
+
+fn path(p: &PathBuf) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn valid_receipt_exits_0_with_a_report() {
+    let (receipt, policy) = (
+        examples().join("receipt.json"),
+        examples().join("policy.txt"),
+    );
+    let out = verifier(&["receipt", path(&receipt), "--policy", path(&policy)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with("VALID: entry 2 (catalog_entry) signed by gd.rst"));
+    let out = verifier(&[
+        "--json",
+        "receipt",
+        path(&receipt),
+        "--policy",
+        path(&policy),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            report["valid"].as_bool(),
+            report["index"].as_u64(),
+            report["kind"].as_str()
+        ),
+        (Some(true), Some(2), Some("catalog_entry"))
+    );
+}
+
+#[test]
+fn tampered_receipt_exits_1_naming_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(examples().join("receipt.json")).unwrap();
+    let mut receipt: Value = serde_json::from_str(&text).unwrap();
+    receipt["index"] = 1.into();
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, receipt.to_string()).unwrap();
+    let policy = examples().join("policy.txt");
+    let out = verifier(&[
+        "--json",
+        "receipt",
+        path(&tampered),
+        "--policy",
+        path(&policy),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["error"], "index_mismatch", "{report}");
+
+    // A policy whose notary key is another one: the checkpoint does not verify.
+    let other = dir.path().join("policy.txt");
+    let root = std::fs::read_to_string(&policy)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("root"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(&other, format!("log example.gov.cn/share-audit/2026+00000000+AcHYY1TbPV8zrrQ6gv7H06XsGwsGH3xR6tcQ+QCMKQ1p\n{root}\n")).unwrap();
+    let out = verifier(&[
+        "receipt",
+        path(&examples().join("receipt.json")),
+        "--policy",
+        path(&other),
+    ]);
+    // A vkey whose ID does not match is a usage error (bad policy) ...
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let policy = examples().join("policy.txt");
+    assert_eq!(
+        verifier(&["receipt", "/nonexistent.json", "--policy", path(&policy)])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        verifier(&["receipt", path(&examples().join("receipt.json"))])
+            .status
+            .code(),
+        Some(2),
+        "--policy is required"
+    );
+    assert_eq!(verifier(&["frobnicate"]).status.code(), Some(2));
+    let out = verifier(&[
+        "--json",
+        "receipt",
+        path(&examples().join("receipt.json")),
+        "--policy",
+        "/nonexistent",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["error"],
+        "usage"
+    );
+}
+
+#[test]
+fn consistency_of_two_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let receipt: Value =
+        serde_json::from_str(&std::fs::read_to_string(examples().join("receipt.json")).unwrap())
+            .unwrap();
+    let checkpoint_of = |proof: &Value| {
+        ledger::tlog_proof::TlogProof::parse(proof.as_str().unwrap())
+            .unwrap()
+            .checkpoint
+    };
+    let (old, new) = (dir.path().join("old.txt"), dir.path().join("new.txt"));
+    std::fs::write(&old, checkpoint_of(&receipt["evidence"][1]["proof"])).unwrap(); // size 2
+    std::fs::write(&new, checkpoint_of(&receipt["proof"])).unwrap(); // size 3
+                                                                     // RFC 9162 §2.1.4.1: PROOF(2, D[0:3]) = [MTH(D[2:3])], the leaf hash of entry 2.
+    let proof = dir.path().join("proof.txt");
+    std::fs::write(
+        &proof,
+        format!("{}\n", receipt["leaf_hash"].as_str().unwrap()),
+    )
+    .unwrap();
+    let policy = examples().join("policy.txt");
+    let out = verifier(&[
+        "consistency",
+        path(&old),
+        path(&new),
+        path(&proof),
+        "--policy",
+        path(&policy),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = verifier(&[
+        "--json",
+        "consistency",
+        path(&new),
+        path(&old),
+        path(&proof),
+        "--policy",
+        path(&policy),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["error"],
+        "inconsistent"
+    );
+    std::fs::write(
+        &proof,
+        format!(
+            "{}\n",
+            receipt["evidence"][0]["leaf_hash"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = verifier(&[
+        "consistency",
+        path(&old),
+        path(&new),
+        path(&proof),
+        "--policy",
+        path(&policy),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a wrong proof is refused");
+}
