@@ -19,7 +19,7 @@ fn verifier(args: &[&str]) -> Output {
         .expect("run verifier")
 }
 
-fn path(p: &PathBuf) -> &str {
+fn path(p: &std::path::Path) -> &str {
     p.to_str().unwrap()
 }
 
