@@ -335,11 +335,10 @@ fn refusals_are_specific_and_append_nothing() {
         post(r#"{"statement":"e30=","signature":"AA==","x":1}"#).1["error"],
         "schema_violation"
     );
-    let (status, body) = post(&"x".repeat(200 * 1024));
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (413, "too_large")
-    );
+    // A body over the limit is refused from its Content-Length, before it is read.
+    let answer = post_announcing(&notary, 200 * 1024);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""error":"too_large""#), "{answer}");
     assert_eq!(notary.checkpoint(), before);
     // Read API errors are JSON too.
     let (status, body) = notary.get("/v1/entries/999");
@@ -356,4 +355,88 @@ fn refusals_are_specific_and_append_nothing() {
     );
     let (status, _) = notary.get("/v1/proof/inclusion?index=abc");
     assert_eq!(status, 400);
+}
+
+#[test]
+fn bulk_submission_answers_each_item_on_its_own() {
+    let setup = Setup::new();
+    let policy = setup.policy();
+    let notary = setup.start();
+    let (provider, requester) = provider_and_requester(&setup, &notary);
+    let existing = new_case(&requester, "B-0");
+    assert_eq!(notary.submit(&existing).0, 201);
+    let fresh = new_case(&requester, "B-1");
+    let mut forged = new_case(&requester, "B-2");
+    forged.signature[9] ^= 1;
+    let stranger = sign(
+        &department("gd.unknown"),
+        Kind::Approval,
+        json!({"case": "B-1"}),
+    );
+    let approval = sign(&provider, Kind::Approval, json!({"case": "B-1"}));
+    let items = [&fresh, &forged, &stranger, &existing, &fresh, &approval];
+    let body = format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|a| a.to_json())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let post = |body: String| match ureq::post(&format!("{}/v1/attestations/batch", notary.url))
+        .send_string(&body)
+    {
+        Ok(r) => (r.status(), r.into_json::<Value>().unwrap()),
+        Err(ureq::Error::Status(c, r)) => (c, r.into_json::<Value>().unwrap()),
+        Err(e) => panic!("{e}"),
+    };
+    let (status, answer) = post(body);
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![201, 400, 403, 200, 200, 201], "{answer}");
+    assert_eq!(results[1]["error"], "bad_signature");
+    assert_eq!(results[2]["error"], "unknown_department");
+    // The approval, later in the same batch, sees the case the application opened.
+    for i in [0, 3, 4, 5] {
+        verifier::verify_receipt(results[i]["receipt"].to_string().as_bytes(), &policy).unwrap();
+    }
+    assert_eq!(
+        results[0]["receipt"]["index"], results[4]["receipt"]["index"],
+        "the same statement twice: one entry"
+    );
+    assert_eq!(
+        notary.tree_size(),
+        8,
+        "5 set-up entries, B-0, B-1 and the approval"
+    );
+
+    // The batch itself must be a JSON array of 1 to 256 submissions.
+    assert_eq!(post("{}".into()).1["error"], "invalid_batch");
+    assert_eq!(post("[]".into()).1["error"], "invalid_batch");
+    assert_eq!(post("[".into()).1["error"], "invalid_json");
+    let many = format!("[{}]", vec![fresh.to_json(); 257].join(","));
+    assert_eq!(post(many).1["error"], "invalid_batch");
+    assert_eq!(notary.tree_size(), 8);
+}
+
+/// Announces a body of `len` bytes and reads the answer without sending
+/// the body: an oversized request must be refused from its headers alone.
+fn post_announcing(notary: &Notary, len: usize) -> String {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(notary.url.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let head = format!("POST /v1/attestations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("an answer before the body");
+    answer
 }

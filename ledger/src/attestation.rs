@@ -669,7 +669,11 @@ impl SignedAttestation {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<SignedAttestation, AttestationError> {
-        let v = strict_json::parse(bytes)?;
+        SignedAttestation::from_value(strict_json::parse(bytes)?)
+    }
+
+    /// From an already strictly parsed JSON value (one item of a bulk submission).
+    pub fn from_value(v: Value) -> Result<SignedAttestation, AttestationError> {
         let j: SignedAttestationJson = serde_json::from_value(v).map_err(schema)?;
         let statement = BASE64
             .decode(&j.statement)

@@ -64,9 +64,12 @@ enum Command {
         /// Attestations to send.
         #[arg(long, default_value_t = 200_000)]
         count: usize,
-        /// Send at this rate (per second, open loop) instead of as fast as possible.
+        /// Send at this rate (attestations per second, open loop) instead of as fast as possible.
         #[arg(long)]
         rate: Option<f64>,
+        /// Attestations per request: above 1, uses POST /v1/attestations/batch.
+        #[arg(long, default_value_t = 1)]
+        bulk: usize,
         /// Seconds spent measuring each Ed25519 ceiling.
         #[arg(long, default_value_t = 3.0)]
         ceiling_secs: f64,
@@ -105,8 +108,44 @@ impl Run {
 }
 
 enum Requests {
-    Post(Arc<Vec<Bytes>>),
+    /// Submissions, `n` per request (`n > 1`: one bulk request each).
+    Post(Arc<Vec<Bytes>>, usize),
     Get(Arc<Vec<String>>),
+}
+
+/// Joins submissions into the bodies of bulk requests (JSON arrays).
+fn bulk_bodies(bodies: Vec<Bytes>, n: usize) -> Vec<Bytes> {
+    bodies
+        .chunks(n)
+        .map(|c| {
+            let mut b = Vec::with_capacity(c.iter().map(Bytes::len).sum::<usize>() + c.len() + 2);
+            b.push(b'[');
+            for (i, x) in c.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(x);
+            }
+            b.push(b']');
+            Bytes::from(b)
+        })
+        .collect()
+}
+
+/// The per-item statuses of a bulk answer, without parsing its receipts.
+fn bulk_statuses(body: &[u8], statuses: &mut BTreeMap<u16, u64>) {
+    let needle = br#"{"status":"#;
+    let mut at = 0;
+    while let Some(i) = body[at..].windows(needle.len()).position(|w| w == needle) {
+        let digits = &body[at + i + needle.len()..at + i + needle.len() + 3];
+        if let Some(code) = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse().ok())
+        {
+            *statuses.entry(code).or_default() += 1;
+        }
+        at += i + needle.len();
+    }
 }
 
 /// Sends every request over `concurrency` connections. With `rate`, request
@@ -118,9 +157,9 @@ async fn drive(
     concurrency: usize,
     rate: Option<f64>,
 ) -> Result<Run> {
-    let total = match &requests {
-        Requests::Post(b) => b.len(),
-        Requests::Get(p) => p.len(),
+    let (total, per_request) = match &requests {
+        Requests::Post(b, n) => (b.len(), (*n).max(1)),
+        Requests::Get(p) => (p.len(), 1),
     };
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
@@ -138,18 +177,39 @@ async fn drive(
                         return Ok::<_, anyhow::Error>((lat, statuses));
                     }
                     let due = match rate {
-                        Some(r) => start + Duration::from_secs_f64(i as f64 / r),
+                        Some(r) => start + Duration::from_secs_f64((i * per_request) as f64 / r),
                         None => Instant::now().max(start),
                     };
                     tokio::time::sleep_until(due.into()).await;
-                    let (status, _) = match &*requests {
-                        Requests::Post(bodies) => {
-                            conn.post("/v1/attestations", bodies[i].clone()).await?
+                    match &*requests {
+                        Requests::Post(bodies, 1) => {
+                            let (status, _) =
+                                conn.post("/v1/attestations", bodies[i].clone()).await?;
+                            *statuses.entry(status).or_default() += 1;
+                            lat.push(micros(due.elapsed()));
                         }
-                        Requests::Get(paths) => conn.get(&paths[i]).await?,
-                    };
-                    lat.push(micros(due.elapsed()));
-                    *statuses.entry(status).or_default() += 1;
+                        Requests::Post(bodies, _) => {
+                            let (status, body) = conn
+                                .post("/v1/attestations/batch", bodies[i].clone())
+                                .await?;
+                            let before: u64 = statuses.values().sum();
+                            if status == 200 {
+                                bulk_statuses(&body, &mut statuses);
+                            } else {
+                                *statuses.entry(status).or_default() += 1;
+                            }
+                            let answered = statuses.values().sum::<u64>() - before;
+                            lat.extend(std::iter::repeat_n(
+                                micros(due.elapsed()),
+                                answered as usize,
+                            ));
+                        }
+                        Requests::Get(paths) => {
+                            let (status, _) = conn.get(&paths[i]).await?;
+                            *statuses.entry(status).or_default() += 1;
+                            lat.push(micros(due.elapsed()));
+                        }
+                    }
                 }
             })
         })
@@ -205,7 +265,13 @@ fn print_run(label: &str, run: &Run) {
     );
 }
 
-async fn ingest(common: Common, count: usize, rate: Option<f64>, ceiling_secs: f64) -> Result<()> {
+async fn ingest(
+    common: Common,
+    count: usize,
+    rate: Option<f64>,
+    bulk: usize,
+    ceiling_secs: f64,
+) -> Result<()> {
     let addr = parse_url(&common.notary)?;
     let root = department::load_key(&common.root)?;
     let secs = Duration::from_secs_f64(ceiling_secs);
@@ -223,13 +289,23 @@ async fn ingest(common: Common, count: usize, rate: Option<f64>, ceiling_secs: f
     println!("pre-signing {count} attestations…");
     let bodies = tokio::task::block_in_place(|| workload.presign(0, count));
     println!(
-        "sending with {} connections{}…",
+        "sending with {} connections{}{}…",
         common.concurrency,
-        rate.map(|r| format!(" at {r:.0}/s")).unwrap_or_default()
+        rate.map(|r| format!(" at {r:.0}/s")).unwrap_or_default(),
+        if bulk > 1 {
+            format!(", {bulk} attestations per request")
+        } else {
+            String::new()
+        }
     );
+    let bodies = if bulk > 1 {
+        bulk_bodies(bodies, bulk)
+    } else {
+        bodies
+    };
     let run = drive(
         addr,
-        Requests::Post(Arc::new(bodies)),
+        Requests::Post(Arc::new(bodies), bulk.max(1)),
         common.concurrency,
         rate,
     )
@@ -247,6 +323,7 @@ async fn ingest(common: Common, count: usize, rate: Option<f64>, ceiling_secs: f
                 "count": count,
                 "concurrency": common.concurrency,
                 "rate": rate,
+                "bulk": bulk,
                 "throughput_per_s": run.per_s(),
                 "ceiling_per_s": strict,
                 "batch_ceiling_per_s": batch,
@@ -316,7 +393,7 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
             sent += chunk;
             let run = drive(
                 addr,
-                Requests::Post(Arc::new(bodies)),
+                Requests::Post(Arc::new(bodies), 1),
                 common.concurrency,
                 None,
             )
@@ -379,8 +456,9 @@ fn main() -> Result<()> {
                 common,
                 count,
                 rate,
+                bulk,
                 ceiling_secs,
-            } => ingest(common, count, rate, ceiling_secs).await,
+            } => ingest(common, count, rate, bulk, ceiling_secs).await,
             Command::Proofs {
                 common,
                 sizes,

@@ -57,7 +57,20 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/attestations", post(submit))
+        .route(
+            "/v1/attestations",
+            post(submit).layer(middleware::from_fn(|req, next| {
+                refuse_oversized(MAX_BODY_BYTES, req, next)
+            })),
+        )
+        .route(
+            "/v1/attestations/batch",
+            post(submit_bulk)
+                .layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES))
+                .layer(middleware::from_fn(|req, next| {
+                    refuse_oversized(MAX_BULK_BODY_BYTES, req, next)
+                })),
+        )
         .route("/checkpoint", get(checkpoint))
         .route("/v1/entries/{index}", get(entry))
         .route("/v1/receipts/{index}", get(receipt))
@@ -202,6 +215,26 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
     resp
 }
 
+/// Refuses a body announced larger than `limit` before reading any of it,
+/// so the client gets its 413 instead of a connection reset mid-upload.
+/// (Bodies without a length are still cut off at the limit as they arrive.)
+async fn refuse_oversized(limit: usize, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|len| len > limit as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body exceeds {limit} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     (
@@ -226,30 +259,50 @@ async fn submit_checked(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
+    let body = read_body(body, MAX_BODY_BYTES)?;
+    let reply = accept(state, SignedAttestation::from_json(&body))?;
+    let (status, receipt) = outcome(reply).await?;
+    Ok(json_response(status, receipt))
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+                format!("request body exceeds {limit} bytes"),
             )
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
         }
-    })?;
-    let attestation = SignedAttestation::from_json(&body).map_err(|e| attestation_error(&e))?;
+    })
+}
+
+/// Checks a submission's format and queues it; the signature is checked by
+/// the verification stage, in batches.
+fn accept(
+    state: &AppState,
+    attestation: Result<SignedAttestation, AttestationError>,
+) -> Result<tokio::sync::oneshot::Receiver<crate::ingest::Reply>, ApiError> {
+    let attestation = attestation.map_err(|e| attestation_error(&e))?;
     let submission = Submission::parse(attestation).map_err(|e| match e {
         SubmissionError::TooLarge(_) => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
         }
         SubmissionError::Attestation(a) => attestation_error(&a),
     })?;
-
-    // The signature is checked by the verification stage, in batches.
-    let reply = state.ingest.submit(submission).map_err(|e| match e {
+    state.ingest.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
-    })?;
+    })
+}
+
+/// Waits for a queued submission's fate: its receipt (201 new, 200 already
+/// in the log) or why it got none.
+async fn outcome(
+    reply: tokio::sync::oneshot::Receiver<crate::ingest::Reply>,
+) -> Result<(StatusCode, String), ApiError> {
     let outcome = reply
         .await
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
@@ -259,13 +312,87 @@ async fn submit_checked(
                 ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
             }
         })?;
-    Ok(match outcome {
-        Outcome::Appended(r) => json_response(StatusCode::CREATED, r.to_json()),
-        Outcome::Duplicate(r) => json_response(StatusCode::OK, r.to_json()),
-        Outcome::Refused(r) => {
-            return Err(ApiError::new(refusal_status(&r), r.code(), r.to_string()))
+    match outcome {
+        Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
+        Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json())),
+        Outcome::Refused(r) => Err(ApiError::new(refusal_status(&r), r.code(), r.to_string())),
+    }
+}
+
+/// Most submissions in one bulk request.
+pub const MAX_BULK_ITEMS: usize = 256;
+/// Largest bulk request body.
+pub const MAX_BULK_BODY_BYTES: usize = 4 << 20;
+
+/// `POST /v1/attestations/batch`: a JSON array of submissions, each
+/// checked, sequenced and answered on its own, in order, as
+/// `{"results":[{"status":201,"receipt":{…}}, {"status":403,"error":…,"message":…}, …]}`.
+async fn submit_bulk(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = submit_bulk_checked(&state, body).await;
+    if let Err(e) = &result {
+        state.metrics.refused(e.code);
+    }
+    result
+}
+
+async fn submit_bulk_checked(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, MAX_BULK_BODY_BYTES)?;
+    let bad = |msg: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_batch", msg);
+    let items = match ledger::strict_json::parse(&body) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(_) => return Err(bad("the body must be a JSON array of submissions".into())),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                e.to_string(),
+            ))
         }
-    })
+    };
+    if items.is_empty() || items.len() > MAX_BULK_ITEMS {
+        return Err(bad(format!(
+            "a batch holds 1 to {MAX_BULK_ITEMS} submissions, not {}",
+            items.len()
+        )));
+    }
+    // Queue everything first, so the items share verification batches and
+    // one sequencer batch; then collect the answers in order.
+    let queued: Vec<_> = items
+        .into_iter()
+        .map(|v| accept(state, SignedAttestation::from_value(v)))
+        .collect();
+    let mut out = String::from(r#"{"results":["#);
+    for (i, q) in queued.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let answer = match q {
+            Ok(reply) => outcome(reply).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok((status, receipt)) => {
+                out.push_str(&format!(
+                    r#"{{"status":{},"receipt":{receipt}}}"#,
+                    status.as_u16()
+                ));
+            }
+            Err(e) => {
+                state.metrics.refused(e.code);
+                let item =
+                    json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message });
+                out.push_str(&item.to_string());
+            }
+        }
+    }
+    out.push_str("]}");
+    Ok(json_response(StatusCode::OK, out))
 }
 
 /// A receipt, serialized in the field order of specs/receipt.md.
