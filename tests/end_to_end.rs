@@ -355,6 +355,13 @@ fn refusals_are_specific_and_append_nothing() {
     );
     let (status, _) = notary.get("/v1/proof/inclusion?index=abc");
     assert_eq!(status, 400);
+    assert_eq!(notary.get("/v1/proof/inclusion?index=1&hash=00").0, 400);
+    assert_eq!(
+        notary
+            .get(&format!("/v1/proof/inclusion?hash={}", "ab".repeat(32)))
+            .0,
+        404
+    );
 }
 
 #[test]

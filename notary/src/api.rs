@@ -460,8 +460,42 @@ async fn receipt(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InclusionQuery {
-    index: u64,
+    /// The entry, by index ...
+    index: Option<u64>,
+    /// ... or by leaf hash (64 hex digits, or base64), found in the leaf-hash index.
+    hash: Option<String>,
     size: Option<u64>,
+}
+
+/// The index an inclusion request names, directly or by leaf hash.
+fn entry_index(state: &AppState, q: &InclusionQuery) -> Result<u64, ApiError> {
+    let bad = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
+    match (q.index, &q.hash) {
+        (Some(i), None) => Ok(i),
+        (None, Some(h)) => {
+            let bytes = if h.len() == 64 { hex_decode(h) } else { None };
+            let hash = match bytes {
+                Some(b) => ledger::hashing::Hash::from_slice(&b).ok(),
+                None => ledger::hashing::Hash::from_base64(h).ok(),
+            }
+            .ok_or_else(|| bad("hash must be a SHA-256 leaf hash in hex or base64"))?;
+            state.store.leaf_index(&hash)?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_such_entry",
+                    format!("no entry has leaf hash {hash}"),
+                )
+            })
+        }
+        _ => Err(bad("give exactly one of index and hash")),
+    }
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -474,6 +508,7 @@ async fn inclusion(
     q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
+    let index = entry_index(&state, &q)?;
     let latest = state.latest();
     let (size, note) = match q.size {
         None => (latest.size, latest.note),
@@ -499,16 +534,16 @@ async fn inclusion(
     };
     // Only the audit path is needed, not the entry: O(log n) hashes, most
     // of them from memory (Store keeps the upper levels).
-    match ledger::proof::inclusion_proof(state.store.as_ref(), q.index, size)? {
+    match ledger::proof::inclusion_proof(state.store.as_ref(), index, size)? {
         Ok(path) => Ok(text(
             TlogProof {
-                index: q.index,
+                index: index,
                 path,
                 checkpoint: note,
             }
             .encode(),
         )),
-        Err(_) => Err(no_entry(q.index, size)),
+        Err(_) => Err(no_entry(index, size)),
     }
 }
 

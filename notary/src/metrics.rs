@@ -74,7 +74,7 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// Signatures per batch equation.
     pub verify_batch_size: Histogram,
-    /// Time from taking a batch to having its receipts (decide, write, sign, prove).
+    /// Time from taking a batch to having sent its receipts (decide, sign, write, prove).
     pub sequencing_seconds: Histogram,
     /// The synced RocksDB write of a batch.
     pub fsync_seconds: Histogram,

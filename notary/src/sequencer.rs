@@ -55,6 +55,8 @@ struct Writing {
     epoch: u64,
     /// How long the write took, or why it failed.
     result: Result<Duration, String>,
+    /// When the sequencer took the batch.
+    started: Instant,
 }
 
 pub(crate) fn spawn(
@@ -221,6 +223,7 @@ impl Sequencer {
                     replies,
                     epoch: self.epoch,
                     result: Ok(Duration::ZERO),
+                    started,
                 };
                 to_writer.send(w).expect("writer thread alive");
                 self.in_flight += 1;
@@ -243,6 +246,7 @@ impl Sequencer {
             batch,
             replies,
             result,
+            started,
             ..
         } = w;
         let fail = |replies: Vec<oneshot::Sender<Reply>>, why: String| {
@@ -287,6 +291,9 @@ impl Sequencer {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
+                self.metrics
+                    .sequencing_seconds
+                    .observe_duration(started.elapsed());
             }
             Err(e) => {
                 // The batch is durable, but its receipts could not be built
