@@ -537,7 +537,7 @@ async fn inclusion(
     match ledger::proof::inclusion_proof(state.store.as_ref(), index, size)? {
         Ok(path) => Ok(text(
             TlogProof {
-                index: index,
+                index,
                 path,
                 checkpoint: note,
             }
