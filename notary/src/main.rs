@@ -60,6 +60,10 @@ enum Command {
         /// Microseconds a verification thread waits to fill its batch.
         #[arg(long, default_value_t = 200)]
         verify_wait_us: u64,
+        /// Threads serving HTTP (default: half the cores, at least one; the
+        /// verification threads, the sequencer and the writer need the rest).
+        #[arg(long)]
+        http_threads: Option<usize>,
         /// Open connections beyond this are closed at once.
         #[arg(long, default_value_t = 4096)]
         max_connections: usize,
@@ -128,6 +132,7 @@ fn main() -> Result<()> {
             max_connections,
             header_timeout_ms,
             request_timeout_ms,
+            http_threads,
         } => {
             let defaults = IngestConfig::default();
             let config = IngestConfig {
@@ -137,7 +142,10 @@ fn main() -> Result<()> {
                 verify_wait: Duration::from_micros(verify_wait_us),
                 max_batch: max_batch.max(1),
             };
+            let half_the_cores =
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
             let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(http_threads.unwrap_or(half_the_cores).max(1))
                 .enable_all()
                 .build()?;
             let limits = notary::server::Limits {
