@@ -354,9 +354,9 @@ macro_rules! bodies {
                 match self { $( Body::$variant(_) => Kind::$variant ),* }
             }
 
-            fn parse(kind: Kind, value: Value) -> Result<Body, AttestationError> {
+            fn parse(kind: Kind, json: &str) -> Result<Body, AttestationError> {
                 match kind {
-                    $( Kind::$variant => serde_json::from_value::<$variant>(value)
+                    $( Kind::$variant => serde_json::from_str::<$variant>(json)
                         .map(Body::$variant)
                         .map_err(|e| AttestationError::Body { kind: $name, reason: e.to_string() }), )*
                 }
@@ -513,12 +513,14 @@ pub struct SignerRef {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StatementFields {
+struct StatementFields<'a> {
     version: u64,
     kind: String,
     signer: SignerRef,
     signed_at: u64,
-    body: Value,
+    /// Read once `kind` says which schema applies.
+    #[serde(borrow)]
+    body: &'a serde_json::value::RawValue,
 }
 
 /// A parsed statement. `signed_at` is the signer's claim (milliseconds since
@@ -533,14 +535,16 @@ pub struct Statement {
 impl Statement {
     /// Strictly parses statement bytes.
     pub fn parse(bytes: &[u8]) -> Result<Statement, AttestationError> {
-        let value = strict_json::parse(bytes)?;
-        let fields: StatementFields = serde_json::from_value(value).map_err(schema)?;
+        // The strict rules on the whole document first, then straight into
+        // the typed schema (no intermediate tree).
+        strict_json::check(bytes)?;
+        let fields: StatementFields = serde_json::from_slice(bytes).map_err(schema)?;
         if fields.version != VERSION {
             return Err(AttestationError::UnsupportedVersion(fields.version));
         }
         let kind =
             Kind::from_name(&fields.kind).ok_or(AttestationError::UnknownKind(fields.kind))?;
-        let body = Body::parse(kind, fields.body)?;
+        let body = Body::parse(kind, fields.body.get())?;
         validate(&body)?;
         Ok(Statement {
             signer: fields.signer,
@@ -669,12 +673,17 @@ impl SignedAttestation {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<SignedAttestation, AttestationError> {
-        SignedAttestation::from_value(strict_json::parse(bytes)?)
+        strict_json::check(bytes)?;
+        let j: SignedAttestationJson = serde_json::from_slice(bytes).map_err(schema)?;
+        SignedAttestation::from_fields(j)
     }
 
     /// From an already strictly parsed JSON value (one item of a bulk submission).
     pub fn from_value(v: Value) -> Result<SignedAttestation, AttestationError> {
-        let j: SignedAttestationJson = serde_json::from_value(v).map_err(schema)?;
+        SignedAttestation::from_fields(serde_json::from_value(v).map_err(schema)?)
+    }
+
+    fn from_fields(j: SignedAttestationJson) -> Result<SignedAttestation, AttestationError> {
         let statement = BASE64
             .decode(&j.statement)
             .map_err(|_| AttestationError::Schema("statement is not base64".into()))?;

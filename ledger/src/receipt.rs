@@ -49,7 +49,7 @@ pub struct Receipt {
     pub proof: String,
     /// Shared: the same registration or case opening is cited by many receipts.
     pub evidence: Vec<Arc<Receipt>>,
-    /// The compact JSON, once computed (evidence is serialized once, not per citation).
+    /// The compact JSON, kept once computed for a receipt cited as evidence.
     json: OnceLock<String>,
 }
 
@@ -135,35 +135,39 @@ impl Receipt {
         }
     }
 
-    /// Compact JSON, fields in the order of the spec. Computed once per
-    /// receipt: evidence receipts are shared and serialized only once.
+    /// Compact JSON, fields in the order of the spec. Evidence receipts,
+    /// shared by many receipts, are serialized once and then reused.
     pub fn to_json(&self) -> String {
-        self.json_str().to_owned()
+        let entry = BASE64.encode(&self.entry);
+        let proof = serde_json::to_string(&self.proof).expect("serializes");
+        let evidence: usize = self
+            .evidence
+            .iter()
+            .map(|e| e.shared_json().len() + 1)
+            .sum();
+        let mut out = String::with_capacity(entry.len() + proof.len() + evidence + 160);
+        let _ = write!(
+            out,
+            r#"{{"format":"{FORMAT}","index":{},"leaf_hash":"{}","entry":"{entry}","proof":{proof}"#,
+            self.index, self.leaf_hash
+        );
+        if !self.evidence.is_empty() {
+            out.push_str(r#","evidence":["#);
+            for (i, e) in self.evidence.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(e.shared_json());
+            }
+            out.push(']');
+        }
+        out.push('}');
+        out
     }
 
-    fn json_str(&self) -> &str {
-        self.json.get_or_init(|| {
-            let entry = BASE64.encode(&self.entry);
-            let proof = serde_json::to_string(&self.proof).expect("serializes");
-            let mut out = String::with_capacity(entry.len() + proof.len() + 128);
-            let _ = write!(
-                out,
-                r#"{{"format":"{FORMAT}","index":{},"leaf_hash":"{}","entry":"{entry}","proof":{proof}"#,
-                self.index, self.leaf_hash
-            );
-            if !self.evidence.is_empty() {
-                out.push_str(r#","evidence":["#);
-                for (i, e) in self.evidence.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(e.json_str());
-                }
-                out.push(']');
-            }
-            out.push('}');
-            out
-        })
+    /// [`Receipt::to_json`], computed on first use and kept.
+    fn shared_json(&self) -> &str {
+        self.json.get_or_init(|| self.to_json())
     }
 
     /// Indented JSON, for files people read.

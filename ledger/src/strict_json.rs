@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// Largest integer every JSON implementation represents exactly (2^53 − 1).
@@ -44,6 +44,83 @@ pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
     Ok(value)
 }
 
+/// Checks that `bytes` are strict JSON without building a value: for
+/// documents that are then deserialized straight into typed structs.
+pub fn check(bytes: &[u8]) -> Result<(), StrictJsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Check { depth: 0 }.deserialize(&mut de).map_err(classify)?;
+    de.end().map_err(classify)
+}
+
+/// [`check`]'s visitor: the rules of [`parse`], keeping nothing.
+#[derive(Clone, Copy)]
+struct Check {
+    depth: usize,
+}
+
+const DEEP: &str = "\u{0}deep:";
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        exact(n as i128).map(drop)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        exact(n as i128).map(drop)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
+        Err(E::custom(format!("{NUM}{n}")))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(de::Error::custom(format!("{DUP}{key}")));
+            }
+            map.next_value_seed(inner)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+}
+
+impl Check {
+    fn nested<E: de::Error>(self) -> Result<Check, E> {
+        if self.depth + 1 > MAX_DEPTH {
+            return Err(E::custom(DEEP));
+        }
+        Ok(Check {
+            depth: self.depth + 1,
+        })
+    }
+}
+
 /// Our visitor reports its refusals as custom errors carrying a tag, so they
 /// can be told apart from syntax errors after `serde_json` wraps them.
 const DUP: &str = "\u{0}dup:";
@@ -59,7 +136,7 @@ fn classify(e: serde_json::Error) -> StrictJsonError {
         let n = rest.rsplit_once(" at line").map_or(rest, |(k, _)| k);
         return StrictJsonError::InexactNumber(n.to_owned());
     }
-    if msg.starts_with("recursion limit exceeded") {
+    if msg.starts_with(DEEP) || msg.starts_with("recursion limit exceeded") {
         return StrictJsonError::TooDeep;
     }
     StrictJsonError::Syntax(msg)
@@ -147,6 +224,35 @@ mod tests {
     fn accepts_plain_json() {
         let v = parse(br#" {"a": [1, -2, "x", true, null, {"b": 9007199254740991}]} "#).unwrap();
         assert_eq!(v["a"][5]["b"], 9007199254740991i64);
+    }
+
+    #[test]
+    fn check_agrees_with_parse() {
+        let deep17 = format!("{}{}", "[".repeat(17), "]".repeat(17));
+        let deep16 = format!("{}{}", "[".repeat(16), "]".repeat(16));
+        let deep_obj = format!("{}1{}", r#"{"a":"#.repeat(17), "}".repeat(17));
+        let cases: Vec<&[u8]> = vec![
+            br#"{"a":[1,-2,"x",true,null,{"b":9007199254740991}]}"#,
+            br#"{"a":1,"a":2}"#,
+            br#"{"x":{"a":1,"a":1}}"#,
+            br#"[{"a":1},{"a":1}]"#,
+            b"9007199254740992",
+            b"1.0",
+            b"\"\xff\"",
+            br#""\ud800""#,
+            b"{} {}",
+            deep17.as_bytes(),
+            deep16.as_bytes(),
+            deep_obj.as_bytes(),
+        ];
+        for c in cases {
+            assert_eq!(
+                check(c),
+                parse(c).map(drop),
+                "{}",
+                String::from_utf8_lossy(c)
+            );
+        }
     }
 
     #[test]

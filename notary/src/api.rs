@@ -34,8 +34,25 @@ use crate::sequencer::Latest;
 /// Largest request body accepted: a maximal statement in base64, plus JSON.
 pub const MAX_BODY_BYTES: usize = 128 * 1024;
 
+/// What every handler shares. Axum clones the state for each request, so
+/// it is one `Arc` around [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<Store>,
     pub ingest: IngestHandle,
     pub latest: Arc<RwLock<Latest>>,
@@ -46,7 +63,7 @@ pub struct AppState {
     pub tiles: Arc<TileCache>,
 }
 
-impl AppState {
+impl Shared {
     fn latest(&self) -> Latest {
         self.latest
             .read()

@@ -44,7 +44,7 @@ pub async fn serve(
 
     let metrics = Arc::new(Metrics::default());
     let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
-    let app = api::router(AppState {
+    let app = api::router(AppState::new(api::Shared {
         store,
         ingest,
         latest,
@@ -52,7 +52,7 @@ pub async fn serve(
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
         tiles: Arc::new(api::TileCache::new(64 << 20)),
-    });
+    }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
