@@ -447,3 +447,16 @@ fn post_announcing(notary: &Notary, len: usize) -> String {
         .expect("an answer before the body");
     answer
 }
+
+#[test]
+fn private_keys_are_written_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new();
+    for key in [
+        setup.data().join("notary.key"),
+        setup.dir.path().join("root.key"),
+    ] {
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", key.display());
+    }
+}

@@ -1,0 +1,88 @@
+//! Refusals as the API reports them: a status and `{"error", "message"}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ledger::attestation::AttestationError;
+use ledger::lifecycle::Refusal;
+use ledger::store::StoreError;
+use serde_json::json;
+
+/// A refusal as the API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            Json(json!({ "error": self.code, "message": self.message })),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            // Expected while the store is reopened after a failed write.
+            StoreError::Unavailable => tracing::debug!(error = %e, "store read refused"),
+            _ => tracing::error!(error = %e, "store read failed"),
+        }
+        ApiError::unavailable("store_unavailable", "the store could not be read")
+    }
+}
+
+pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
+    let code = match e {
+        AttestationError::Json(_) => "invalid_json",
+        AttestationError::Schema(_) => "schema_violation",
+        AttestationError::UnsupportedVersion(_) => "unsupported_version",
+        AttestationError::UnknownKind(_) => "unknown_kind",
+        AttestationError::Body { .. } => "invalid_body",
+        AttestationError::BadSignerKey(_) => "bad_signer_key",
+        AttestationError::MalformedSignature => "malformed_signature",
+        AttestationError::BadSignature(_) => "bad_signature",
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
+}
+
+pub fn refusal_status(r: &Refusal) -> StatusCode {
+    match r {
+        Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyRevoked | Refusal::CaseExists(_) => {
+            StatusCode::CONFLICT
+        }
+        Refusal::UnknownItem(_) | Refusal::UnknownCase(_) | Refusal::WeakKey => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        _ => StatusCode::FORBIDDEN,
+    }
+}

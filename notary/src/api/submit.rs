@@ -1,0 +1,164 @@
+//! `POST /v1/attestations` and `POST /v1/attestations/batch`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use ledger::attestation::{AttestationError, SignedAttestation};
+use ledger::log::{Outcome, Submission, SubmissionError};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::error::{attestation_error, refusal_status, ApiError};
+use super::{json_response, AppState, MAX_BODY_BYTES};
+use crate::ingest::{Rejection, Reply, SubmitError};
+
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = submit_checked(&state, body).await;
+    if let Err(e) = &result {
+        state.metrics.refused(e.code);
+    }
+    result
+}
+
+async fn submit_checked(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, MAX_BODY_BYTES)?;
+    let reply = accept(state, SignedAttestation::from_json(&body))?;
+    let (status, receipt) = outcome(reply).await?;
+    Ok(json_response(status, receipt))
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body exceeds {limit} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
+        }
+    })
+}
+
+/// Checks a submission's format and queues it; the signature is checked by
+/// the verification stage, in batches.
+fn accept(
+    state: &AppState,
+    attestation: Result<SignedAttestation, AttestationError>,
+) -> Result<oneshot::Receiver<Reply>, ApiError> {
+    let attestation = attestation.map_err(|e| attestation_error(&e))?;
+    let submission = Submission::parse(attestation).map_err(|e| match e {
+        SubmissionError::TooLarge(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        SubmissionError::Attestation(a) => attestation_error(&a),
+    })?;
+    state.ingest.submit(submission).map_err(|e| match e {
+        SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
+        SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
+    })
+}
+
+/// Waits for a queued submission's fate: its receipt (201 new, 200 already
+/// in the log) or why it got none.
+async fn outcome(reply: oneshot::Receiver<Reply>) -> Result<(StatusCode, String), ApiError> {
+    let outcome = reply
+        .await
+        .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
+        .map_err(|e| match e {
+            Rejection::BadSignature(a) => attestation_error(&a),
+            Rejection::Unavailable(_) => {
+                ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
+            }
+        })?;
+    match outcome {
+        Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
+        Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json())),
+        Outcome::Refused(r) => Err(ApiError::new(refusal_status(&r), r.code(), r.to_string())),
+    }
+}
+
+/// Most submissions in one bulk request.
+pub const MAX_BULK_ITEMS: usize = 256;
+/// Largest bulk request body.
+pub const MAX_BULK_BODY_BYTES: usize = 4 << 20;
+
+/// `POST /v1/attestations/batch`: a JSON array of submissions, each
+/// checked, sequenced and answered on its own, in order, as
+/// `{"results":[{"status":201,"receipt":{…}}, {"status":403,"error":…,"message":…}, …]}`.
+pub(super) async fn submit_bulk(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = submit_bulk_checked(&state, body).await;
+    if let Err(e) = &result {
+        state.metrics.refused(e.code);
+    }
+    result
+}
+
+async fn submit_bulk_checked(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = read_body(body, MAX_BULK_BODY_BYTES)?;
+    let bad = |msg: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_batch", msg);
+    let items = match ledger::strict_json::parse(&body) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(_) => return Err(bad("the body must be a JSON array of submissions".into())),
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                e.to_string(),
+            ))
+        }
+    };
+    if items.is_empty() || items.len() > MAX_BULK_ITEMS {
+        return Err(bad(format!(
+            "a batch holds 1 to {MAX_BULK_ITEMS} submissions, not {}",
+            items.len()
+        )));
+    }
+    // Queue everything first, so the items share verification batches and
+    // one sequencer batch; then collect the answers in order.
+    let queued: Vec<_> = items
+        .into_iter()
+        .map(|v| accept(state, SignedAttestation::from_value(v)))
+        .collect();
+    let mut out = String::from(r#"{"results":["#);
+    for (i, q) in queued.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let answer = match q {
+            Ok(reply) => outcome(reply).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok((status, receipt)) => {
+                out.push_str(&format!(
+                    r#"{{"status":{},"receipt":{receipt}}}"#,
+                    status.as_u16()
+                ));
+            }
+            Err(e) => {
+                state.metrics.refused(e.code);
+                let item =
+                    json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message });
+                out.push_str(&item.to_string());
+            }
+        }
+    }
+    out.push_str("]}");
+    Ok(json_response(StatusCode::OK, out))
+}

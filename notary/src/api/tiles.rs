@@ -1,0 +1,98 @@
+//! The C2SP tlog-tiles read API, with an in-memory cache of full tiles.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ledger::tiles::{entry_bundle, TileId, TileKind};
+
+use super::error::ApiError;
+use super::AppState;
+
+/// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
+/// Tile contents never change, so every tile that exists is served with an
+/// immutable cache header; tiles beyond the newest checkpoint are 404.
+pub(super) async fn tile(
+    State(state): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = TileId::parse(&path)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
+    let size = state.latest().size;
+    if !id.exists_in(size) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_tile",
+            format!("tile {path} is not in the tree of size {size}"),
+        ));
+    }
+    if let Some(body) = state.tiles.get(&id) {
+        return Ok(tile_response(body));
+    }
+    let first = id.first().expect("exists_in checked the range");
+    let body = match id.kind {
+        TileKind::Hashes { .. } => {
+            let hashes = state.store.node_run(id.tree_level(), first, id.width)?;
+            hashes.iter().flat_map(|h| h.0).collect::<Vec<u8>>()
+        }
+        TileKind::Entries => {
+            let entries = state.store.entries(first, first + id.width)?;
+            entry_bundle(entries.iter().map(Vec::as_slice))
+        }
+    };
+    let body = Bytes::from(body);
+    if id.is_full() {
+        state.tiles.put(id, body.clone());
+    }
+    Ok(tile_response(body))
+}
+
+fn tile_response(body: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Full tiles and entry bundles never change: the most recently served are
+/// kept in memory, up to a byte budget (then the cache starts again empty).
+pub struct TileCache {
+    tiles: Mutex<(HashMap<TileId, Bytes>, usize)>,
+    budget: usize,
+}
+
+impl TileCache {
+    pub fn new(budget: usize) -> TileCache {
+        TileCache {
+            tiles: Mutex::new((HashMap::new(), 0)),
+            budget,
+        }
+    }
+
+    fn get(&self, id: &TileId) -> Option<Bytes> {
+        self.tiles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(id)
+            .cloned()
+    }
+
+    fn put(&self, id: TileId, body: Bytes) {
+        let mut guard = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+        let (tiles, bytes) = &mut *guard;
+        if *bytes + body.len() > self.budget {
+            tiles.clear();
+            *bytes = 0;
+        }
+        *bytes += body.len();
+        tiles.insert(id, body);
+    }
+}
