@@ -245,6 +245,20 @@ impl Log {
         submissions: &[Submission],
         now_ms: u64,
     ) -> Result<PreparedBatch, StoreError> {
+        let before = self.frontier.clone();
+        let result = self.prepare_from(submissions, now_ms);
+        if result.is_err() {
+            // A store read failed midway: leave the log as it was.
+            self.frontier = before;
+        }
+        result
+    }
+
+    fn prepare_from(
+        &mut self,
+        submissions: &[Submission],
+        now_ms: u64,
+    ) -> Result<PreparedBatch, StoreError> {
         let time = now_ms.max(self.tree.last_time);
         let first_index = self.frontier.size();
         let mut batch_nodes = BatchNodes::new(&self.frontier);
