@@ -1,0 +1,243 @@
+//! Every kind of statement and its body schema (specs/attestation.md §Kinds),
+//! and the rules a schema alone cannot say.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::fields::*;
+use super::AttestationError;
+
+macro_rules! bodies {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? } )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $variant { $( $(#[$fdoc])* #[serde(skip_serializing_if = "is_absent")] pub $field: $ty ),* }
+        )*
+
+        /// The kind-specific part of a statement.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Body { $( $variant($variant) ),* }
+
+        /// Every kind of statement, by its `kind` name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Kind { $( $variant ),* }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[ $( Kind::$variant ),* ];
+
+            pub fn name(self) -> &'static str {
+                match self { $( Kind::$variant => $name ),* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Kind> {
+                match name { $( $name => Some(Kind::$variant), )* _ => None }
+            }
+        }
+
+        impl Body {
+            pub fn kind(&self) -> Kind {
+                match self { $( Body::$variant(_) => Kind::$variant ),* }
+            }
+
+            pub(super) fn parse(kind: Kind, json: &str) -> Result<Body, AttestationError> {
+                match kind {
+                    $( Kind::$variant => serde_json::from_str::<$variant>(json)
+                        .map(Body::$variant)
+                        .map_err(|e| AttestationError::Body { kind: $name, reason: e.to_string() }), )*
+                }
+            }
+
+            pub(super) fn to_value(&self) -> Value {
+                match self {
+                    $( Body::$variant(b) => serde_json::to_value(b).expect("bodies serialize"), )*
+                }
+            }
+        }
+    };
+}
+
+/// Lets optional fields be omitted on output; required fields are never absent.
+trait Absent {
+    fn absent(&self) -> bool {
+        false
+    }
+}
+impl<T> Absent for Option<T> {
+    fn absent(&self) -> bool {
+        self.is_none()
+    }
+}
+impl Absent for Id {}
+impl Absent for Text {}
+impl Absent for TextList {}
+impl Absent for PublicKey {}
+impl Absent for Digest {}
+impl Absent for Date {}
+impl Absent for Vec<Role> {}
+impl Absent for Vec<Id> {}
+impl Absent for u64 {}
+impl Absent for bool {}
+impl Absent for ShareAttribute {}
+impl Absent for SharingMethod {}
+impl Absent for CorrectionOutcome {}
+impl Absent for DisposalMethod {}
+impl Absent for ServiceChange {}
+impl Absent for ConsentScope {}
+fn is_absent<T: Absent>(v: &T) -> bool {
+    v.absent()
+}
+
+bodies! {
+    // --- registry, signed by a root key of the trust policy ---
+
+    /// Registers (or re-registers, replacing roles and name) a department.
+    Department = "department" {
+        id: Id, name: Text, roles: Vec<Role>, jurisdiction: Text,
+    }
+    /// Registers a department's signing key, valid in `[valid_from, valid_until)`
+    /// (milliseconds since the Unix epoch; `valid_from` defaults to the
+    /// notarised time of this entry).
+    DepartmentKey = "department_key" {
+        department: Id, key: PublicKey, valid_from: Option<u64>, valid_until: Option<u64>,
+    }
+    /// Revokes a department key from the notarised time of this entry on.
+    KeyRevocation = "key_revocation" {
+        department: Id, key: PublicKey, reason: Text,
+    }
+
+    // --- catalog, signed by the providing department (Art. 13–17) ---
+
+    /// A catalog entry (or a new version of one) of the signing provider.
+    CatalogEntry = "catalog_entry" {
+        item: Id, name: Text, data_items: TextList, format: Text, update_frequency: Text,
+        share_attribute: ShareAttribute, sharing_method: SharingMethod,
+        /// Required and non-empty for conditional sharing (Art. 15).
+        conditions: Option<TextList>,
+        /// For not-shareable data: the reason (Art. 15).
+        reason: Option<Text>,
+        /// For not-shareable data: the law, regulation or decision (Art. 15).
+        legal_basis: Option<Text>,
+        classification: Text,
+    }
+    /// Art. 27: a provider files a change or stop of a shared service.
+    ServiceChangeFiling = "service_change_filing" {
+        item: Id, change: ServiceChange, reason: Text,
+        /// Requesting departments consulted beforehand.
+        consulted: Vec<Id>,
+    }
+
+    // --- a sharing case (Art. 20–29) ---
+
+    /// Art. 20: the requester applies for data; opens the case `case`.
+    Application = "application" {
+        case: Id, item: Id, provider: Id, data_items: TextList,
+        /// 使用依据.
+        legal_basis: Text,
+        /// 使用场景.
+        use_scenario: Text,
+        /// 使用范围.
+        scope_of_use: Text,
+        /// 共享方式.
+        sharing_method: SharingMethod,
+        /// 使用时限: last day of permitted use.
+        use_until: Date,
+        /// Head of the requester's data-sharing working body who signed off (Art. 20).
+        approved_by: Text,
+        /// The requester vouches the application is true, lawful and necessary.
+        declaration: bool,
+        /// Further items the regulation's open list ("等") may call for.
+        other: Option<BTreeMap<String, Text>>,
+    }
+    /// Art. 21: one notice listing everything missing from the application.
+    MaterialsIncomplete = "materials_incomplete" { case: Id, missing: TextList }
+    /// Art. 21: the provider approves; conditions only as in the catalog (Art. 15).
+    Approval = "approval" { case: Id, conditions: Option<TextList> }
+    /// Art. 15, 21: the provider refuses, with reasons (and the legal basis
+    /// for not-shareable data).
+    Rejection = "rejection" { case: Id, reasons: TextList, legal_basis: Option<Text> }
+    /// Art. 21: the supervisor approves extending the reply deadline.
+    ReplyExtension = "reply_extension" { case: Id, working_days: u64, reason: Text }
+    /// Art. 22: the provider delivers the data.
+    Delivery = "delivery" {
+        case: Id, method: SharingMethod, data_digest: Digest, description: Option<Text>,
+    }
+    /// The requester acknowledges receipt of a delivery.
+    DeliveryReceipt = "delivery_receipt" { case: Id, data_digest: Digest }
+    /// Art. 26: the requester asks for verification and correction.
+    CorrectionRequest = "correction_request" { case: Id, request: Id, problems: TextList }
+    /// Art. 26: the provider answers a correction request.
+    CorrectionResult = "correction_result" {
+        case: Id, request: Id, outcome: CorrectionOutcome, description: Text,
+        data_digest: Option<Digest>,
+    }
+    /// Art. 29: a usage record, kept at least three years.
+    UsageRecord = "usage_record" {
+        case: Id, use_scenario: Text, use_process: Text, outcome: Text,
+        storage_status: Text, destruction_status: Text,
+    }
+    /// Art. 27: the requester disposes of the data as the provider asks.
+    Disposal = "disposal" { case: Id, method: DisposalMethod, description: Text }
+    /// Art. 27: sharing suspended for misuse, with a rectification deadline.
+    Suspension = "suspension" { case: Id, reason: Text, rectify_by: Option<Date> }
+    /// Art. 27: sharing terminated.
+    Termination = "termination" { case: Id, reason: Text }
+    /// Art. 25: the provider consents to wider use or passing to a third party.
+    Consent = "consent" {
+        case: Id, scope: ConsentScope, third_party: Option<Id>, description: Text,
+    }
+}
+
+/// Rules a schema alone cannot say.
+pub(super) fn validate(body: &Body) -> Result<(), AttestationError> {
+    let fail = |kind: Kind, reason: &str| {
+        Err(AttestationError::Body {
+            kind: kind.name(),
+            reason: reason.to_owned(),
+        })
+    };
+    match body {
+        Body::Department(d) if d.roles.is_empty() => fail(body.kind(), "roles must not be empty"),
+        Body::DepartmentKey(k) => match (k.valid_from, k.valid_until) {
+            (Some(from), Some(until)) if until <= from => {
+                fail(body.kind(), "valid_until must be after valid_from")
+            }
+            _ => Ok(()),
+        },
+        Body::CatalogEntry(c) => match c.share_attribute {
+            ShareAttribute::Conditional if c.conditions.is_none() => fail(
+                body.kind(),
+                "conditional sharing must list its conditions (Art. 15)",
+            ),
+            ShareAttribute::NotShareable if c.reason.is_none() || c.legal_basis.is_none() => fail(
+                body.kind(),
+                "not-shareable data needs a reason and the legal basis (Art. 15)",
+            ),
+            ShareAttribute::Unconditional if c.conditions.is_some() => {
+                fail(body.kind(), "unconditional sharing cannot carry conditions")
+            }
+            _ => Ok(()),
+        },
+        Body::Application(a) if !a.declaration => fail(
+            body.kind(),
+            "the requester must declare the application true, lawful and necessary (Art. 20)",
+        ),
+        Body::ReplyExtension(r) if !(1..=10).contains(&r.working_days) => fail(
+            body.kind(),
+            "a reply extension is 1 to 10 working days (Art. 21)",
+        ),
+        Body::Consent(c) => match (c.scope, &c.third_party) {
+            (ConsentScope::ThirdParty, None) => {
+                fail(body.kind(), "third_party consent must name the third party")
+            }
+            (ConsentScope::WiderUse, Some(_)) => {
+                fail(body.kind(), "wider_use consent names no third party")
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
