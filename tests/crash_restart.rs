@@ -201,3 +201,27 @@ fn acknowledged_records_survive_sigkill() {
     }
     assert!(total > 0, "no receipt was issued in any round");
 }
+
+#[test]
+fn sigterm_drains_and_exits_cleanly() {
+    let setup = Setup::new();
+    let policy = setup.policy();
+    let mut notary = setup.start();
+    let (_, requester) = provider_and_requester(&setup, &notary);
+    let (status, body) = notary.submit(&new_case(&requester, "TERM-1"));
+    assert_eq!(status, 201, "{body}");
+    let receipt = Receipt::from_json(body.to_string().as_bytes()).unwrap();
+    let pid = notary.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exit = notary.child.wait().unwrap();
+    assert!(exit.success(), "the notary exits 0 on SIGTERM: {exit}");
+    let notary = Notary::start(&setup.data(), &[]);
+    assert_eq!(notary.tree_size(), 6);
+    receipt.verify(&policy).unwrap();
+    let (status, entry) = notary.get(&format!("/v1/entries/{}", receipt.index));
+    assert_eq!((status, leaf_hash(&entry)), (200, receipt.leaf_hash));
+}
