@@ -19,7 +19,6 @@ use e2e::*;
 use ledger::checkpoint::Checkpoint;
 use ledger::hashing::leaf_hash;
 use ledger::policy::Policy;
-use ledger::proof::verify_consistency;
 use ledger::receipt::Receipt;
 use ledger::tlog_proof::TlogProof;
 
@@ -162,18 +161,7 @@ fn acknowledged_records_survive_sigkill() {
             if old.size == 0 {
                 continue;
             }
-            let proof = notary.get_text(&format!(
-                "/v1/proof/consistency?from={}&to={}",
-                old.size, newest.size
-            ));
-            verify_consistency(
-                old.size,
-                newest.size,
-                &old.root,
-                &newest.root,
-                &verifier::parse_proof(&proof).unwrap(),
-            )
-            .unwrap_or_else(|e| {
+            notary.check_consistent(&old, &newest).unwrap_or_else(|e| {
                 panic!(
                     "checkpoint {size} is not consistent with {}: {e}",
                     newest.size

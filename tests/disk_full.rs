@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use e2e::*;
 use ledger::checkpoint::Checkpoint;
-use ledger::proof::verify_consistency;
 use ledger::receipt::Receipt;
 use ledger::tlog_proof::TlogProof;
 
@@ -137,18 +136,7 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers() {
             &policy.log_keys,
         )
         .unwrap();
-        let proof = notary.get_text(&format!(
-            "/v1/proof/consistency?from={}&to={}",
-            old.size, newest.size
-        ));
-        verify_consistency(
-            old.size,
-            newest.size,
-            &old.root,
-            &newest.root,
-            &verifier::parse_proof(&proof).unwrap(),
-        )
-        .unwrap();
+        notary.check_consistent(&old, &newest).unwrap();
     }
     drop(notary);
 }

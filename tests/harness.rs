@@ -154,6 +154,20 @@ impl Notary {
         self.get_text("/checkpoint")
     }
 
+    /// Fetches the consistency proof from `old` to `new` and verifies it.
+    pub fn check_consistent(
+        &self,
+        old: &ledger::checkpoint::Checkpoint,
+        new: &ledger::checkpoint::Checkpoint,
+    ) -> Result<(), ledger::proof::ProofError> {
+        let text = self.get_text(&format!(
+            "/v1/proof/consistency?from={}&to={}",
+            old.size, new.size
+        ));
+        let proof = verifier::parse_proof(&text).expect("the notary sends base64 hashes");
+        ledger::proof::verify_consistency(old.size, new.size, &old.root, &new.root, &proof)
+    }
+
     pub fn tree_size(&self) -> u64 {
         self.checkpoint().lines().nth(1).unwrap().parse().unwrap()
     }
