@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use department::now_ms;
 use department::DepartmentKey;
 use ledger::attestation::{Kind, SignedAttestation};
 use ledger::keyfile;
@@ -189,13 +190,6 @@ fn read_all(r: ureq::Response) -> Vec<u8> {
 /// A department with its own key.
 pub fn department(id: &str) -> DepartmentKey {
     DepartmentKey::generate(id).expect("department key").0
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 pub fn sign(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {

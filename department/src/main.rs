@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
-use department::{keyfile, load_key, DepartmentKey};
+use department::{keyfile, load_key, now_ms, DepartmentKey};
 use ledger::attestation::{Kind, SignedAttestation};
 
 #[derive(Parser)]
@@ -55,13 +55,6 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {

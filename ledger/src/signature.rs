@@ -224,6 +224,21 @@ mod tests {
         )
     }
 
+    fn items<'a>(
+        signed: &'a [(DecodedKey, [u8; 64])],
+        statements: &'a [Vec<u8>],
+    ) -> Vec<SignedStatement<'a>> {
+        signed
+            .iter()
+            .zip(statements)
+            .map(|((key, signature), statement)| SignedStatement {
+                key,
+                statement,
+                signature,
+            })
+            .collect()
+    }
+
     #[test]
     fn honest_signatures_verify_singly_and_in_batches() {
         let statements: Vec<Vec<u8>> = (0..40)
@@ -234,15 +249,7 @@ mod tests {
             .enumerate()
             .map(|(i, s)| signed(i as u8, s))
             .collect();
-        let items: Vec<SignedStatement> = signed
-            .iter()
-            .zip(&statements)
-            .map(|((k, sig), s)| SignedStatement {
-                key: k,
-                statement: s,
-                signature: sig,
-            })
-            .collect();
+        let items = items(&signed, &statements);
         assert!(items.iter().all(|i| verify(i).is_ok()));
         assert!(verify_batch(&items).iter().all(Result::is_ok));
         // ed25519-dalek's verify_strict agrees on honest signatures.
@@ -259,15 +266,7 @@ mod tests {
         let mut signed: Vec<_> = statements.iter().map(|s| signed(1, s)).collect();
         signed[17].1[40] ^= 1; // corrupt S of one signature
         signed[3].1[0] ^= 1; // and R of another
-        let items: Vec<SignedStatement> = signed
-            .iter()
-            .zip(&statements)
-            .map(|((k, sig), s)| SignedStatement {
-                key: k,
-                statement: s,
-                signature: sig,
-            })
-            .collect();
+        let items = items(&signed, &statements);
         let results = verify_batch(&items);
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_err(), i == 17 || i == 3, "signature {i}: {r:?}");

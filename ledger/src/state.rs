@@ -115,10 +115,6 @@ impl<V: LedgerView> Overlay<V> {
         }
     }
 
-    pub fn base(&self) -> &V {
-        &self.base
-    }
-
     /// Every record changed on top of the base, for writing back.
     pub fn into_changes(self) -> Vec<Change> {
         let mut out = Vec::new();

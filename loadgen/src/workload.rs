@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use department::DepartmentKey;
+use department::{now_ms, DepartmentKey};
 use hyper::body::Bytes;
 use ledger::attestation::Kind;
 use serde_json::json;
@@ -20,13 +20,6 @@ pub struct Workload {
     /// Case ids; case `j` is between requester `j % R` and provider `j % P`.
     pub cases: Vec<String>,
     pub run: String,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn item(run: &str, p: usize) -> String {

@@ -48,6 +48,18 @@ impl DataDir {
                 self.root.display()
             );
         }
+        let result = self.create(origin, roots);
+        if result.is_err() {
+            // Leave nothing half-made behind, so that init can simply be run again.
+            for file in [self.key(), self.vkey(), self.policy()] {
+                let _ = fs::remove_file(file);
+            }
+            let _ = fs::remove_dir_all(self.db());
+        }
+        result
+    }
+
+    fn create(&self, origin: &str, roots: &[VerifierKey]) -> Result<VerifierKey> {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
         let signer = NoteSigner::new(origin, SigningKey::generate(&mut rand::rngs::OsRng))
@@ -57,13 +69,12 @@ impl DataDir {
         let vkey = signer.verifier().clone();
         fs::write(self.vkey(), format!("{}\n", vkey.encode()))?;
 
-        let mut policy = format!(
-            "# share-audit trust policy (specs/policy.md)\nlog {}\n",
-            vkey.encode()
-        );
-        for r in roots {
-            policy.push_str(&format!("root {}\n", r.encode()));
+        let mut policy = Policy {
+            origin: origin.to_owned(),
+            log_keys: vec![vkey.clone()],
+            roots: roots.to_vec(),
         }
+        .encode();
         if roots.is_empty() {
             policy.push_str("# add the supervisor's root key(s) before serving: root <vkey>\n");
         }
