@@ -319,7 +319,7 @@ fn refusals_are_specific_and_append_nothing() {
     // A statement whose entry would exceed 65,535 bytes (C2SP tiles) is refused.
     let mut big = application("C-BIG", "rst/shebao", "gd.rst");
     big["scope_of_use"] = "范".repeat(22_000).into();
-    let (status, body) = notary.submit(&sign(&requester, Kind::Application, big));
+    let (status, body) = notary.submit(&sign_unchecked(&requester, Kind::Application, big));
     assert_eq!(
         (status, body["error"].as_str().unwrap()),
         (413, "too_large"),

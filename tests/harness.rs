@@ -50,7 +50,7 @@ impl Setup {
         let (root, signer) = DepartmentKey::generate("gd.root").expect("root key");
         keyfile::write_key_pair(&dir.path().join("root"), &signer).expect("write root key");
         let out = Command::new(binary("notary"))
-            .args(["init", "--origin", "test.gov.cn/share-audit/2026", "--data"])
+            .args(["init", "--origin", ORIGIN, "--data"])
             .arg(dir.path().join("data"))
             .arg("--root")
             .arg(dir.path().join("root.vkey"))
@@ -192,9 +192,19 @@ pub fn department(id: &str) -> DepartmentKey {
     DepartmentKey::generate(id).expect("department key").0
 }
 
+/// The origin of every test notary ([`Setup`]).
+pub const ORIGIN: &str = "test.gov.cn/share-audit/2026";
+
+/// Signs a statement for the test log ([`ORIGIN`]), now.
 pub fn sign(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {
-    key.sign(kind, body, now_ms())
+    key.sign(ORIGIN, kind, body, now_ms())
         .unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
+}
+
+/// Signs a statement for the test log without checking it first: for
+/// statements the notary must refuse.
+pub fn sign_unchecked(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {
+    SignedAttestation::sign(key.statement(ORIGIN, kind, body, now_ms()), &key.key)
 }
 
 /// Root-signed registration of a department and one key.

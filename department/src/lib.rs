@@ -5,6 +5,8 @@ use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use ledger::attestation::{AttestationError, Kind, SignedAttestation, Statement};
 use ledger::note::NoteSigner;
+use ledger::policy::Policy;
+use ledger::receipt::{Receipt, ReceiptError};
 use serde_json::{json, Value};
 
 pub use ledger::keyfile;
@@ -51,23 +53,31 @@ impl DepartmentKey {
         base64::engine::general_purpose::STANDARD.encode(self.key.verifying_key().as_bytes())
     }
 
-    /// Builds the statement, checks it as the notary will, and signs it.
+    /// Builds the statement for the log `log` (its origin), checks it as the
+    /// notary will, and signs it.
     pub fn sign(
         &self,
+        log: &str,
         kind: Kind,
         body: Value,
         signed_at_ms: u64,
     ) -> Result<SignedAttestation, AttestationError> {
+        let bytes = self.statement(log, kind, body, signed_at_ms);
+        Statement::parse(&bytes)?;
+        Ok(SignedAttestation::sign(bytes, &self.key))
+    }
+
+    /// The statement bytes [`DepartmentKey::sign`] signs, not yet checked.
+    pub fn statement(&self, log: &str, kind: Kind, body: Value, signed_at_ms: u64) -> Vec<u8> {
         let statement = json!({
             "version": ledger::attestation::VERSION,
             "kind": kind.name(),
+            "log": log,
             "signer": { "department": self.department, "key": self.public_key_base64() },
             "signed_at": signed_at_ms,
             "body": body,
         });
-        let bytes = serde_json::to_vec(&statement).expect("JSON serializes");
-        Statement::parse(&bytes)?;
-        Ok(SignedAttestation::sign(bytes, &self.key))
+        serde_json::to_vec(&statement).expect("JSON serializes")
     }
 }
 
@@ -111,4 +121,32 @@ pub fn submit(
         .into_json()
         .map_err(|_| ClientError::NotJson { status })?;
     Ok(SubmitResponse { status, body })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptCheckError {
+    #[error("not a receipt: {0}")]
+    Malformed(ReceiptError),
+    #[error("{0}")]
+    Invalid(ReceiptError),
+}
+
+/// Checks what the notary answered before a department keeps it as its
+/// receipt: a receipt for exactly `attestation` (its statement and
+/// signature, the leaf hash, the audit path to the checkpoint's root) and,
+/// given the trust policy, fully verified as an auditor would.
+pub fn check_receipt(
+    body: &Value,
+    attestation: &SignedAttestation,
+    policy: Option<&Policy>,
+) -> Result<Receipt, ReceiptCheckError> {
+    let receipt =
+        Receipt::from_json(body.to_string().as_bytes()).map_err(ReceiptCheckError::Malformed)?;
+    receipt
+        .check_holds(attestation)
+        .map_err(ReceiptCheckError::Invalid)?;
+    if let Some(policy) = policy {
+        receipt.verify(policy).map_err(ReceiptCheckError::Invalid)?;
+    }
+    Ok(receipt)
 }

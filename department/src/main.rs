@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use department::{keyfile, load_key, now_ms, DepartmentKey};
 use ledger::attestation::{Kind, SignedAttestation};
+use ledger::policy::Policy;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +36,12 @@ enum Command {
     Sign {
         #[arg(long)]
         key: PathBuf,
+        /// The log the statement is for: its origin, e.g. example.gov.cn/share-audit/2026.
+        #[arg(long, required_unless_present = "policy", conflicts_with = "policy")]
+        log: Option<String>,
+        /// Take the log's origin from this trust policy (the notary's policy.txt).
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// Statement kind, e.g. application, approval, delivery.
         #[arg(long)]
         kind: String,
@@ -47,11 +54,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Submit a signed attestation; print the receipt (exit 1 if refused).
+    /// Submit a signed attestation; check and print the receipt (exit 1 if refused).
     Submit {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         notary: String,
         file: PathBuf,
+        /// Verify the receipt against this trust policy before keeping it
+        /// (without it, only that the receipt holds the attestation and its
+        /// proof matches its checkpoint is checked).
+        #[arg(long)]
+        policy: Option<PathBuf>,
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -62,7 +74,7 @@ fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
         Some(p) => std::fs::write(p, format!("{text}\n"))
             .with_context(|| format!("writing {}", p.display())),
         None => {
-            println!("{text}");
+            cli::outln!("{text}");
             Ok(())
         }
     }
@@ -75,8 +87,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 DepartmentKey::generate(&name).map_err(|e| anyhow!("--name {name:?}: {e}"))?;
             keyfile::write_key_pair(&out, &signer)
                 .with_context(|| format!("writing {}.key/.vkey", out.display()))?;
-            println!("{}", signer.verifier().encode());
-            eprintln!(
+            cli::outln!("{}", signer.verifier().encode());
+            cli::errln!(
                 "public key {} written to {}.key (0600) and {}.vkey",
                 key.public_key_base64(),
                 out.display(),
@@ -88,16 +100,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .map(|v| v.key)
                 .or_else(|_| load_key(std::path::Path::new(&file)).map(|k| k.key.verifying_key()))
                 .map_err(|e| anyhow!("{e}"))?;
-            println!("{}", base64_encode(key.as_bytes()));
+            cli::outln!("{}", base64_encode(key.as_bytes()));
         }
         Command::Sign {
             key,
+            log,
+            policy,
             kind,
             body,
             signed_at,
             out,
         } => {
             let key = load_key(&key)?;
+            let log = match (log, policy) {
+                (Some(log), _) => log,
+                (None, Some(policy)) => read_policy(&policy)?.origin,
+                (None, None) => unreachable!("clap requires --log or --policy"),
+            };
             let kind = Kind::from_name(&kind).ok_or_else(|| {
                 let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
                 anyhow!("unknown kind {kind:?}; one of: {}", names.join(", "))
@@ -110,11 +129,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let body = serde_json::from_str(&body_text).context("--body is not JSON")?;
             let signed = key
-                .sign(kind, body, signed_at.unwrap_or_else(now_ms))
+                .sign(&log, kind, body, signed_at.unwrap_or_else(now_ms))
                 .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
             write_or_print(&out, &signed.to_json())?;
         }
-        Command::Submit { notary, file, out } => {
+        Command::Submit {
+            notary,
+            file,
+            policy,
+            out,
+        } => {
+            let policy = policy.as_deref().map(read_policy).transpose()?;
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let signed = SignedAttestation::from_json(&bytes)
@@ -122,24 +147,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let resp = department::submit(&notary, &signed)?;
             match resp.status {
                 200 | 201 => {
-                    let receipt =
-                        ledger::receipt::Receipt::from_json(resp.body.to_string().as_bytes())
-                            .map_err(|e| {
-                                anyhow!(
-                            "the notary answered {} with something that is not a receipt: {e}",
+                    let receipt = department::check_receipt(&resp.body, &signed, policy.as_ref())
+                        .map_err(|e| {
+                        anyhow!(
+                            "the notary answered {} with no good receipt: {e}; nothing saved",
                             resp.status
                         )
-                            })?;
+                    })?;
                     write_or_print(&out, &receipt.to_json_pretty())?
                 }
                 status => {
-                    eprintln!("refused ({status}): {}", resp.body);
+                    cli::errln!("refused ({status}): {}", resp.body);
                     return Ok(ExitCode::from(1));
                 }
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn read_policy(path: &std::path::Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the trust policy {}", path.display()))?;
+    Policy::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -151,7 +181,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dept: {e:#}");
+            cli::errln!("dept: {e:#}");
             ExitCode::from(2)
         }
     }

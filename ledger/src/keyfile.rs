@@ -37,6 +37,8 @@ pub fn write_key_pair(prefix: &Path, signer: &NoteSigner) -> io::Result<()> {
 pub enum KeyFileError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error("{path} is a private key that other users may read (mode {mode:03o}); allow its owner only: chmod 600 {path}")]
+    Exposed { path: String, mode: u32 },
     #[error("{path} does not hold a key: {source}")]
     Format {
         path: String,
@@ -44,8 +46,28 @@ pub enum KeyFileError {
     },
 }
 
+/// Reads a private key file. A file that group or others may read (or
+/// write) is refused, as ssh refuses one: whoever else could read it may
+/// have signed with it.
 pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
     let p = path.display().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|source| KeyFileError::Io {
+                path: p.clone(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Exposed {
+                path: p,
+                mode: mode & 0o777,
+            });
+        }
+    }
     let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io {
         path: p.clone(),
         source,

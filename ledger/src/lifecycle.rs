@@ -4,6 +4,8 @@
 //! and re-applied by verifiers; both call [`decide`] on a [`LedgerView`] of
 //! the state before the entry:
 //!
+//! - every statement names this log and was signed shortly before it is
+//!   notarised ([`check_statement`]);
 //! - registry kinds (`department`, `department_key`, `key_revocation`) are
 //!   signed by a root key of the trust policy, and root keys sign nothing else;
 //! - every other entry is signed by a registered department with a key
@@ -14,14 +16,28 @@
 //!   party of the case (only the case's provider approves, delivers, …; only
 //!   its requester records usage, disposes, …).
 
-use crate::attestation::{Body, Id, Kind, PublicKey, Role, Statement};
+use crate::attestation::{Body, Id, Kind, Origin, PublicKey, Role, Statement};
 use crate::state::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation,
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation, TrustRoots,
 };
+
+/// How far after the notarised time a statement may say it was signed:
+/// clocks disagree by seconds, not minutes (specs/lifecycle.md §Rules).
+pub const MAX_SIGNED_AHEAD_MS: u64 = 5 * 60 * 1000;
+/// How long before the notarised time a statement may have been signed: a
+/// department submits what it signs the same day; an older statement is
+/// signed again, with a fresh `signed_at`.
+pub const MAX_SIGNED_BEFORE_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Why an entry is refused. Each has a stable `code` for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    #[error("the statement is for log {got:?}, and this log is {expected:?}")]
+    WrongLog { expected: Origin, got: Origin },
+    #[error("the statement says it was signed at {signed_at} ms, more than 5 minutes after the notarised time {time} ms")]
+    SignedInFuture { signed_at: u64, time: u64 },
+    #[error("the statement says it was signed at {signed_at} ms, more than 24 hours before the notarised time {time} ms; sign it again")]
+    SignedTooLongAgo { signed_at: u64, time: u64 },
     #[error("{kind} entries must be signed by a root key of the trust policy")]
     NotRoot { kind: &'static str },
     #[error("root keys sign only registry entries, not {kind}")]
@@ -42,6 +58,10 @@ pub enum Refusal {
     KeyAlreadyRegistered(Id),
     #[error("key is already revoked")]
     KeyAlreadyRevoked,
+    #[error("{0} belongs to a root of the trust policy and cannot be registered to a department")]
+    ReservedForRoot(&'static str),
+    #[error("the key would be valid in an empty window: valid_until {valid_until} ms is not after valid_from {valid_from} ms")]
+    EmptyValidityWindow { valid_from: u64, valid_until: u64 },
     #[error("key is not a usable Ed25519 public key (invalid, small order or torsion)")]
     WeakKey,
     #[error("department {department} lacks the {role} role needed for {kind}")]
@@ -72,6 +92,10 @@ pub enum Refusal {
 impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
+            Refusal::WrongLog { .. } => "wrong_log",
+            Refusal::SignedInFuture { .. } | Refusal::SignedTooLongAgo { .. } => {
+                "signed_at_out_of_range"
+            }
             Refusal::NotRoot { .. } => "not_root",
             Refusal::RootSignsOnlyRegistry { .. } => "root_signs_only_registry",
             Refusal::UnknownDepartment(_) => "unknown_department",
@@ -82,6 +106,8 @@ impl Refusal {
             Refusal::KeyExpired { .. } => "key_expired",
             Refusal::KeyAlreadyRegistered(_) => "key_already_registered",
             Refusal::KeyAlreadyRevoked => "key_already_revoked",
+            Refusal::ReservedForRoot(_) => "reserved_for_root",
+            Refusal::EmptyValidityWindow { .. } => "empty_validity_window",
             Refusal::WeakKey => "weak_key",
             Refusal::MissingRole { .. } => "missing_role",
             Refusal::UnknownItem(_) => "unknown_catalog_item",
@@ -184,14 +210,16 @@ pub fn decide<V: LedgerView>(
     let signer = &statement.signer;
     let required = permitted_signer(kind);
     let mut evidence = Vec::new();
+    check_statement(view.trust(), statement, time)?;
 
     if required == Signer::Root {
-        if !view.is_root(signer) {
+        if !view.trust().is_root(signer) {
             return Err(Refusal::NotRoot { kind: kind.name() }.into());
         }
-        check_registry_entry(view, &statement.body, &mut evidence)?;
+        check_registry_entry(view, &statement.body, time, &mut evidence)?;
     } else {
-        if view.is_root(signer) {
+        // A root key signs only registry entries, under any name.
+        if view.trust().is_root_key(&signer.key) {
             return Err(Refusal::RootSignsOnlyRegistry { kind: kind.name() }.into());
         }
         let department = check_signer(view, &signer.department, &signer.key, time, &mut evidence)?;
@@ -257,13 +285,49 @@ pub fn effect<V: LedgerView>(
     })
 }
 
+/// The rules on every statement, before who signed it is looked at: it
+/// names this log, and its `signed_at` is close to the notarised time `time`.
+///
+/// Binding each statement to one log's origin keeps a statement (a key
+/// registration, say) from being replayed into another log that trusts the
+/// same root; bounding `signed_at` keeps a statement from being held back
+/// and notarised long after it was signed.
+pub fn check_statement(
+    trust: &TrustRoots,
+    statement: &Statement,
+    time: u64,
+) -> Result<(), Refusal> {
+    if statement.log != trust.origin {
+        return Err(Refusal::WrongLog {
+            expected: trust.origin.clone(),
+            got: statement.log.clone(),
+        });
+    }
+    let signed_at = statement.signed_at;
+    if signed_at > time.saturating_add(MAX_SIGNED_AHEAD_MS) {
+        return Err(Refusal::SignedInFuture { signed_at, time });
+    }
+    if signed_at < time.saturating_sub(MAX_SIGNED_BEFORE_MS) {
+        return Err(Refusal::SignedTooLongAgo { signed_at, time });
+    }
+    Ok(())
+}
+
 fn check_registry_entry<V: LedgerView>(
     view: &V,
     body: &Body,
+    time: u64,
     evidence: &mut Vec<u64>,
 ) -> Result<(), DecideError<V::Error>> {
     match body {
-        Body::Department(_) => Ok(()),
+        Body::Department(d) => {
+            // A root's name is its signer "department" in registry entries;
+            // a department of that name would be mistaken for it.
+            if view.trust().roots.iter().any(|r| r.department == d.id) {
+                return Err(Refusal::ReservedForRoot("the name").into());
+            }
+            Ok(())
+        }
         Body::DepartmentKey(k) => {
             let department = view
                 .department(&k.department)
@@ -271,6 +335,19 @@ fn check_registry_entry<V: LedgerView>(
                 .ok_or_else(|| Refusal::UnknownDepartment(k.department.clone()))?;
             if crate::attestation::registrable_key(&k.key).is_err() {
                 return Err(Refusal::WeakKey.into());
+            }
+            if view.trust().is_root_key(&k.key) {
+                return Err(Refusal::ReservedForRoot("the key").into());
+            }
+            let valid_from = k.valid_from.unwrap_or(time);
+            if let Some(valid_until) = k.valid_until {
+                if valid_until <= valid_from {
+                    return Err(Refusal::EmptyValidityWindow {
+                        valid_from,
+                        valid_until,
+                    }
+                    .into());
+                }
             }
             if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {
                 return Err(Refusal::KeyAlreadyRegistered(existing.department).into());

@@ -10,13 +10,13 @@
 //! [`Log::finish`]).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::attestation::{AttestationError, SignedAttestation, Statement};
-use crate::attestation::{Id, PublicKey, SignerRef};
+use crate::attestation::{Id, PublicKey};
 use crate::checkpoint::Checkpoint;
-use crate::entry::{Entry, MAX_STATEMENT_BYTES};
+use crate::entry::Entry;
 use crate::frontier::{BatchNodes, Frontier};
 use crate::hashing::{leaf_hash, sha256};
 use crate::lifecycle::{self, DecideError, Refusal};
@@ -25,19 +25,11 @@ use crate::policy::Policy;
 use crate::proof::inclusion_proof;
 use crate::receipt::Receipt;
 use crate::state::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Overlay, Roots,
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Overlay, Records,
+    TrustRoots,
 };
 use crate::store::{CommitBatch, Store, StoreError, StoreView, TreeState};
 use crate::tlog_proof::TlogProof;
-
-/// Why a submission was refused before it reached the log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SubmissionError {
-    #[error("statement is {0} bytes; the limit is {MAX_STATEMENT_BYTES}")]
-    TooLarge(usize),
-    #[error(transparent)]
-    Attestation(#[from] AttestationError),
-}
 
 /// A submission whose statement parsed. Its signature is checked by
 /// [`Submission::verify_signature`] (or in a batch) before it is appended.
@@ -50,10 +42,7 @@ pub struct Submission {
 }
 
 impl Submission {
-    pub fn parse(attestation: SignedAttestation) -> Result<Submission, SubmissionError> {
-        if attestation.statement.len() > MAX_STATEMENT_BYTES {
-            return Err(SubmissionError::TooLarge(attestation.statement.len()));
-        }
+    pub fn parse(attestation: SignedAttestation) -> Result<Submission, AttestationError> {
         let statement = Statement::parse(&attestation.statement)?;
         let digest = sha256(&attestation.statement);
         Ok(Submission {
@@ -100,11 +89,12 @@ pub enum LogError {
 
 /// Where evidence receipts are remembered between batches: registrations
 /// and case openings are cited again and again.
-const EVIDENCE_CACHE_LIMIT: usize = 100_000;
+/// A receipt is a few kilobytes: this bounds the cache to tens of megabytes.
+const EVIDENCE_CACHE_LIMIT: usize = 8_192;
 
 pub struct Log {
     store: Arc<Store>,
-    roots: Roots,
+    roots: TrustRoots,
     origin: String,
     log_keys: Vec<VerifierKey>,
     signer: NoteSigner,
@@ -175,7 +165,7 @@ impl Log {
         let (tree, frontier, checkpoint) = load(&store, &policy.origin, &policy.log_keys)?;
         Ok(Log {
             store,
-            roots: policy.root_signers(),
+            roots: policy.trust_roots(),
             origin: policy.origin.clone(),
             log_keys: policy.log_keys.clone(),
             signer,
@@ -315,7 +305,10 @@ impl Log {
                 evidence: decision.evidence,
             });
         }
-        let changes = overlay.into_changes();
+        let records = overlay.into_records();
+        // Until the batch is written, the store does not have its records:
+        // later batches must see them here.
+        self.records.borrow_mut().prepared(&records);
 
         let mut note = None;
         if !commit.entries.is_empty() {
@@ -331,11 +324,10 @@ impl Log {
                 last_time: time,
             };
             self.checkpoint = signed.clone();
-            self.records.borrow_mut().remember(&changes);
             for (i, (_, _, digest)) in commit.entries.iter().enumerate() {
                 self.in_flight.insert(*digest, first_index + i as u64);
             }
-            commit.changes = changes;
+            commit.changes = records.into_changes();
             commit.tree = Some(self.tree);
             commit.checkpoint = Some((size, signed.clone()));
             note = Some(signed);
@@ -361,6 +353,7 @@ impl Log {
         if let Some(n) = &note {
             self.committed = (tree, n.clone());
         }
+        self.records.borrow_mut().written();
         let first_index = commit.first_index;
         for (_, _, digest) in &commit.entries {
             self.in_flight.remove(digest);
@@ -458,45 +451,59 @@ fn load(
     Ok((tree, frontier, note))
 }
 
-/// Records read from the store, kept for later decisions. The log is the
-/// only writer of records, so an entry (even "absent") stays true until the
-/// log itself changes it, which it does right after each commit.
+/// The records the sequencer decides with, besides the store:
+///
+/// - those of batches prepared but not yet finished, oldest first. The store
+///   does not have them until the batch is written, so they are kept, all of
+///   them, until then (at most the pipeline's depth of batches);
+/// - records read from the store or written by finished batches, kept for
+///   later decisions (registrations and cases are looked up again and again),
+///   at most [`RECORD_CACHE_LIMIT`] of them. Only records that exist are
+///   kept: a lookup of a name nobody registered costs one store read (a bloom
+///   filter probe, usually), and a flood of such lookups grows nothing.
+///
+/// The log is the only writer of records, so a kept record stays true until
+/// a batch of the log changes it, and that batch's records are found first.
 #[derive(Default)]
 struct RecordCache {
-    departments: HashMap<Id, Option<DepartmentRecord>>,
-    keys: HashMap<PublicKey, Option<KeyRecord>>,
-    items: HashMap<Id, Option<ItemRecord>>,
-    cases: HashMap<Id, Option<CaseRecord>>,
+    unwritten: VecDeque<Records>,
+    written: Records,
 }
 
-/// Bound on cached records; past it the cache starts again empty.
-const RECORD_CACHE_LIMIT: usize = 1_000_000;
+/// Most records kept from the store and from finished batches; past it the
+/// kept records are dropped and kept again as they are read.
+const RECORD_CACHE_LIMIT: usize = 100_000;
 
 impl RecordCache {
-    fn len(&self) -> usize {
-        self.departments.len() + self.keys.len() + self.items.len() + self.cases.len()
+    /// A batch was prepared: its records are not in the store yet.
+    fn prepared(&mut self, records: &Records) {
+        self.unwritten.push_back(records.clone());
     }
 
-    fn remember(&mut self, changes: &[Change]) {
-        if self.len() > RECORD_CACHE_LIMIT {
-            *self = RecordCache::default();
+    /// The oldest prepared batch is durable: its records are the store's now.
+    fn written(&mut self) {
+        let Some(batch) = self.unwritten.pop_front() else {
+            return;
+        };
+        for change in batch.into_changes() {
+            self.keep(change);
         }
-        for c in changes {
-            match c {
-                Change::Department(id, r) => {
-                    self.departments.insert(id.clone(), Some(r.clone()));
-                }
-                Change::Key(k, r) => {
-                    self.keys.insert(*k, Some(r.clone()));
-                }
-                Change::Item(id, r) => {
-                    self.items.insert(id.clone(), Some(r.clone()));
-                }
-                Change::Case(id, r) => {
-                    self.cases.insert(id.clone(), Some(r.clone()));
-                }
-            }
+    }
+
+    fn keep(&mut self, change: Change) {
+        if self.written.len() >= RECORD_CACHE_LIMIT {
+            self.written = Records::default();
         }
+        self.written.apply(change);
+    }
+
+    /// The newest record named by `find`, if one is kept.
+    fn find<R: Clone>(&self, find: impl Fn(&Records) -> Option<&R>) -> Option<R> {
+        self.unwritten
+            .iter()
+            .rev()
+            .chain(std::iter::once(&self.written))
+            .find_map(|r| find(r).cloned())
     }
 }
 
@@ -506,43 +513,57 @@ struct CachedView<'a> {
     cache: &'a RefCell<RecordCache>,
 }
 
-fn cached<K: std::hash::Hash + Eq + Clone, R: Clone>(
-    map: impl FnOnce(&mut RecordCache) -> &mut HashMap<K, Option<R>>,
-    cache: &RefCell<RecordCache>,
-    key: &K,
-    load: impl FnOnce() -> Result<Option<R>, StoreError>,
-) -> Result<Option<R>, StoreError> {
-    let mut c = cache.borrow_mut();
-    let m = map(&mut c);
-    if let Some(r) = m.get(key) {
-        return Ok(r.clone());
+impl CachedView<'_> {
+    /// A record from the cache, else from the store (and then kept).
+    fn lookup<R: Clone>(
+        &self,
+        find: impl Fn(&Records) -> Option<&R>,
+        load: impl FnOnce() -> Result<Option<R>, StoreError>,
+        change: impl FnOnce(R) -> Change,
+    ) -> Result<Option<R>, StoreError> {
+        if let Some(r) = self.cache.borrow().find(&find) {
+            return Ok(Some(r));
+        }
+        let loaded = load()?;
+        if let Some(r) = &loaded {
+            self.cache.borrow_mut().keep(change(r.clone()));
+        }
+        Ok(loaded)
     }
-    let r = load()?;
-    m.insert(key.clone(), r.clone());
-    Ok(r)
 }
 
 impl LedgerView for CachedView<'_> {
     type Error = StoreError;
-    fn is_root(&self, signer: &SignerRef) -> bool {
-        self.store.is_root(signer)
+    fn trust(&self) -> &TrustRoots {
+        self.store.trust()
     }
     fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
-        cached(
-            |c| &mut c.departments,
-            self.cache,
-            id,
+        self.lookup(
+            |r| r.department(id),
             || self.store.department(id),
+            |r| Change::Department(id.clone(), r),
         )
     }
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StoreError> {
-        cached(|c| &mut c.keys, self.cache, key, || self.store.key(key))
+        self.lookup(
+            |r| r.key(key),
+            || self.store.key(key),
+            |r| Change::Key(*key, r),
+        )
     }
     fn item(&self, id: &Id) -> Result<Option<ItemRecord>, StoreError> {
-        cached(|c| &mut c.items, self.cache, id, || self.store.item(id))
+        self.lookup(
+            |r| r.item(id),
+            || self.store.item(id),
+            |r| Change::Item(id.clone(), r),
+        )
     }
     fn case(&self, id: &Id) -> Result<Option<CaseRecord>, StoreError> {
-        cached(|c| &mut c.cases, self.cache, id, || self.store.case(id))
+        self.lookup(
+            |r| r.case(id),
+            || self.store.case(id),
+            |r| Change::Case(id.clone(), r),
+        )
     }
 }
 

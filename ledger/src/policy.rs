@@ -11,9 +11,9 @@
 //! Department keys are not in the policy: they are registered in the log by
 //! root-signed entries, so the log itself says which key was valid when.
 
-use crate::attestation::{Id, PublicKey, SignerRef};
+use crate::attestation::{Id, Origin, PublicKey, SignerRef};
 use crate::note::{NoteError, VerifierKey, TYPE_ED25519};
-use crate::state::Roots;
+use crate::state::TrustRoots;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -32,12 +32,15 @@ pub enum PolicyError {
     NoRootKey,
     #[error("policy `log` keys name different origins: {0:?} and {1:?}")]
     MixedOrigins(String, String),
+    #[error("policy line {line}: this public key is already in the policy (line {first})")]
+    DuplicateKey { line: usize, first: usize },
 }
 
 impl Policy {
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut log_keys: Vec<VerifierKey> = Vec::new();
         let mut roots = Vec::new();
+        let mut seen: Vec<([u8; 32], usize)> = Vec::new();
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -54,8 +57,14 @@ impl Policy {
             if key.sig_type != TYPE_ED25519 {
                 return Err(bad("only Ed25519 (type 0x01) keys are accepted".into()));
             }
+            let bytes = key.key.to_bytes();
+            if let Some(&(_, first)) = seen.iter().find(|(k, _)| *k == bytes) {
+                return Err(PolicyError::DuplicateKey { line: n + 1, first });
+            }
+            seen.push((bytes, n + 1));
             match directive {
                 "log" => {
+                    Origin::try_from(key.name.clone()).map_err(bad)?;
                     if let Some(first) = log_keys.first() {
                         if first.name != key.name {
                             return Err(PolicyError::MixedOrigins(first.name.clone(), key.name));
@@ -92,17 +101,20 @@ impl Policy {
         out
     }
 
-    /// The root keys as statement signers.
-    pub fn root_signers(&self) -> Roots {
-        Roots(
-            self.roots
+    /// The log's origin and the root keys as statement signers: the state
+    /// before the first entry.
+    pub fn trust_roots(&self) -> TrustRoots {
+        TrustRoots {
+            origin: Origin::try_from(self.origin.clone()).expect("checked at parse"),
+            roots: self
+                .roots
                 .iter()
                 .map(|k| SignerRef {
                     department: Id::try_from(k.name.clone()).expect("checked at parse"),
                     key: PublicKey(k.key.to_bytes()),
                 })
                 .collect(),
-        )
+        }
     }
 }
 
@@ -128,7 +140,7 @@ mod tests {
         let p = Policy::parse(&text).unwrap();
         assert_eq!(p.origin, "example.gov.cn/share-audit/2026");
         assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
-        assert_eq!(p.root_signers().0[0].department.as_str(), "gd.sjj");
+        assert_eq!(p.trust_roots().roots[0].department.as_str(), "gd.sjj");
         assert_eq!(
             Policy::parse(&format!("root {}\n", root.verifier().encode())),
             Err(PolicyError::NoLogKey)

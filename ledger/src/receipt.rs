@@ -26,12 +26,14 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::attestation::Statement;
-use crate::checkpoint::Checkpoint;
+use crate::attestation::{SignedAttestation, Statement};
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::entry::{Entry, EntryError};
 use crate::hashing::{leaf_hash, BadHash, Hash};
 use crate::lifecycle::{self, DecideError, Refusal};
+use crate::note::Note;
 use crate::policy::Policy;
+use crate::proof::verify_inclusion;
 use crate::state::Overlay;
 use crate::strict_json;
 use crate::tlog_proof::{TlogProof, TlogProofError};
@@ -81,8 +83,9 @@ struct ReceiptJson {
     leaf_hash: String,
     entry: String,
     proof: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    evidence: Vec<ReceiptJson>,
+    /// Omitted when empty; `[]` is refused (one encoding per receipt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<Vec<ReceiptJson>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +106,29 @@ pub enum ReceiptError {
     NestedEvidence,
     #[error("receipt carries more than {MAX_EVIDENCE} evidence receipts")]
     TooMuchEvidence,
+    #[error(
+        "receipt for entry {index} holds another statement or signature than the one submitted"
+    )]
+    OtherAttestation { index: u64 },
+    #[error("entry {index} is for log {got:?}, not {expected:?}")]
+    WrongLog {
+        index: u64,
+        expected: String,
+        got: String,
+    },
+    #[error("evidence entry {evidence} was notarised at {evidence_time} ms, after entry {index} at {time} ms: times never decrease along the log")]
+    TimeDecreases {
+        index: u64,
+        time: u64,
+        evidence: u64,
+        evidence_time: u64,
+    },
+    #[error("the log forked: two checkpoints of size {size} carry different roots ({first} and {second})")]
+    Fork {
+        size: u64,
+        first: String,
+        second: String,
+    },
     #[error("entry {index} is not permitted by the evidence: {refusal}")]
     NotPermitted { index: u64, refusal: Refusal },
 }
@@ -182,14 +208,15 @@ impl Receipt {
             leaf_hash: self.leaf_hash.to_base64(),
             entry: BASE64.encode(&self.entry),
             proof: self.proof.clone(),
-            evidence: self.evidence.iter().map(|e| e.to_json_struct()).collect(),
+            evidence: (!self.evidence.is_empty())
+                .then(|| self.evidence.iter().map(|e| e.to_json_struct()).collect()),
         }
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Receipt, ReceiptError> {
-        let value = strict_json::parse(bytes).map_err(|e| ReceiptError::Format(e.to_string()))?;
-        let json: ReceiptJson =
-            serde_json::from_value(value).map_err(|e| ReceiptError::Format(e.to_string()))?;
+        let format = |e: &dyn std::fmt::Display| ReceiptError::Format(e.to_string());
+        strict_json::check(bytes).map_err(|e| format(&e))?;
+        let json: ReceiptJson = strict_json::from_slice(bytes).map_err(|e| format(&e))?;
         Receipt::from_json_struct(json, true)
     }
 
@@ -200,19 +227,23 @@ impl Receipt {
                 j.format
             )));
         }
-        if !top && !j.evidence.is_empty() {
-            return Err(ReceiptError::NestedEvidence);
-        }
-        if j.evidence.len() > MAX_EVIDENCE {
-            return Err(ReceiptError::TooMuchEvidence);
-        }
+        let evidence = match j.evidence {
+            None => vec![],
+            Some(e) if e.is_empty() => {
+                return Err(ReceiptError::Format(
+                    "evidence is omitted when empty, not []".into(),
+                ))
+            }
+            Some(_) if !top => return Err(ReceiptError::NestedEvidence),
+            Some(e) if e.len() > MAX_EVIDENCE => return Err(ReceiptError::TooMuchEvidence),
+            Some(e) => e,
+        };
         let leaf_hash = Hash::from_base64(&j.leaf_hash)
             .map_err(|e: BadHash| ReceiptError::Format(format!("leaf_hash: {e}")))?;
         let entry = BASE64
             .decode(&j.entry)
             .map_err(|_| ReceiptError::Format("entry is not base64".into()))?;
-        let evidence = j
-            .evidence
+        let evidence = evidence
             .into_iter()
             .map(|e| Receipt::from_json_struct(e, false).map(Arc::new))
             .collect::<Result<_, _>>()?;
@@ -246,12 +277,56 @@ impl Receipt {
         entry
             .verify_signature(&statement)
             .map_err(|source| ReceiptError::Entry { index, source })?;
+        if statement.log.as_str() != policy.origin {
+            return Err(ReceiptError::WrongLog {
+                index,
+                expected: policy.origin.clone(),
+                got: statement.log.to_string(),
+            });
+        }
         Ok(VerifiedReceipt {
             index,
             entry,
             statement,
             checkpoint,
         })
+    }
+
+    /// Checks that this receipt is for `attestation`: its entry holds
+    /// exactly that statement and signature, `leaf_hash` is the entry's, and
+    /// the audit path places the leaf under the root of the checkpoint it
+    /// carries. Whether that checkpoint was signed by the log is for
+    /// [`Receipt::verify`] to say, given a policy.
+    pub fn check_holds(&self, attestation: &SignedAttestation) -> Result<(), ReceiptError> {
+        let index = self.index;
+        let entry =
+            Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;
+        if entry.statement != attestation.statement || entry.signature != attestation.signature {
+            return Err(ReceiptError::OtherAttestation { index });
+        }
+        if leaf_hash(&self.entry) != self.leaf_hash {
+            return Err(ReceiptError::LeafHashMismatch { index });
+        }
+        let proof = TlogProof::parse(&self.proof)
+            .map_err(|source| ReceiptError::Proof { index, source })?;
+        if proof.index != index {
+            return Err(ReceiptError::IndexMismatch {
+                index,
+                proof_index: proof.index,
+            });
+        }
+        let proof_error = |e: TlogProofError| ReceiptError::Proof { index, source: e };
+        let note = Note::parse(proof.checkpoint.as_bytes())
+            .map_err(|e| proof_error(CheckpointError::from(e).into()))?;
+        let checkpoint = Checkpoint::parse_body(&note.text).map_err(|e| proof_error(e.into()))?;
+        verify_inclusion(
+            index,
+            checkpoint.size,
+            &self.leaf_hash,
+            &proof.path,
+            &checkpoint.root,
+        )
+        .map_err(|e| proof_error(e.into()))
     }
 
     /// Verifies the receipt completely against the trust policy.
@@ -264,7 +339,7 @@ impl Receipt {
     /// before this entry) are for the full audit of an export.
     pub fn verify(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
         let verified = self.verify_standalone(policy)?;
-        let mut facts = Overlay::new(policy.root_signers());
+        let mut facts = Overlay::new(policy.trust_roots());
         let mut evidence: Vec<VerifiedReceipt> = Vec::new();
         for e in &self.evidence {
             if e.index >= self.index {
@@ -276,6 +351,17 @@ impl Receipt {
             evidence.push(e.verify_standalone(policy)?);
         }
         evidence.sort_by_key(|e| e.index);
+        check_no_fork(std::iter::once(&verified).chain(&evidence))?;
+        for e in &evidence {
+            if e.entry.time > verified.entry.time {
+                return Err(ReceiptError::TimeDecreases {
+                    index: self.index,
+                    time: verified.entry.time,
+                    evidence: e.index,
+                    evidence_time: e.entry.time,
+                });
+            }
+        }
         for e in &evidence {
             let changes = lifecycle::effect(&facts, &e.statement, e.entry.time, e.index)
                 .unwrap_or_else(|never| match never {});
@@ -297,6 +383,27 @@ impl Receipt {
             Err(DecideError::View(never)) => match never {},
         }
     }
+}
+
+/// Two checkpoints of one log with the same size and different roots are
+/// proof that the notary signed two histories (specs/receipt.md step 3).
+fn check_no_fork<'a>(
+    receipts: impl Iterator<Item = &'a VerifiedReceipt>,
+) -> Result<(), ReceiptError> {
+    let mut roots = std::collections::BTreeMap::new();
+    for r in receipts {
+        let c = &r.checkpoint;
+        if let Some(first) = roots.insert(c.size, c.root) {
+            if first != c.root {
+                return Err(ReceiptError::Fork {
+                    size: c.size,
+                    first: first.to_base64(),
+                    second: c.root.to_base64(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

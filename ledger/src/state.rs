@@ -11,7 +11,7 @@ use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 
-use crate::attestation::{Id, PublicKey, Role, ShareAttribute, SignerRef};
+use crate::attestation::{Id, Origin, PublicKey, Role, ShareAttribute, SignerRef};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepartmentRecord {
@@ -67,37 +67,25 @@ pub enum Change {
 /// Read access to the established state.
 pub trait LedgerView {
     type Error;
-    /// Whether the signer is a root key of the trust policy.
-    fn is_root(&self, signer: &SignerRef) -> bool;
+    /// What the trust policy says: the log's origin and its root keys.
+    fn trust(&self) -> &TrustRoots;
     fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, Self::Error>;
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, Self::Error>;
     fn item(&self, id: &Id) -> Result<Option<ItemRecord>, Self::Error>;
     fn case(&self, id: &Id) -> Result<Option<CaseRecord>, Self::Error>;
 }
 
-/// Changes applied on top of a base view. The notary keeps one per batch
-/// (later entries of a batch see earlier ones before anything is written);
-/// a verifier keeps one over [`Roots`] for everything it replays.
-#[derive(Debug)]
-pub struct Overlay<V> {
-    base: V,
+/// A set of records, one per name: what a run of entries established.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
     departments: HashMap<Id, DepartmentRecord>,
     keys: HashMap<PublicKey, KeyRecord>,
     items: HashMap<Id, ItemRecord>,
     cases: HashMap<Id, CaseRecord>,
 }
 
-impl<V: LedgerView> Overlay<V> {
-    pub fn new(base: V) -> Overlay<V> {
-        Overlay {
-            base,
-            departments: HashMap::new(),
-            keys: HashMap::new(),
-            items: HashMap::new(),
-            cases: HashMap::new(),
-        }
-    }
-
+impl Records {
+    /// Sets one record (replacing the one of the same name).
     pub fn apply(&mut self, change: Change) {
         match change {
             Change::Department(id, r) => {
@@ -115,9 +103,31 @@ impl<V: LedgerView> Overlay<V> {
         }
     }
 
-    /// Every record changed on top of the base, for writing back.
+    pub fn department(&self, id: &Id) -> Option<&DepartmentRecord> {
+        self.departments.get(id)
+    }
+    pub fn key(&self, key: &PublicKey) -> Option<&KeyRecord> {
+        self.keys.get(key)
+    }
+    pub fn item(&self, id: &Id) -> Option<&ItemRecord> {
+        self.items.get(id)
+    }
+    pub fn case(&self, id: &Id) -> Option<&CaseRecord> {
+        self.cases.get(id)
+    }
+
+    /// How many records the set holds.
+    pub fn len(&self) -> usize {
+        self.departments.len() + self.keys.len() + self.items.len() + self.cases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record, as the changes that set them.
     pub fn into_changes(self) -> Vec<Change> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.len());
         out.extend(
             self.departments
                 .into_iter()
@@ -127,6 +137,33 @@ impl<V: LedgerView> Overlay<V> {
         out.extend(self.items.into_iter().map(|(k, v)| Change::Item(k, v)));
         out.extend(self.cases.into_iter().map(|(k, v)| Change::Case(k, v)));
         out
+    }
+}
+
+/// Changes applied on top of a base view. The notary keeps one per batch
+/// (later entries of a batch see earlier ones before anything is written);
+/// a verifier keeps one over [`TrustRoots`] for everything it replays.
+#[derive(Debug)]
+pub struct Overlay<V> {
+    base: V,
+    records: Records,
+}
+
+impl<V: LedgerView> Overlay<V> {
+    pub fn new(base: V) -> Overlay<V> {
+        Overlay {
+            base,
+            records: Records::default(),
+        }
+    }
+
+    pub fn apply(&mut self, change: Change) {
+        self.records.apply(change);
+    }
+
+    /// Every record changed on top of the base.
+    pub fn into_records(self) -> Records {
+        self.records
     }
 }
 
@@ -142,31 +179,49 @@ fn layered<T: Clone, E>(
 
 impl<V: LedgerView> LedgerView for Overlay<V> {
     type Error = V::Error;
-    fn is_root(&self, signer: &SignerRef) -> bool {
-        self.base.is_root(signer)
+    fn trust(&self) -> &TrustRoots {
+        self.base.trust()
     }
     fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, V::Error> {
-        layered(self.departments.get(id), || self.base.department(id))
+        layered(self.records.department(id), || self.base.department(id))
     }
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, V::Error> {
-        layered(self.keys.get(key), || self.base.key(key))
+        layered(self.records.key(key), || self.base.key(key))
     }
     fn item(&self, id: &Id) -> Result<Option<ItemRecord>, V::Error> {
-        layered(self.items.get(id), || self.base.item(id))
+        layered(self.records.item(id), || self.base.item(id))
     }
     fn case(&self, id: &Id) -> Result<Option<CaseRecord>, V::Error> {
-        layered(self.cases.get(id), || self.base.case(id))
+        layered(self.records.case(id), || self.base.case(id))
     }
 }
 
-/// The state before the first entry: nothing but the policy's root keys.
-#[derive(Debug, Clone, Default)]
-pub struct Roots(pub Vec<SignerRef>);
+/// The state before the first entry: the log's origin and the policy's root
+/// keys, nothing else.
+#[derive(Debug, Clone)]
+pub struct TrustRoots {
+    /// The origin of the log; every statement must name it.
+    pub origin: Origin,
+    /// The root keys, each with its name as the signer's department.
+    pub roots: Vec<SignerRef>,
+}
 
-impl LedgerView for Roots {
+impl TrustRoots {
+    /// Whether `signer` is a root of the policy: its name and its key.
+    pub fn is_root(&self, signer: &SignerRef) -> bool {
+        self.roots.contains(signer)
+    }
+
+    /// Whether `key` is the key of a root, whatever name it is used under.
+    pub fn is_root_key(&self, key: &PublicKey) -> bool {
+        self.roots.iter().any(|r| &r.key == key)
+    }
+}
+
+impl LedgerView for TrustRoots {
     type Error = Infallible;
-    fn is_root(&self, signer: &SignerRef) -> bool {
-        self.0.contains(signer)
+    fn trust(&self) -> &TrustRoots {
+        self
     }
     fn department(&self, _: &Id) -> Result<Option<DepartmentRecord>, Infallible> {
         Ok(None)
@@ -184,8 +239,8 @@ impl LedgerView for Roots {
 
 impl<V: LedgerView> LedgerView for &V {
     type Error = V::Error;
-    fn is_root(&self, signer: &SignerRef) -> bool {
-        (*self).is_root(signer)
+    fn trust(&self) -> &TrustRoots {
+        (*self).trust()
     }
     fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, V::Error> {
         (*self).department(id)

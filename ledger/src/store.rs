@@ -27,13 +27,13 @@ use rocksdb::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::attestation::{Id, PublicKey, SignerRef};
+use crate::attestation::{Id, PublicKey};
 use crate::frontier::Frontier;
 use crate::hashing::{leaf_hash, Hash};
 use crate::proof::{self, range_nodes, NodeId, NodeSource, ProofError};
 use crate::receipt::Receipt;
 use crate::state::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Roots,
+    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, TrustRoots,
 };
 use crate::tlog_proof::TlogProof;
 
@@ -525,7 +525,7 @@ impl Store {
     }
 
     /// The established state, with the policy's root keys.
-    pub fn view<'a>(&'a self, roots: &'a Roots) -> StoreView<'a> {
+    pub fn view<'a>(&'a self, roots: &'a TrustRoots) -> StoreView<'a> {
         StoreView { store: self, roots }
     }
 }
@@ -544,13 +544,13 @@ impl NodeSource for Store {
 /// [`LedgerView`] over the committed state.
 pub struct StoreView<'a> {
     store: &'a Store,
-    roots: &'a Roots,
+    roots: &'a TrustRoots,
 }
 
 impl LedgerView for StoreView<'_> {
     type Error = StoreError;
-    fn is_root(&self, signer: &SignerRef) -> bool {
-        self.roots.is_root(signer)
+    fn trust(&self) -> &TrustRoots {
+        self.roots
     }
     fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
         self.store.state(TAG_DEPARTMENT, id.as_str().as_bytes())

@@ -216,6 +216,262 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// Deserializes `T` from bytes that passed [`check`], accepting only the one
+/// JSON shape the specs give each type (specs/attestation.md §Strict JSON):
+///
+/// - a struct only from an object (serde also takes an array of its fields
+///   in order);
+/// - an enum only from a string naming a variant (serde also takes
+///   `{"variant": null}`);
+/// - an optional member only when it has a value: absent means absent, and
+///   `null` is refused (serde reads it as absent).
+///
+/// Two readers that follow the specs therefore agree on every document this
+/// accepts. Call [`check`] first: this does not repeat its rules.
+pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(Shaped(&mut de))?;
+    de.end()?;
+    Ok(value)
+}
+
+/// [`from_slice`] for a value already parsed by [`parse`].
+pub fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    T::deserialize(Shaped(value))
+}
+
+/// A deserializer that passes on only the canonical shape of each type (see
+/// [`from_slice`]). It wraps every nested value the same way, except the
+/// contents of newtype structs: `serde_json::value::RawValue` is one, and
+/// must see the underlying deserializer. A `RawValue` is parsed again later,
+/// through this wrapper, once its schema is known.
+struct Shaped<D>(D);
+
+macro_rules! forward_scalars {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+                self.0.$method(visitor)
+            }
+        )*
+    };
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Shaped<D> {
+    type Error = D::Error;
+
+    forward_scalars! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32
+        deserialize_f64 deserialize_char deserialize_str deserialize_string deserialize_bytes
+        deserialize_byte_buf deserialize_unit deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(ShapedVisitor(visitor))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_option(PresentVisitor(visitor))
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_newtype_struct(name, visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_seq(ShapedVisitor(visitor))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_tuple(len, ShapedVisitor(visitor))
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0
+            .deserialize_tuple_struct(name, len, ShapedVisitor(visitor))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(ShapedVisitor(visitor))
+    }
+
+    /// Objects only: asking for a map refuses arrays.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(ShapedVisitor(visitor))
+    }
+
+    /// Strings only: every enum of the specs is a set of names.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_str(VariantName(visitor))
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+/// Passes every value on, wrapping the contents of arrays and objects.
+struct ShapedVisitor<V>(V);
+
+macro_rules! forward_visits {
+    ($($method:ident($ty:ty))*) => {
+        $(
+            fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
+                self.0.$method(v)
+            }
+        )*
+    };
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for ShapedVisitor<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)
+    }
+
+    forward_visits! {
+        visit_bool(bool) visit_i64(i64) visit_u64(u64) visit_i128(i128) visit_u128(u128)
+        visit_f64(f64) visit_char(char) visit_str(&str) visit_borrowed_str(&'de str)
+        visit_string(String) visit_bytes(&[u8]) visit_borrowed_bytes(&'de [u8])
+        visit_byte_buf(Vec<u8>)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_none()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.0.visit_unit()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_some(Shaped(d))
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_newtype_struct(Shaped(d))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        self.0.visit_seq(ShapedSeq(seq))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(ShapedMap(map))
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
+        self.0.visit_enum(data)
+    }
+}
+
+/// An optional member that is present: refuses `null`.
+struct PresentVisitor<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for PresentVisitor<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(" (an optional member is omitted when absent, never null)")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        Err(E::invalid_type(de::Unexpected::Unit, &self))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        Err(E::invalid_type(de::Unexpected::Unit, &self))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        self.0.visit_some(Shaped(d))
+    }
+}
+
+/// An enum value: a string naming a unit variant.
+struct VariantName<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for VariantName<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)?;
+        f.write_str(", written as a string")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<V::Value, E> {
+        self.0
+            .visit_enum(de::IntoDeserializer::<E>::into_deserializer(name))
+    }
+}
+
+struct ShapedSeq<A>(A);
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for ShapedSeq<A> {
+    type Error = A::Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, A::Error> {
+        self.0.next_element_seed(ShapedSeed(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+struct ShapedMap<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for ShapedMap<A> {
+    type Error = A::Error;
+    /// Keys are strings in JSON; they need no wrapping.
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        self.0.next_key_seed(seed)
+    }
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, A::Error> {
+        self.0.next_value_seed(ShapedSeed(seed))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+struct ShapedSeed<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for ShapedSeed<S> {
+    type Value = S::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(Shaped(d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,10 +79,12 @@ impl TileId {
         self.width == TILE_WIDTH
     }
 
-    /// Tree level of the hashes in this tile (0 for entry bundles).
-    pub fn tree_level(&self) -> u8 {
+    /// Tree level of the hashes in this tile (0 for entry bundles). Tile
+    /// levels go up to 63 (C2SP tlog-tiles), so this goes up to 504, far
+    /// above the 64 levels a tree of at most 2^64 leaves has.
+    pub fn tree_level(&self) -> u32 {
         match self.kind {
-            TileKind::Hashes { level } => level * TILE_HEIGHT,
+            TileKind::Hashes { level } => u32::from(level) * u32::from(TILE_HEIGHT),
             TileKind::Entries => 0,
         }
     }
@@ -96,7 +98,7 @@ impl TileId {
     /// width that exists is served, so every published size's partial tiles
     /// are available.
     pub fn exists_in(&self, size: u64) -> bool {
-        let level = u32::from(self.tree_level());
+        let level = self.tree_level();
         let complete = if level >= 64 { 0 } else { size >> level };
         match self.first().and_then(|f| f.checked_add(self.width)) {
             Some(end) => end <= complete,
@@ -191,6 +193,9 @@ mod tests {
             "x/000",
             "0/001/",
             "entries/x1",
+            "0%2F000.p%2F6",
+            "0/00%30.p/6",
+            "0/000.p/%36",
         ] {
             assert!(TileId::parse(bad).is_err(), "{bad} should be refused");
         }
@@ -216,6 +221,12 @@ mod tests {
         assert!(t(2, 0, 1).exists_in(70_000));
         assert!(!t(2, 0, 2).exists_in(70_000));
         assert!(!t(3, 0, 1).exists_in(70_000));
+        // Levels whose tree level is past 64 (or past u8) exist in no tree.
+        for level in [8, 31, 32, 63] {
+            assert!(!t(level, 0, 1).exists_in(u64::MAX));
+            assert!(!t(level, 999_999, 256).exists_in(u64::MAX));
+        }
+        assert!(t(7, 0, 1).exists_in(u64::MAX));
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn key(byte: u8) -> SigningKey {
 
 fn statement(department: &str, k: &SigningKey, kind: &str, signed_at: u64, body: &str) -> Vec<u8> {
     format!(
-        r#"{{"version":1,"kind":"{kind}","signer":{{"department":"{department}","key":"{}"}},"signed_at":{signed_at},"body":{body}}}"#,
+        r#"{{"version":1,"kind":"{kind}","log":"{ORIGIN}","signer":{{"department":"{department}","key":"{}"}},"signed_at":{signed_at},"body":{body}}}"#,
         BASE64.encode(k.verifying_key().as_bytes())
     )
     .into_bytes()
@@ -199,6 +199,20 @@ fn worked_example_follows_the_definitions() {
         att["signature"].as_str().unwrap()
     );
     assert_eq!(entry, [header.as_bytes(), &statement].concat());
+
+    // specs/attestation.md §Statements: the statement names the log (the
+    // policy's origin), and entry.md shows this very entry.
+    let fields: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+    assert_eq!(fields["log"], ORIGIN);
+    assert!(String::from_utf8(read("policy.txt"))
+        .unwrap()
+        .contains(&format!("log {ORIGIN}+")));
+    let entry_md = std::fs::read_to_string(dir.join("../entry.md")).unwrap();
+    let signature_line = format!("signature {}", att["signature"].as_str().unwrap());
+    assert!(
+        entry_md.contains(&signature_line),
+        "specs/entry.md shows another entry than examples/entry.txt"
+    );
 
     // specs/merkle.md: leaf hash = SHA-256(0x00 || entry).
     let leaf = Sha256::new()

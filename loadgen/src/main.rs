@@ -254,7 +254,7 @@ fn resources(common: &Common, entries: u64) -> Value {
 }
 
 fn print_run(label: &str, run: &Run) {
-    println!(
+    cli::outln!(
         "{label}: {:.0}/s over {:.1} s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; statuses {:?}",
         run.per_s(),
         run.elapsed.as_secs_f64(),
@@ -275,20 +275,22 @@ async fn ingest(
     let addr = parse_url(&common.notary)?;
     let root = department::load_key(&common.root)?;
     let secs = Duration::from_secs_f64(ceiling_secs);
-    println!("measuring the Ed25519 ceiling on every core ({ceiling_secs} s each)…");
+    cli::outln!("measuring the Ed25519 ceiling on every core ({ceiling_secs} s each)…");
     let strict = tokio::task::spawn_blocking(move || ceiling::verify_strict_per_s(secs)).await?;
     let batch = tokio::task::spawn_blocking(move || ceiling::batch_path_per_s(secs)).await?;
-    println!("ceiling: verify_strict {strict:.0}/s, batch path {batch:.0}/s");
+    cli::outln!("ceiling: verify_strict {strict:.0}/s, batch path {batch:.0}/s");
 
-    let workload = Workload::new(common.departments, common.cases, &run_id());
-    println!(
+    let origin = loadgen::workload::log_origin(addr).await?;
+    let workload = Workload::new(common.departments, common.cases, &run_id(), &origin);
+    cli::outln!(
         "setting up {} departments and {} cases…",
-        common.departments, common.cases
+        common.departments,
+        common.cases
     );
     workload.set_up(&root, addr, common.concurrency).await?;
-    println!("pre-signing {count} attestations…");
+    cli::outln!("pre-signing {count} attestations…");
     let bodies = tokio::task::block_in_place(|| workload.presign(0, count));
-    println!(
+    cli::outln!(
         "sending with {} connections{}{}…",
         common.concurrency,
         rate.map(|r| format!(" at {r:.0}/s")).unwrap_or_default(),
@@ -312,11 +314,11 @@ async fn ingest(
     .await?;
     print_run("ingest", &run);
     let ratio = run.per_s() / strict;
-    println!("ingest / verify_strict ceiling = {ratio:.2}");
+    cli::outln!("ingest / verify_strict ceiling = {ratio:.2}");
     let entries = tree_size(addr).await?;
     let res = resources(&common, entries);
     if common.json {
-        println!(
+        cli::outln!(
             "{}",
             json!({
                 "bench": "ingest",
@@ -377,7 +379,8 @@ async fn measure_reads(
 async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> {
     let addr = parse_url(&common.notary)?;
     let root = department::load_key(&common.root)?;
-    let workload = Workload::new(common.departments, common.cases, &run_id());
+    let origin = loadgen::workload::log_origin(addr).await?;
+    let workload = Workload::new(common.departments, common.cases, &run_id(), &origin);
     workload.set_up(&root, addr, common.concurrency).await?;
     let mut sent = 0usize;
     let mut fill = Duration::ZERO;
@@ -399,7 +402,7 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
             )
             .await?;
             fill += run.elapsed;
-            println!("filled to {} ({:.0}/s)", size + run.ok(), run.per_s());
+            cli::outln!("filled to {} ({:.0}/s)", size + run.ok(), run.per_s());
         }
         let size = tree_size(addr).await?;
         let (p, t) = measure_reads(addr, size, requests, common.concurrency).await?;
@@ -411,7 +414,7 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
     let res = resources(&common, entries);
     if common.json {
         let (first, last) = (&results[0], &results[results.len() - 1]);
-        println!(
+        cli::outln!(
             "{}",
             json!({
                 "bench": "proofs",

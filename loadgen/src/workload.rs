@@ -20,6 +20,8 @@ pub struct Workload {
     /// Case ids; case `j` is between requester `j % R` and provider `j % P`.
     pub cases: Vec<String>,
     pub run: String,
+    /// The origin of the notary's log, which every statement names.
+    pub log: String,
 }
 
 fn item(run: &str, p: usize) -> String {
@@ -30,7 +32,7 @@ impl Workload {
     /// Fresh keys for `departments` departments (half providers, half
     /// requesters) and `cases` cases. `run` makes ids unique per run, so a
     /// benchmark can be repeated on the same log.
-    pub fn new(departments: usize, cases: usize, run: &str) -> Workload {
+    pub fn new(departments: usize, cases: usize, run: &str, log: &str) -> Workload {
         let half = (departments / 2).max(1);
         let make = |role: &str, i: usize| {
             DepartmentKey::generate(&format!("bench.{run}.{role}{i}"))
@@ -44,6 +46,7 @@ impl Workload {
                 .map(|j| format!("{run}-case-{j}"))
                 .collect(),
             run: run.to_owned(),
+            log: log.to_owned(),
         }
     }
 
@@ -70,7 +73,7 @@ impl Workload {
             .chain(self.requesters.iter().map(|d| (d, "requester")))
             .collect();
         let sign = |k: &DepartmentKey, kind, body| {
-            k.sign(kind, body, now_ms())
+            k.sign(&self.log, kind, body, now_ms())
                 .expect("valid statement")
                 .to_json()
         };
@@ -146,6 +149,7 @@ impl Workload {
         let signed = if n.is_multiple_of(2) {
             let digest = format!("sha256:{:064x}", (n as u128) * 0x9e37_79b9_7f4a_7c15);
             self.provider_of(case).sign(
+                &self.log,
                 Kind::Delivery,
                 json!({
                 "case": id, "method": "service_interface", "data_digest": digest,
@@ -153,7 +157,7 @@ impl Workload {
                 now_ms(),
             )
         } else {
-            self.requester_of(case).sign(Kind::UsageRecord, json!({
+            self.requester_of(case).sign(&self.log, Kind::UsageRecord, json!({
                 "case": id, "use_scenario": "企业信用评价", "use_process": format!("{} 第 {n} 次接口调用，比对企业信用记录", self.run),
                 "outcome": "比对完成", "storage_status": "不留存", "destruction_status": "调用结束即销毁"}), now_ms())
         };
@@ -190,4 +194,14 @@ pub async fn submit_all(addr: SocketAddr, bodies: Vec<String>, concurrency: usiz
         t.await??;
     }
     Ok(())
+}
+
+/// The origin of the notary's log: the first line of its checkpoint.
+pub async fn log_origin(addr: SocketAddr) -> Result<String> {
+    let (status, body) = Conn::connect(addr).await?.get("/checkpoint").await?;
+    let text = String::from_utf8_lossy(&body);
+    match text.lines().next() {
+        Some(origin) if status == 200 && !origin.is_empty() => Ok(origin.to_owned()),
+        _ => bail!("GET /checkpoint answered {status}: {text}"),
+    }
 }

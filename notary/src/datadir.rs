@@ -60,6 +60,7 @@ impl DataDir {
     }
 
     fn create(&self, origin: &str, roots: &[VerifierKey]) -> Result<VerifierKey> {
+        ledger::attestation::Origin::try_from(origin.to_owned()).map_err(anyhow::Error::msg)?;
         fs::create_dir_all(&self.root)
             .with_context(|| format!("creating {}", self.root.display()))?;
         let signer = NoteSigner::new(origin, SigningKey::generate(&mut rand::rngs::OsRng))

@@ -2,6 +2,7 @@
 //! ledger in batches, signs checkpoints and serves receipts and proofs.
 
 pub mod api;
+pub mod clock;
 pub mod datadir;
 pub mod ingest;
 pub mod metrics;
@@ -40,7 +41,15 @@ pub async fn serve(
         size: log.tree().size,
         note: log.checkpoint().to_owned(),
     }));
-    tracing::info!(origin = %policy.origin, size = log.tree().size, "log opened");
+    // The notary takes the wall clock as it is at start (specs/notary.md
+    // §Notarised time): show it beside the last entry's time, for the operator.
+    tracing::info!(
+        origin = %policy.origin,
+        size = log.tree().size,
+        last_entry = %cli::cst(log.tree().last_time),
+        clock = %cli::cst(clock::wall_ms()),
+        "log opened"
+    );
 
     let metrics = Arc::new(Metrics::default());
     let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
@@ -51,13 +60,14 @@ pub async fn serve(
         metrics,
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
+        upload_budget: Arc::new(tokio::sync::Semaphore::new(limits.upload_budget)),
         tiles: Arc::new(api::TileCache::new(64 << 20)),
     }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    println!("notary listening on http://{}", listener.local_addr()?);
+    cli::outln!("notary listening on http://{}", listener.local_addr()?);
     server::serve(listener, app, limits, shutdown_signal()).await?;
     // The router, and with it every ingest handle, is gone: the verification
     // threads and then the sequencer drain their queues and end.

@@ -73,11 +73,23 @@ enum Command {
         /// Milliseconds a whole request (upload and answer) may take.
         #[arg(long, default_value_t = 30_000)]
         request_timeout_ms: u64,
+        /// Milliseconds a write to a client may stay blocked (the client does
+        /// not read) before the connection is closed.
+        #[arg(long, default_value_t = 10_000)]
+        write_timeout_ms: u64,
+        /// On SIGTERM or SIGINT, milliseconds open connections get to finish
+        /// before they are closed.
+        #[arg(long, default_value_t = 10_000)]
+        shutdown_timeout_ms: u64,
+        /// Request bodies held in memory at once, across all connections
+        /// (MiB, at least 4); uploads beyond it get 503 and Retry-After.
+        #[arg(long, default_value_t = 64)]
+        upload_budget_mib: usize,
     },
 }
 
 fn default_origin() -> String {
-    let year = 1970 + notary::sequencer::now_ms() / 1000 / 31_556_952;
+    let year = 1970 + notary::clock::wall_ms() / 1000 / 31_556_952;
     format!("localhost/share-audit/{year}")
 }
 
@@ -113,11 +125,11 @@ fn main() -> Result<()> {
             let origin = origin.unwrap_or_else(default_origin);
             let dir = DataDir::new(&data);
             let vkey = dir.init(&origin, &roots)?;
-            println!("initialised notary for {origin} in {}", data.display());
-            println!("verifier key ({}): {}", dir.vkey().display(), vkey.encode());
-            println!("trust policy: {}", dir.policy().display());
+            cli::outln!("initialised notary for {origin} in {}", data.display());
+            cli::outln!("verifier key ({}): {}", dir.vkey().display(), vkey.encode());
+            cli::outln!("trust policy: {}", dir.policy().display());
             if roots.is_empty() {
-                println!("note: no --root given; add the supervisor's root key to policy.txt before serving");
+                cli::outln!("note: no --root given; add the supervisor's root key to policy.txt before serving");
             }
             Ok(())
         }
@@ -132,6 +144,9 @@ fn main() -> Result<()> {
             max_connections,
             header_timeout_ms,
             request_timeout_ms,
+            write_timeout_ms,
+            shutdown_timeout_ms,
+            upload_budget_mib,
             http_threads,
         } => {
             let defaults = IngestConfig::default();
@@ -152,6 +167,10 @@ fn main() -> Result<()> {
                 max_connections,
                 header_timeout: Duration::from_millis(header_timeout_ms.max(1)),
                 request_timeout: Duration::from_millis(request_timeout_ms.max(1)),
+                write_timeout: Duration::from_millis(write_timeout_ms.max(1)),
+                shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
+                // At least one maximal bulk body must fit.
+                upload_budget: upload_budget_mib.max(4) << 20,
             };
             runtime.block_on(notary::serve(&data, listen, config, limits))
         }

@@ -71,6 +71,10 @@ pub struct Metrics {
     pub appended: AtomicU64,
     pub duplicates: AtomicU64,
     pub store_errors: AtomicU64,
+    /// How far notarised time is behind the wall clock (ms), after a jump.
+    pub clock_lag_ms: AtomicU64,
+    /// Forward jumps of the wall clock seen since start.
+    pub clock_jumps: AtomicU64,
     pub batch_size: Histogram,
     /// Signatures per batch equation.
     pub verify_batch_size: Histogram,
@@ -91,6 +95,8 @@ impl Default for Metrics {
             appended: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
+            clock_lag_ms: AtomicU64::new(0),
+            clock_jumps: AtomicU64::new(0),
             batch_size: Histogram::new(SIZES),
             verify_batch_size: Histogram::new(SIZES),
             sequencing_seconds: Histogram::new(SECONDS),
@@ -154,6 +160,18 @@ impl Metrics {
             "Batches whose write failed (nothing acknowledged).",
             "counter",
             self.store_errors.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "share_audit_clock_jumps_total",
+            "Forward jumps of the wall clock (more than 1 s) seen since start.",
+            "counter",
+            self.clock_jumps.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP share_audit_clock_lag_seconds How far notarised time is behind the wall clock after a forward jump (it catches up at most at twice real time).\n# TYPE share_audit_clock_lag_seconds gauge\nshare_audit_clock_lag_seconds {}",
+            self.clock_lag_ms.load(Relaxed) as f64 / 1000.0
         );
         self.batch_size.render(
             &mut out,

@@ -20,13 +20,14 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use ledger::log::{Log, Outcome, PreparedBatch, Submission};
 use ledger::store::Store;
 use tokio::sync::oneshot;
 
+use crate::clock::{Clock, Event};
 use crate::ingest::{IngestConfig, Job, Rejection, Reply};
 use crate::metrics::Metrics;
 
@@ -38,13 +39,6 @@ pub const PIPELINE_DEPTH: usize = 2;
 pub struct Latest {
     pub size: u64,
     pub note: String,
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A prepared batch on its way to the disk, and back.
@@ -85,6 +79,7 @@ pub(crate) fn spawn(
                 buffer: VecDeque::new(),
                 in_flight: 0,
                 epoch: 0,
+                clock: Clock::default(),
             }
             .run(&jobs, &to_writer, &written)
         })
@@ -122,6 +117,7 @@ struct Sequencer {
     in_flight: usize,
     /// Bumped by each recovery; see [`Writing::epoch`].
     epoch: u64,
+    clock: Clock,
 }
 
 impl Sequencer {
@@ -216,7 +212,8 @@ impl Sequencer {
         }
         let (submissions, replies): (Vec<Submission>, Vec<_>) =
             jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
-        match self.log.prepare(&submissions, now_ms()) {
+        let time = self.notary_time();
+        match self.log.prepare(&submissions, time) {
             Ok(batch) => {
                 let w = Writing {
                     batch,
@@ -237,6 +234,25 @@ impl Sequencer {
                 }
             }
         }
+    }
+
+    /// The time to notarise the next batch at ([`Clock`]), reporting jumps
+    /// of the wall clock.
+    fn notary_time(&mut self) -> u64 {
+        let (time, event) = self.clock.now();
+        match event {
+            Event::JumpedAhead(ms) => tracing::warn!(
+                ahead_ms = ms,
+                "the wall clock jumped ahead; notarised time catches up at most at twice real time"
+            ),
+            Event::CaughtUp => tracing::info!("notarised time has caught up with the wall clock"),
+            Event::Steady => {}
+        }
+        self.metrics
+            .clock_lag_ms
+            .store(self.clock.lag_ms(), Relaxed);
+        self.metrics.clock_jumps.store(self.clock.jumps(), Relaxed);
+        time
     }
 
     /// A batch came back from the writer: reply with receipts, or with 503.

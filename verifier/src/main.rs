@@ -82,40 +82,41 @@ fn main() -> ExitCode {
     match run(&cli) {
         Err(Usage(msg)) => {
             if cli.json {
-                println!(
+                cli::outln!(
                     "{}",
                     json!({ "valid": false, "error": "usage", "message": msg })
                 );
             } else {
-                eprintln!("verifier: {msg}");
+                cli::errln!("verifier: {msg}");
             }
             ExitCode::from(2)
         }
         Ok(Ok(report)) => {
             if cli.json {
-                println!("{report}");
+                cli::outln!("{report}");
             } else if report.get("kind").is_some() {
-                println!(
+                cli::outln!(
                     "VALID: entry {} ({}) signed by {} at notarised time {} ms, in checkpoint {} of size {}",
                     report["index"], report["kind"].as_str().unwrap_or(""), report["department"].as_str().unwrap_or(""),
                     report["notarised_time_ms"], report["checkpoint"]["origin"].as_str().unwrap_or(""), report["checkpoint"]["size"]
                 );
             } else {
-                println!(
+                cli::outln!(
                     "VALID: checkpoint of size {} extends checkpoint of size {}",
-                    report["new_size"], report["old_size"]
+                    report["new_size"],
+                    report["old_size"]
                 );
             }
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
             if cli.json {
-                println!(
+                cli::outln!(
                     "{}",
                     json!({ "valid": false, "error": e.code(), "message": e.to_string() })
                 );
             } else {
-                println!("INVALID: {e}");
+                cli::outln!("INVALID: {e}");
             }
             ExitCode::from(1)
         }

@@ -1,6 +1,8 @@
 //! The field types of statements: identifiers, texts, keys, digests, dates
 //! and the enumerations of the regulation (specs/attestation.md §Field types).
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -47,7 +49,8 @@ impl std::fmt::Display for Id {
     }
 }
 
-/// Non-empty free text.
+/// Free text: a string with at least one character that is not white space
+/// (Unicode `White_Space`, e.g. U+0020, U+3000 ideographic space, U+00A0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Text(String);
@@ -152,7 +155,8 @@ impl From<Digest> for String {
     }
 }
 
-/// A calendar date, `YYYY-MM-DD`.
+/// A calendar date, `YYYY-MM-DD`: a day that exists in the proleptic
+/// Gregorian calendar (`2026-02-29` and `2026-04-31` do not).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Date(String);
@@ -161,34 +165,123 @@ impl TryFrom<String> for Date {
     type Error = String;
     fn try_from(s: String) -> Result<Date, String> {
         let b = s.as_bytes();
-        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
         let shape = b.len() == 10
             && b[4] == b'-'
             && b[7] == b'-'
-            && digits(0..4)
-            && digits(5..7)
-            && digits(8..10);
-        let month: u32 = if shape {
-            s[5..7].parse().unwrap_or(0)
-        } else {
-            0
-        };
-        let day: u32 = if shape {
-            s[8..10].parse().unwrap_or(0)
-        } else {
-            0
-        };
-        if shape && (1..=12).contains(&month) && (1..=31).contains(&day) {
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+        if shape && is_calendar_day(number(0..4), number(5..7), number(8..10)) {
             Ok(Date(s))
         } else {
-            Err(format!("{s:?} is not a date YYYY-MM-DD"))
+            Err(format!("{s:?} is not a date YYYY-MM-DD that exists"))
         }
     }
+}
+
+/// Whether day `day` of month `month` exists in year `year` (Gregorian).
+fn is_calendar_day(year: u32, month: u32, day: u32) -> bool {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 impl From<Date> for String {
     fn from(d: Date) -> String {
         d.0
+    }
+}
+
+/// The log a statement is signed for: its origin, as in the checkpoints and
+/// the trust policy (a key name: 1–255 bytes, no white space, no `+`, and no
+/// `#`, which starts a comment in the policy).
+/// Binding every statement to one log keeps it from being replayed in
+/// another (specs/attestation.md §Statements).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Origin(String);
+
+/// Longest log origin.
+pub const MAX_ORIGIN_LEN: usize = 255;
+
+impl Origin {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Origin {
+    type Error = String;
+    fn try_from(s: String) -> Result<Origin, String> {
+        // `#` would start a comment in the trust policy that names the log.
+        if s.len() <= MAX_ORIGIN_LEN && crate::note::check_key_name(&s).is_ok() && !s.contains('#')
+        {
+            Ok(Origin(s))
+        } else {
+            Err(format!(
+                "{s:?} is not a log origin (1-{MAX_ORIGIN_LEN} bytes, no white space, no '+' or '#')"
+            ))
+        }
+    }
+}
+
+impl From<Origin> for String {
+    fn from(o: Origin) -> String {
+        o.0
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The open list of an application (Art. 20 "等"): 1 to 32 further items,
+/// each named by a text of at most 128 characters and holding a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BTreeMap<String, Text>", into = "BTreeMap<String, Text>")]
+pub struct OtherItems(BTreeMap<String, Text>);
+
+/// Most members of an [`OtherItems`] object.
+pub const MAX_OTHER_ITEMS: usize = 32;
+
+impl TryFrom<BTreeMap<String, Text>> for OtherItems {
+    type Error = String;
+    fn try_from(m: BTreeMap<String, Text>) -> Result<OtherItems, String> {
+        if m.is_empty() || m.len() > MAX_OTHER_ITEMS {
+            return Err(format!(
+                "`other` holds 1 to {MAX_OTHER_ITEMS} members, not {}",
+                m.len()
+            ));
+        }
+        for name in m.keys() {
+            if name.trim().is_empty() || name.chars().count() > MAX_ID_LEN {
+                return Err(format!(
+                    "`other` member name {name:?} must be text of at most {MAX_ID_LEN} characters"
+                ));
+            }
+        }
+        Ok(OtherItems(m))
+    }
+}
+
+impl From<OtherItems> for BTreeMap<String, Text> {
+    fn from(o: OtherItems) -> BTreeMap<String, Text> {
+        o.0
+    }
+}
+
+impl OtherItems {
+    pub fn items(&self) -> &BTreeMap<String, Text> {
+        &self.0
     }
 }
 

@@ -1,8 +1,6 @@
 //! Every kind of statement and its body schema (specs/attestation.md §Kinds),
 //! and the rules a schema alone cannot say.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -45,7 +43,7 @@ macro_rules! bodies {
 
             pub(super) fn parse(kind: Kind, json: &str) -> Result<Body, AttestationError> {
                 match kind {
-                    $( Kind::$variant => serde_json::from_str::<$variant>(json)
+                    $( Kind::$variant => crate::strict_json::from_slice::<$variant>(json.as_bytes())
                         .map(Body::$variant)
                         .map_err(|e| AttestationError::Body { kind: $name, reason: e.to_string() }), )*
                 }
@@ -104,7 +102,8 @@ bodies! {
     DepartmentKey = "department_key" {
         department: Id, key: PublicKey, valid_from: Option<u64>, valid_until: Option<u64>,
     }
-    /// Revokes a department key from the notarised time of this entry on.
+    /// Revokes a department key: it signs no entry after this one (by
+    /// index, even in the same batch; specs/lifecycle.md §Rules).
     KeyRevocation = "key_revocation" {
         department: Id, key: PublicKey, reason: Text,
     }
@@ -150,7 +149,7 @@ bodies! {
         /// The requester vouches the application is true, lawful and necessary.
         declaration: bool,
         /// Further items the regulation's open list ("等") may call for.
-        other: Option<BTreeMap<String, Text>>,
+        other: Option<OtherItems>,
     }
     /// Art. 21: one notice listing everything missing from the application.
     MaterialsIncomplete = "materials_incomplete" { case: Id, missing: TextList }

@@ -3,27 +3,31 @@
 //! A *statement* is a strict JSON object (see [`crate::strict_json`]):
 //!
 //! ```json
-//! {"version":1,"kind":"approval","signer":{"department":"gd.rst","key":"<base64 Ed25519 key>"},
+//! {"version":1,"kind":"approval","log":"example.gov.cn/share-audit/2026",
+//!  "signer":{"department":"gd.rst","key":"<base64 Ed25519 key>"},
 //!  "signed_at":1764201600000,"body":{"case":"2026-0001"}}
 //! ```
 //!
 //! The department signs `CONTEXT || statement bytes` with Ed25519; the exact
 //! bytes it signed are what the log stores and hashes, never a re-encoding.
-//! `kind` selects the body schema; every body refuses unknown fields, so a
-//! field one reader ignores cannot mean something to another.
+//! `log` names the one log the statement is for, so it cannot be replayed in
+//! another. `kind` selects the body schema; every body refuses unknown
+//! fields, so a field one reader ignores cannot mean something to another.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use crate::entry::MAX_STATEMENT_BYTES;
 use crate::signature::{self, DecodedKey, SignatureError, SignedStatement};
 use crate::strict_json::{self, StrictJsonError};
 
+mod bulk;
 mod fields;
 mod kinds;
 
+pub use bulk::{parse_bulk, BulkError, BulkItems};
 pub use fields::*;
 pub use kinds::*;
 
@@ -38,6 +42,8 @@ pub const MAX_ID_LEN: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttestationError {
+    #[error("statement is {0} bytes; the limit is {MAX_STATEMENT_BYTES}")]
+    TooLarge(usize),
     #[error("statement is not strict JSON: {0}")]
     Json(#[from] StrictJsonError),
     #[error("statement does not match the schema: {0}")]
@@ -74,6 +80,7 @@ pub struct SignerRef {
 struct StatementFields<'a> {
     version: u64,
     kind: String,
+    log: Origin,
     signer: SignerRef,
     signed_at: u64,
     /// Read once `kind` says which schema applies.
@@ -85,6 +92,8 @@ struct StatementFields<'a> {
 /// the Unix epoch); deadlines use the notary's time in the entry instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
+    /// The log this statement is for (its origin).
+    pub log: Origin,
     pub signer: SignerRef,
     pub signed_at: u64,
     pub body: Body,
@@ -93,10 +102,13 @@ pub struct Statement {
 impl Statement {
     /// Strictly parses statement bytes.
     pub fn parse(bytes: &[u8]) -> Result<Statement, AttestationError> {
+        if bytes.len() > MAX_STATEMENT_BYTES {
+            return Err(AttestationError::TooLarge(bytes.len()));
+        }
         // The strict rules on the whole document first, then straight into
         // the typed schema (no intermediate tree).
         strict_json::check(bytes)?;
-        let fields: StatementFields = serde_json::from_slice(bytes).map_err(schema)?;
+        let fields: StatementFields = strict_json::from_slice(bytes).map_err(schema)?;
         if fields.version != VERSION {
             return Err(AttestationError::UnsupportedVersion(fields.version));
         }
@@ -105,6 +117,7 @@ impl Statement {
         let body = Body::parse(kind, fields.body.get())?;
         kinds::validate(&body)?;
         Ok(Statement {
+            log: fields.log,
             signer: fields.signer,
             signed_at: fields.signed_at,
             body,
@@ -121,6 +134,7 @@ impl Statement {
         let v = serde_json::json!({
             "version": VERSION,
             "kind": self.kind().name(),
+            "log": self.log,
             "signer": self.signer,
             "signed_at": self.signed_at,
             "body": self.body.to_value(),
@@ -181,13 +195,8 @@ impl SignedAttestation {
 
     pub fn from_json(bytes: &[u8]) -> Result<SignedAttestation, AttestationError> {
         strict_json::check(bytes)?;
-        let j: SignedAttestationJson = serde_json::from_slice(bytes).map_err(schema)?;
+        let j: SignedAttestationJson = strict_json::from_slice(bytes).map_err(schema)?;
         SignedAttestation::from_fields(j)
-    }
-
-    /// From an already strictly parsed JSON value (one item of a bulk submission).
-    pub fn from_value(v: Value) -> Result<SignedAttestation, AttestationError> {
-        SignedAttestation::from_fields(serde_json::from_value(v).map_err(schema)?)
     }
 
     fn from_fields(j: SignedAttestationJson) -> Result<SignedAttestation, AttestationError> {
@@ -243,7 +252,7 @@ mod tests {
     fn statement_json(kind: &str, body: &str) -> String {
         let k = BASE64.encode(key().verifying_key().as_bytes());
         format!(
-            r#"{{"version":1,"kind":"{kind}","signer":{{"department":"gd.rst","key":"{k}"}},"signed_at":1764201600000,"body":{body}}}"#
+            r#"{{"version":1,"kind":"{kind}","log":"example.gov.cn/share-audit/2026","signer":{{"department":"gd.rst","key":"{k}"}},"signed_at":1764201600000,"body":{body}}}"#
         )
     }
 
@@ -293,6 +302,63 @@ mod tests {
             Statement::parse(v2.as_bytes()),
             Err(AttestationError::UnsupportedVersion(2))
         );
+        // One JSON shape per type: objects for structs, strings for enums,
+        // optional members omitted rather than null.
+        let shapes = [
+            statement_json("approval", r#"["c"]"#),
+            statement_json("approval", r#"{"case":"c","conditions":null}"#),
+            statement_json(
+                "delivery",
+                r#"{"case":"c","method":{"batch_exchange":null},"data_digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#,
+            ),
+            statement_json("department", r#"{"id":"x","name":"n","roles":[{"provider":null}],"jurisdiction":"j"}"#),
+            statement_json("approval", r#"{"case":"c"}"#)
+                .replace(r#""signer":{"department":"gd.rst","key":"#, r#""signer":["gd.rst","#)
+                .replace(r#""},"signed_at""#, r#""],"signed_at""#),
+            r#"[1,"approval","example.gov.cn/share-audit/2026",["gd.rst","AAAA"],1764201600000,{"case":"c"}]"#.to_owned(),
+        ];
+        for bad in shapes {
+            assert!(
+                matches!(
+                    Statement::parse(bad.as_bytes()),
+                    Err(AttestationError::Schema(_) | AttestationError::Body { .. })
+                ),
+                "accepted {bad}"
+            );
+        }
+        let ok = statement_json(
+            "delivery",
+            r#"{"case":"c","method":"batch_exchange","data_digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#,
+        );
+        Statement::parse(ok.as_bytes()).unwrap();
+        assert!(matches!(
+            Statement::parse(&vec![b' '; MAX_STATEMENT_BYTES + 1]),
+            Err(AttestationError::TooLarge(_))
+        ));
+        for date in [
+            "2026-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+        ] {
+            let app = statement_json(
+                "suspension",
+                &format!(r#"{{"case":"c","reason":"r","rectify_by":"{date}"}}"#),
+            );
+            assert!(Statement::parse(app.as_bytes()).is_err(), "{date}");
+        }
+        let leap = statement_json(
+            "suspension",
+            r#"{"case":"c","reason":"r","rectify_by":"2028-02-29"}"#,
+        );
+        Statement::parse(leap.as_bytes()).unwrap();
+        let no_log = statement_json("approval", r#"{"case":"c"}"#)
+            .replace(r#""log":"example.gov.cn/share-audit/2026","#, "");
+        assert!(matches!(
+            Statement::parse(no_log.as_bytes()),
+            Err(AttestationError::Schema(_))
+        ));
         let dup = statement_json("approval", r#"{"case":"c","case":"d"}"#);
         assert!(matches!(
             Statement::parse(dup.as_bytes()),

@@ -62,7 +62,11 @@ impl From<StoreError> for ApiError {
 }
 
 pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
+    if let AttestationError::TooLarge(_) = e {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string());
+    }
     let code = match e {
+        AttestationError::TooLarge(_) => "too_large",
         AttestationError::Json(_) => "invalid_json",
         AttestationError::Schema(_) => "schema_violation",
         AttestationError::UnsupportedVersion(_) => "unsupported_version",
@@ -77,12 +81,16 @@ pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
 
 pub fn refusal_status(r: &Refusal) -> StatusCode {
     match r {
-        Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyRevoked | Refusal::CaseExists(_) => {
-            StatusCode::CONFLICT
-        }
-        Refusal::UnknownItem(_) | Refusal::UnknownCase(_) | Refusal::WeakKey => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        Refusal::KeyAlreadyRegistered(_)
+        | Refusal::KeyAlreadyRevoked
+        | Refusal::CaseExists(_)
+        | Refusal::ReservedForRoot(_) => StatusCode::CONFLICT,
+        Refusal::UnknownItem(_)
+        | Refusal::UnknownCase(_)
+        | Refusal::WeakKey
+        | Refusal::EmptyValidityWindow { .. }
+        | Refusal::SignedInFuture { .. }
+        | Refusal::SignedTooLongAgo { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::FORBIDDEN,
     }
 }

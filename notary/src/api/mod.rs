@@ -59,6 +59,8 @@ pub struct Shared {
     pub next_request_id: Arc<AtomicU64>,
     /// Longest a request may take, body upload included.
     pub request_timeout: std::time::Duration,
+    /// Bytes of request bodies that may be held at once ([`body_budget`]).
+    pub upload_budget: Arc<tokio::sync::Semaphore>,
     pub tiles: Arc<TileCache>,
 }
 
@@ -75,17 +77,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/v1/attestations",
-            post(submit::submit).layer(middleware::from_fn(|req, next| {
-                refuse_oversized(MAX_BODY_BYTES, req, next)
-            })),
+            post(submit::submit).layer(middleware::from_fn_with_state(
+                state.clone(),
+                |state, req, next| body_budget(MAX_BODY_BYTES, state, req, next),
+            )),
         )
         .route(
             "/v1/attestations/batch",
             post(submit::submit_bulk)
                 .layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES))
-                .layer(middleware::from_fn(|req, next| {
-                    refuse_oversized(MAX_BULK_BODY_BYTES, req, next)
-                })),
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    |state, req, next| body_budget(MAX_BULK_BODY_BYTES, state, req, next),
+                )),
         )
         .route("/checkpoint", get(read::checkpoint))
         .route("/v1/entries/{index}", get(read::entry))
@@ -96,6 +100,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .method_not_allowed_fallback(|req: Request| async move {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not allowed on {}", req.method(), req.uri().path()),
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), trace_request))
@@ -152,10 +163,22 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-/// Refuses a body announced larger than `limit` before reading any of it,
-/// so the client gets its 413 instead of a connection reset mid-upload.
-/// (Bodies without a length are still cut off at the limit as they arrive.)
-async fn refuse_oversized(limit: usize, req: Request, next: Next) -> Response {
+/// Bounds what request bodies cost in memory, before any of a body is read:
+///
+/// - a body announced larger than `limit` is refused with 413 at once, so
+///   the client gets its answer instead of a connection reset mid-upload
+///   (bodies without a length are cut off at the limit as they arrive);
+/// - all bodies being read or worked on share the upload budget
+///   (`--upload-budget-mib`): each reserves its announced length (or `limit`
+///   when it announces none) until its answer is sent, and one that does not
+///   fit gets `503 overloaded` with `Retry-After`. Without it every open
+///   connection could hold a maximal body at once.
+async fn body_budget(
+    limit: usize,
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -169,6 +192,15 @@ async fn refuse_oversized(limit: usize, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
+    let reserve = announced.map_or(limit, |len| len as usize).max(1);
+    let Ok(_reserved) = state.upload_budget.try_acquire_many(reserve as u32) else {
+        state.metrics.refused("overloaded");
+        return ApiError::unavailable(
+            "overloaded",
+            "too many request bodies are being processed; retry shortly",
+        )
+        .into_response();
+    };
     next.run(req).await
 }
 

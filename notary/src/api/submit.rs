@@ -5,8 +5,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ledger::attestation::{AttestationError, SignedAttestation};
-use ledger::log::{Outcome, Submission, SubmissionError};
+use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
+use ledger::log::{Outcome, Submission};
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -56,12 +56,7 @@ fn accept(
     attestation: Result<SignedAttestation, AttestationError>,
 ) -> Result<oneshot::Receiver<Reply>, ApiError> {
     let attestation = attestation.map_err(|e| attestation_error(&e))?;
-    let submission = Submission::parse(attestation).map_err(|e| match e {
-        SubmissionError::TooLarge(_) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-        }
-        SubmissionError::Attestation(a) => attestation_error(&a),
-    })?;
+    let submission = Submission::parse(attestation).map_err(|e| attestation_error(&e))?;
     state.ingest.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
@@ -76,9 +71,12 @@ async fn outcome(reply: oneshot::Receiver<Reply>) -> Result<(StatusCode, String)
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
             Rejection::BadSignature(a) => attestation_error(&a),
-            Rejection::Unavailable(_) => {
-                ApiError::unavailable("store_unavailable", format!("{e}; nothing was appended"))
-            }
+            // The cause (a RocksDB error naming files of the data directory)
+            // is in the notary's log; the client learns what it can do.
+            Rejection::Unavailable(_) => ApiError::unavailable(
+                "store_unavailable",
+                "the notary cannot write to its store right now; nothing was appended; resubmit",
+            ),
         })?;
     match outcome {
         Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
@@ -111,30 +109,19 @@ async fn submit_bulk_checked(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, MAX_BULK_BODY_BYTES)?;
-    let bad = |msg: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_batch", msg);
-    let items = match ledger::strict_json::parse(&body) {
-        Ok(serde_json::Value::Array(items)) => items,
-        Ok(_) => return Err(bad("the body must be a JSON array of submissions".into())),
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                e.to_string(),
-            ))
+    // Read item by item: no tree of the whole body, and a body with too
+    // many items is refused at the first one over.
+    let items = parse_bulk(&body, MAX_BULK_ITEMS).map_err(|e| match e {
+        BulkError::NotJson(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
         }
-    };
-    if items.is_empty() || items.len() > MAX_BULK_ITEMS {
-        return Err(bad(format!(
-            "a batch holds 1 to {MAX_BULK_ITEMS} submissions, not {}",
-            items.len()
-        )));
-    }
+        BulkError::NotABatch(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_batch", e.to_string())
+        }
+    })?;
     // Queue everything first, so the items share verification batches and
     // one sequencer batch; then collect the answers in order.
-    let queued: Vec<_> = items
-        .into_iter()
-        .map(|v| accept(state, SignedAttestation::from_value(v)))
-        .collect();
+    let queued: Vec<_> = items.into_iter().map(|item| accept(state, item)).collect();
     let mut out = String::from(r#"{"results":["#);
     for (i, q) in queued.into_iter().enumerate() {
         if i > 0 {

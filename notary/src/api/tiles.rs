@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
@@ -15,11 +15,12 @@ use super::AppState;
 /// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
 /// Tile contents never change, so every tile that exists is served with an
 /// immutable cache header; tiles beyond the newest checkpoint are 404.
-pub(super) async fn tile(
-    State(state): State<AppState>,
-    Path(path): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = TileId::parse(&path)
+///
+/// The path is read as sent, percent-encodings and all: each tile has one
+/// URL, and `%2F` or `%30` in place of `/` or `0` is not it.
+pub(super) async fn tile(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+    let path = uri.path().strip_prefix("/tile/").unwrap_or_default();
+    let id = TileId::parse(path)
         .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
     let size = state.latest().size;
     if !id.exists_in(size) {
@@ -35,7 +36,8 @@ pub(super) async fn tile(
     let first = id.first().expect("exists_in checked the range");
     let body = match id.kind {
         TileKind::Hashes { .. } => {
-            let hashes = state.store.node_run(id.tree_level(), first, id.width)?;
+            let level = u8::try_from(id.tree_level()).expect("exists_in checked the level");
+            let hashes = state.store.node_run(level, first, id.width)?;
             hashes.iter().flat_map(|h| h.0).collect::<Vec<u8>>()
         }
         TileKind::Entries => {

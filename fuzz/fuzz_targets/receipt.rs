@@ -1,0 +1,25 @@
+//! Receipts (specs/receipt.md): parsing and full verification against the
+//! worked example's policy. No input but the example's receipt verifies.
+#![no_main]
+use std::sync::OnceLock;
+
+use ledger::policy::Policy;
+use ledger::receipt::Receipt;
+use libfuzzer_sys::fuzz_target;
+
+fn policy() -> &'static Policy {
+    static POLICY: OnceLock<Policy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        Policy::parse(include_str!("../../specs/examples/policy.txt")).expect("example policy")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(receipt) = Receipt::from_json(data) {
+        if receipt.verify(policy()).is_ok() {
+            let example =
+                Receipt::from_json(include_bytes!("../../specs/examples/receipt.json")).unwrap();
+            assert_eq!(receipt, example, "a receipt other than the example verified");
+        }
+    }
+});

@@ -1,0 +1,310 @@
+//! The statement and registry rules of specs/lifecycle.md §Rules, through the
+//! real append path ([`Log`] on a temporary RocksDB store) and the receipt
+//! verifier: what the notary decides and what an auditor re-decides.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use ed25519_dalek::SigningKey;
+use ledger::attestation::SignedAttestation;
+use ledger::lifecycle::{Refusal, MAX_SIGNED_AHEAD_MS, MAX_SIGNED_BEFORE_MS};
+use ledger::log::{Log, Outcome, Submission};
+use ledger::note::NoteSigner;
+use ledger::policy::Policy;
+use ledger::receipt::{Receipt, ReceiptError};
+use ledger::store::Store;
+
+const ORIGIN: &str = "rules.example.gov.cn/share-audit/2026";
+const ROOT: &str = "gd.zsj.root";
+const T0: u64 = 1_764_201_600_000;
+
+fn key(byte: u8) -> SigningKey {
+    SigningKey::from_bytes(&[byte; 32])
+}
+
+fn b64key(k: &SigningKey) -> String {
+    BASE64.encode(k.verifying_key().as_bytes())
+}
+
+/// A log on a fresh store, its policy, and the store's directory.
+struct TestLog {
+    log: Log,
+    policy: Policy,
+    _dir: tempfile::TempDir,
+}
+
+fn new_log(notary_byte: u8, origin: &str) -> TestLog {
+    let notary = NoteSigner::new(origin, key(notary_byte)).unwrap();
+    let root = NoteSigner::new(ROOT, key(0x22)).unwrap();
+    let policy = Policy::parse(&format!(
+        "log {}\nroot {}\n",
+        notary.verifier().encode(),
+        root.verifier().encode()
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    Log::initialise(&store, &notary).unwrap();
+    let log = Log::open(Arc::new(store), &policy, notary).unwrap();
+    TestLog {
+        log,
+        policy,
+        _dir: dir,
+    }
+}
+
+/// A statement for `log`, signed by `signer` (department `dept`).
+fn signed(
+    log: &str,
+    dept: &str,
+    signer: &SigningKey,
+    kind: &str,
+    signed_at: u64,
+    body: &str,
+) -> Submission {
+    let statement = format!(
+        r#"{{"version":1,"kind":"{kind}","log":"{log}","signer":{{"department":"{dept}","key":"{}"}},"signed_at":{signed_at},"body":{body}}}"#,
+        b64key(signer)
+    );
+    let sub = Submission::parse(SignedAttestation::sign(statement.into_bytes(), signer)).unwrap();
+    sub.verify_signature().unwrap();
+    sub
+}
+
+fn root_signed(kind: &str, body: &str) -> Submission {
+    signed(ORIGIN, ROOT, &key(0x22), kind, T0, body)
+}
+
+fn department(id: &str, roles: &str) -> Submission {
+    root_signed(
+        "department",
+        &format!(r#"{{"id":"{id}","name":"部门","roles":{roles},"jurisdiction":"广东省"}}"#),
+    )
+}
+
+fn department_key(id: &str, k: &SigningKey) -> Submission {
+    root_signed(
+        "department_key",
+        &format!(r#"{{"department":"{id}","key":"{}"}}"#, b64key(k)),
+    )
+}
+
+const CATALOG: &str = r#"{"item":"rst/x","name":"n","data_items":["a"],"format":"JSON","update_frequency":"每日","share_attribute":"unconditional","sharing_method":"service_interface","classification":"二级"}"#;
+
+fn refusal(outcome: &Outcome) -> &Refusal {
+    match outcome {
+        Outcome::Refused(r) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn receipt(outcome: Outcome) -> Receipt {
+    match outcome {
+        Outcome::Appended(r) => r,
+        other => panic!("expected an appended entry, got {other:?}"),
+    }
+}
+
+/// A provider registered with key 0x33 in entries 0 and 1.
+fn with_provider(t: &mut TestLog) {
+    let out = t
+        .log
+        .append(
+            &[
+                department("gd.rst", r#"["provider"]"#),
+                department_key("gd.rst", &key(0x33)),
+            ],
+            T0 + 100,
+        )
+        .unwrap();
+    assert!(out.iter().all(|o| matches!(o, Outcome::Appended(_))));
+}
+
+#[test]
+fn a_statement_for_another_log_is_refused_here_and_by_verifiers() {
+    let mut a = new_log(0x11, ORIGIN);
+    let mut b = new_log(0x12, "other.gov.cn/share-audit/2026");
+    // The registration entries of log A, replayed into log B that trusts the same root.
+    let replay = [
+        department("gd.rst", r#"["provider"]"#),
+        department_key("gd.rst", &key(0x33)),
+    ];
+    let in_a = a.log.append(&replay, T0 + 100).unwrap();
+    assert!(in_a.iter().all(|o| matches!(o, Outcome::Appended(_))));
+    let in_b = b.log.append(&replay, T0 + 100).unwrap();
+    for o in &in_b {
+        assert_eq!(refusal(o).code(), "wrong_log");
+    }
+    assert_eq!(b.log.tree().size, 0);
+
+    // A receipt of log A does not verify under B's policy, nor would an
+    // entry naming A in a log whose policy says B.
+    let r = receipt(in_a.into_iter().nth(1).unwrap());
+    r.verify(&a.policy).unwrap();
+    assert!(r.verify(&b.policy).is_err());
+}
+
+#[test]
+fn signed_at_must_be_close_to_the_notarised_time() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let now = T0 + 1_000_000_000;
+    let at = |signed_at| {
+        signed(
+            ORIGIN,
+            "gd.rst",
+            &key(0x33),
+            "catalog_entry",
+            signed_at,
+            CATALOG,
+        )
+    };
+    let out = t
+        .log
+        .append(
+            &[
+                at(now + MAX_SIGNED_AHEAD_MS + 1),
+                at(now - MAX_SIGNED_BEFORE_MS - 1),
+                at(now - MAX_SIGNED_BEFORE_MS),
+            ],
+            now,
+        )
+        .unwrap();
+    assert!(matches!(refusal(&out[0]), Refusal::SignedInFuture { .. }));
+    assert!(matches!(refusal(&out[1]), Refusal::SignedTooLongAgo { .. }));
+    assert_eq!(refusal(&out[0]).code(), "signed_at_out_of_range");
+    let r = receipt(out.into_iter().nth(2).unwrap());
+    r.verify(&t.policy).unwrap();
+}
+
+#[test]
+fn a_revocation_takes_effect_at_the_next_index_even_in_one_batch() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let provider = key(0x33);
+    let entry = |item: &str| {
+        signed(
+            ORIGIN,
+            "gd.rst",
+            &provider,
+            "catalog_entry",
+            T0,
+            &CATALOG.replace("rst/x", item),
+        )
+    };
+    let revoke = root_signed(
+        "key_revocation",
+        &format!(
+            r#"{{"department":"gd.rst","key":"{}","reason":"泄露"}}"#,
+            b64key(&provider)
+        ),
+    );
+    let out = t
+        .log
+        .append(&[entry("rst/a"), revoke, entry("rst/b")], T0 + 200)
+        .unwrap();
+    let mut out = out.into_iter();
+    let before = receipt(out.next().unwrap());
+    let revocation = receipt(out.next().unwrap());
+    assert!(matches!(
+        refusal(&out.next().unwrap()),
+        Refusal::KeyRevoked(_, 3)
+    ));
+    // Same notarised time, different indexes: the entry before the
+    // revocation stays valid, for the notary and for the verifier.
+    let time = |r: &Receipt| ledger::entry::Entry::parse(&r.entry).unwrap().time;
+    assert_eq!(time(&before), time(&revocation));
+    assert_eq!((before.index, revocation.index), (2, 3));
+    before.verify(&t.policy).unwrap();
+}
+
+#[test]
+fn root_keys_and_names_are_the_policys_own() {
+    let mut t = new_log(0x11, ORIGIN);
+    let root = key(0x22);
+    let out = t
+        .log
+        .append(
+            &[
+                department(ROOT, r#"["provider"]"#),
+                department("gd.rst", r#"["provider"]"#),
+                department_key("gd.rst", &root),
+                // The root key under a department's name signs no case or catalog step.
+                signed(ORIGIN, "gd.rst", &root, "catalog_entry", T0, CATALOG),
+            ],
+            T0 + 100,
+        )
+        .unwrap();
+    assert_eq!(refusal(&out[0]).code(), "reserved_for_root");
+    assert!(matches!(out[1], Outcome::Appended(_)));
+    assert_eq!(refusal(&out[2]).code(), "reserved_for_root");
+    assert_eq!(refusal(&out[3]).code(), "root_signs_only_registry");
+}
+
+#[test]
+fn a_key_window_must_not_be_empty() {
+    let mut t = new_log(0x11, ORIGIN);
+    let time = T0 + 100;
+    let window = |k: u8, extra: &str| {
+        root_signed(
+            "department_key",
+            &format!(
+                r#"{{"department":"gd.rst","key":"{}"{extra}}}"#,
+                b64key(&key(k))
+            ),
+        )
+    };
+    let out = t
+        .log
+        .append(
+            &[
+                department("gd.rst", r#"["provider"]"#),
+                window(0x40, &format!(r#","valid_until":{time}"#)),
+                window(0x41, &format!(r#","valid_until":{}"#, time + 1)),
+            ],
+            time,
+        )
+        .unwrap();
+    assert_eq!(refusal(&out[1]).code(), "empty_validity_window");
+    assert!(matches!(out[2], Outcome::Appended(_)));
+}
+
+#[test]
+fn a_fork_in_the_checkpoints_of_one_receipt_is_reported() {
+    // Two histories under one notary key: the same registrations, but the
+    // department named differently, so the trees differ from size 1 on.
+    let mut honest = new_log(0x11, ORIGIN);
+    let mut forked = new_log(0x11, ORIGIN);
+    with_provider(&mut honest);
+    let other = root_signed(
+        "department",
+        r#"{"id":"gd.rst","name":"另一个名字","roles":["provider"],"jurisdiction":"广东省"}"#,
+    );
+    let forked_out = forked
+        .log
+        .append(&[other, department_key("gd.rst", &key(0x33))], T0 + 100)
+        .unwrap();
+    let forked_registration = receipt(forked_out.into_iter().next().unwrap());
+
+    let entry = signed(ORIGIN, "gd.rst", &key(0x33), "catalog_entry", T0, CATALOG);
+    let mut r = receipt(honest.log.append(&[entry], T0 + 200).unwrap().remove(0));
+    r.verify(&honest.policy).unwrap();
+    // Swap in the other history's receipt of entry 0: its checkpoint (size
+    // 2, the size of the batch that appended it) differs from the honest one.
+    let i = r.evidence.iter().position(|e| e.index == 0).unwrap();
+    r.evidence[i] = Arc::new(forked_registration);
+    let honest_size_2 = r.evidence.iter().find(|e| e.index == 1).unwrap();
+    assert_ne!(
+        ledger::tlog_proof::TlogProof::parse(&honest_size_2.proof)
+            .unwrap()
+            .checkpoint,
+        ledger::tlog_proof::TlogProof::parse(&r.evidence[i].proof)
+            .unwrap()
+            .checkpoint
+    );
+    match r.verify(&honest.policy) {
+        Err(ReceiptError::Fork { size: 2, .. }) => {}
+        other => panic!("the fork went unreported: {other:?}"),
+    }
+}
