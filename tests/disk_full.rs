@@ -77,6 +77,15 @@ fn a_full_disk_refuses_writes_loses_nothing_and_recovers() {
             201 => receipts.push(Receipt::from_json(body.to_string().as_bytes()).unwrap()),
             503 => {
                 assert_eq!(body["error"], "store_unavailable", "{body}");
+                // The cause stays in the notary's log: no RocksDB error, no
+                // path of the data directory, for any client to read.
+                let message = body["message"].as_str().unwrap();
+                assert!(
+                    !message.contains("RocksDB")
+                        && !message.contains("/")
+                        && !message.contains("space"),
+                    "{message}"
+                );
                 refused += 1;
                 if refused == 20 {
                     break;

@@ -46,11 +46,17 @@ impl Setup {
 
     /// A setup whose data directory lives under `parent`.
     pub fn new_in(parent: &Path) -> Setup {
+        let (root, _) = DepartmentKey::generate("gd.root").expect("root key");
+        Setup::with(parent, ORIGIN, root)
+    }
+
+    /// A notary for the log `origin` whose policy trusts `root`.
+    pub fn with(parent: &Path, origin: &str, root: DepartmentKey) -> Setup {
         let dir = tempfile::tempdir_in(parent).expect("temp dir");
-        let (root, signer) = DepartmentKey::generate("gd.root").expect("root key");
-        keyfile::write_key_pair(&dir.path().join("root"), &signer).expect("write root key");
+        keyfile::write_key_pair(&dir.path().join("root"), &note_signer(&root))
+            .expect("write root key");
         let out = Command::new(binary("notary"))
-            .args(["init", "--origin", ORIGIN, "--data"])
+            .args(["init", "--origin", origin, "--data"])
             .arg(dir.path().join("data"))
             .arg("--root")
             .arg(dir.path().join("root.vkey"))
@@ -122,6 +128,24 @@ impl Notary {
     }
 
     /// SIGKILL: no shutdown, no flush.
+    /// Resident memory of the notary process, from /proc (Linux).
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS line");
+        kib * 1024
+    }
+
+    /// The address to open raw TCP connections to.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
     pub fn kill(mut self) {
         self.child.kill().expect("kill notary");
         self.child.wait().expect("reap notary");

@@ -96,9 +96,10 @@ fn main() -> ExitCode {
                 cli::outln!("{report}");
             } else if report.get("kind").is_some() {
                 cli::outln!(
-                    "VALID: entry {} ({}) signed by {} at notarised time {} ms, in checkpoint {} of size {}",
+                    "VALID: entry {} ({}) signed by {}, notarised {}, in checkpoint {} of size {}",
                     report["index"], report["kind"].as_str().unwrap_or(""), report["department"].as_str().unwrap_or(""),
-                    report["notarised_time_ms"], report["checkpoint"]["origin"].as_str().unwrap_or(""), report["checkpoint"]["size"]
+                    cli::cst(report["notarised_time_ms"].as_u64().unwrap_or(0)),
+                    report["checkpoint"]["origin"].as_str().unwrap_or(""), report["checkpoint"]["size"]
                 );
             } else {
                 cli::outln!(
