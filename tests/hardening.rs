@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use department::DepartmentKey;
 use e2e::*;
 use ledger::attestation::{Kind, SignedAttestation};
@@ -43,10 +44,15 @@ fn a_closed_stdout_ends_output_quietly() {
     let policy = setup.data().join("policy.txt");
 
     let out = run_with_closed_stdout(
-        Command::new(&dept).args(["keygen", "--name", "gd.rst", "--out"]).arg(dir.join("k")),
+        Command::new(&dept)
+            .args(["keygen", "--name", "gd.rst", "--out"])
+            .arg(dir.join("k")),
     );
     assert_quiet_success("dept keygen", &out);
-    assert!(dir.join("k.key").exists(), "the key is written whatever stdout is");
+    assert!(
+        dir.join("k.key").exists(),
+        "the key is written whatever stdout is"
+    );
 
     let attestation = dir.join("a.json");
     let root = setup.dir.path().join("root.key");
@@ -60,7 +66,11 @@ fn a_closed_stdout_ends_output_quietly() {
         .arg(&attestation)
         .output()
         .unwrap();
-    assert!(sign.status.success(), "{}", String::from_utf8_lossy(&sign.stderr));
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
 
     // The receipt is printed after the submission succeeded: the entry is
     // appended and dept exits 0, as the demo's `| grep -m1` expects.
@@ -87,6 +97,22 @@ fn a_closed_stdout_ends_output_quietly() {
             .arg(&receipt),
     );
     assert_quiet_success("verifier receipt", &out);
+
+    // A stdout that fails otherwise (a full disk) is a failure, not the end
+    // of the output: the receipt a department expects is not there.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(&dept)
+        .args(["submit", "--notary", &notary.url])
+        .arg(&attestation)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write the output"), "{stderr}");
 
     let out = run_with_closed_stdout(
         Command::new(binary("notary"))
@@ -141,7 +167,11 @@ fn statements_cannot_be_replayed_into_another_log() {
         signed_in_a,
     ] {
         let (status, body) = notary_b.submit(&replayed);
-        assert_eq!((status, body["error"].as_str()), (403, Some("wrong_log")), "{body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("wrong_log")),
+            "{body}"
+        );
     }
     assert_eq!(notary_b.tree_size(), 0);
     // Signed for B, the key is just unknown there.
@@ -149,7 +179,10 @@ fn statements_cannot_be_replayed_into_another_log() {
         .sign(other, Kind::CatalogEntry, catalog_entry("rst/x"), now_ms())
         .unwrap();
     let (status, body) = notary_b.submit(&for_b);
-    assert_eq!((status, body["error"].as_str()), (403, Some("unknown_department")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("unknown_department"))
+    );
 
     // A receipt of A is no receipt under B's policy.
     let receipt = a.dir.path().join("receipt.json");
@@ -172,7 +205,10 @@ fn signed_at_far_from_the_notarised_time_is_refused() {
     let setup = Setup::new();
     let notary = setup.start();
     let hour = 3_600_000;
-    for (signed_at, what) in [(now_ms() - 25 * hour, "a day old"), (now_ms() + hour, "an hour ahead")] {
+    for (signed_at, what) in [
+        (now_ms() - 25 * hour, "a day old"),
+        (now_ms() + hour, "an hour ahead"),
+    ] {
         let att = setup
             .root
             .sign(
@@ -227,26 +263,41 @@ fn refusal_flood(notary: &Notary, key: &DepartmentKey, from: usize, count: usize
     }
 }
 
+/// Refusals sent after the warm-up; `FLOOD_REFUSALS=2100000` reproduces the
+/// review's flood (scripts/flood does).
+fn flood_size() -> usize {
+    std::env::var("FLOOD_REFUSALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150_000)
+}
+
 #[test]
 fn a_flood_of_refusals_leaves_memory_flat() {
     let setup = Setup::new();
     let notary = setup.start();
     let key = department("gd.flood");
     // Warm up allocator pools and RocksDB's caches with the same traffic.
-    refusal_flood(&notary, &key, 0, 20_000);
+    let warm_up = 20_000;
+    refusal_flood(&notary, &key, 0, warm_up);
     let before = notary.rss_bytes();
-    refusal_flood(&notary, &key, 20_000, 150_000);
-    let after = notary.rss_bytes();
-    let grown = after.saturating_sub(before);
-    eprintln!(
-        "RSS {} MiB after 20k refusals, {} MiB after 170k",
-        before >> 20,
-        after >> 20
-    );
-    // Caching every miss cost ~300 bytes per refusal: 45 MB here.
+    eprintln!("RSS {} MiB after {warm_up} refusals", before >> 20);
+    let (total, step) = (flood_size(), 100_000);
+    let mut sent = 0;
+    let mut most = before;
+    while sent < total {
+        let n = step.min(total - sent);
+        refusal_flood(&notary, &key, warm_up + sent, n);
+        sent += n;
+        let rss = notary.rss_bytes();
+        most = most.max(rss);
+        eprintln!("RSS {} MiB after {} refusals", rss >> 20, warm_up + sent);
+    }
+    // Caching every miss cost ~300 bytes per refusal: 45 MB for 150,000.
+    let grown = most.saturating_sub(before);
     assert!(
         grown < 16 << 20,
-        "150,000 refusals grew the notary by {} MiB",
+        "{total} refusals grew the notary by {} MiB",
         grown >> 20
     );
     assert_eq!(notary.tree_size(), 0, "nothing was appended");
@@ -255,7 +306,7 @@ fn a_flood_of_refusals_leaves_memory_flat() {
 /// Opens a connection that pipelines `requests` copies of `request` and
 /// never reads an answer.
 fn pipelining_non_reader(addr: &str, request: &str, requests: usize) -> TcpStream {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let s = TcpStream::connect(addr).unwrap();
     let all = request.repeat(requests);
     // Write from a thread: once the notary stops reading, the write blocks.
     let mut writer = s.try_clone().unwrap();
@@ -322,18 +373,84 @@ fn clients_that_pipeline_and_never_read_lose_their_connections() {
 }
 
 #[test]
+fn clients_that_read_a_trickle_lose_their_connections() {
+    let setup = Setup::new();
+    let notary = Notary::start(
+        &setup.data(),
+        &["--max-connections", "4", "--write-timeout-ms", "1000"],
+    );
+    let addr = notary.addr();
+    let started = Instant::now();
+    // Four clients that ask for 5 KB of metrics every 100 ms and read 1 KB
+    // of the answers in that time: nothing ever blocks the notary's writes,
+    // but the unread answers pile up (the review's slow readers).
+    let trickles: Vec<_> = (0..4)
+        .map(|_| {
+            let mut hog = TcpStream::connect(&addr).unwrap();
+            hog.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while Instant::now() < deadline {
+                    if hog.write_all(METRICS.as_bytes()).is_err() {
+                        return true; // closed by the notary
+                    }
+                    match hog.read(&mut buf) {
+                        Ok(0) | Err(_) => return true,
+                        Ok(_) => {}
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                false
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let served = loop {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(45),
+            "trickle readers held every connection for {elapsed:?}"
+        );
+        let got = ureq::get(&format!("{}/checkpoint", notary.url))
+            .timeout(Duration::from_secs(2))
+            .call();
+        if got.is_ok() {
+            break started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("a normal client was served {served:?} after four trickle readers connected");
+    for t in trickles {
+        assert!(
+            t.join().unwrap(),
+            "a trickle reader kept its connection for a minute"
+        );
+    }
+}
+
+#[test]
 fn a_non_reading_client_cannot_delay_shutdown() {
     let setup = Setup::new();
     let mut notary = Notary::start(
         &setup.data(),
         // A write timeout far beyond the test: only the shutdown timeout can end it.
-        &["--write-timeout-ms", "600000", "--shutdown-timeout-ms", "1000"],
+        &[
+            "--write-timeout-ms",
+            "600000",
+            "--shutdown-timeout-ms",
+            "1000",
+        ],
     );
     let _hog = pipelining_non_reader(&notary.addr(), METRICS, 20_000);
     std::thread::sleep(Duration::from_secs(2));
     let pid = notary.child.id().to_string();
     let sent = Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let exit = loop {
         if let Some(status) = notary.child.try_wait().unwrap() {
             break status;
@@ -377,21 +494,35 @@ fn read_answer(s: &mut TcpStream) -> String {
 }
 
 #[test]
-fn uploads_share_a_bounded_budget() {
+fn uploads_are_charged_for_what_arrives() {
     let setup = Setup::new();
-    let notary = Notary::start(&setup.data(), &["--upload-budget-mib", "8"]);
+    let notary = Notary::start(&setup.data(), &["--upload-budget-mib", "4"]);
     let addr = notary.addr();
     let bulk = 4 << 20;
-    // Two maximal bulk uploads in progress take the whole budget...
-    let _first = announce_body(&addr, "/v1/attestations/batch", bulk);
-    let _second = announce_body(&addr, "/v1/attestations/batch", bulk);
+    // Sixteen uploads that announce 4 MiB and send one byte cost one byte
+    // each: the budget is not spent on promises.
+    let _stalled: Vec<TcpStream> = (0..16)
+        .map(|_| announce_body(&addr, "/v1/attestations/batch", bulk))
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
-    // ... so a third upload, even a small one, is turned away before it is read.
-    let mut third = announce_body(&addr, "/v1/attestations", 1000);
+    let registration = registration(&setup.root, &department("gd.rst"), &["provider"]);
+    assert_eq!(notary.submit(&registration[0]).0, 201);
+
+    // An upload that has really sent 3.5 MiB holds 3.5 MiB of the 4 ...
+    let mut big = announce_body(&addr, "/v1/attestations/batch", bulk);
+    big.write_all(&vec![b' '; 7 << 19]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // ... so a small submission still fits, and another 1 MiB upload does not.
+    assert_eq!(notary.submit(&registration[1]).0, 201);
+    let mut third = announce_body(&addr, "/v1/attestations/batch", bulk);
+    let _ = third.write_all(&vec![b' '; 1 << 20]);
     let answer = read_answer(&mut third);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains(r#""error":"overloaded""#), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
     // Reads are not uploads.
     assert_eq!(notary.get("/checkpoint").0, 200);
 }
@@ -417,10 +548,17 @@ fn bulk_bodies_are_counted_as_they_are_read() {
         .collect();
     for t in threads {
         let (status, answer) = t.join().unwrap();
-        assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_batch")), "{answer}");
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_batch")),
+            "{answer}"
+        );
     }
     let grown = notary.rss_bytes().saturating_sub(before);
-    eprintln!("four 4 MiB bulk bodies grew the notary by {} MiB", grown >> 20);
+    eprintln!(
+        "four 4 MiB bulk bodies grew the notary by {} MiB",
+        grown >> 20
+    );
     assert!(grown < 64 << 20, "grew by {} MiB", grown >> 20);
 }
 
@@ -442,13 +580,21 @@ fn json_shapes_the_spec_refuses_are_refused() {
     let at = now_ms();
     let cases = [
         // The statement as an array of its members' values.
-        format!(r#"[1,"department","{ORIGIN}",["gd.root","{key}"],{at},{{"id":"gd.rst","name":"厅","roles":["provider"],"jurisdiction":"广东省"}}]"#),
+        format!(
+            r#"[1,"department","{ORIGIN}",["gd.root","{key}"],{at},{{"id":"gd.rst","name":"厅","roles":["provider"],"jurisdiction":"广东省"}}]"#
+        ),
         // The signer as an array.
-        format!(r#"{{"version":1,"kind":"department","log":"{ORIGIN}","signer":["gd.root","{key}"],"signed_at":{at},"body":{{"id":"gd.rst","name":"厅","roles":["provider"],"jurisdiction":"广东省"}}}}"#),
+        format!(
+            r#"{{"version":1,"kind":"department","log":"{ORIGIN}","signer":["gd.root","{key}"],"signed_at":{at},"body":{{"id":"gd.rst","name":"厅","roles":["provider"],"jurisdiction":"广东省"}}}}"#
+        ),
         // An enum written as an object.
-        format!(r#"{{"version":1,"kind":"department","log":"{ORIGIN}","signer":{signer},"signed_at":{at},"body":{{"id":"gd.rst","name":"厅","roles":[{{"provider":null}}],"jurisdiction":"广东省"}}}}"#),
+        format!(
+            r#"{{"version":1,"kind":"department","log":"{ORIGIN}","signer":{signer},"signed_at":{at},"body":{{"id":"gd.rst","name":"厅","roles":[{{"provider":null}}],"jurisdiction":"广东省"}}}}"#
+        ),
         // null for an optional member.
-        format!(r#"{{"version":1,"kind":"department_key","log":"{ORIGIN}","signer":{signer},"signed_at":{at},"body":{{"department":"gd.rst","key":"{key}","valid_from":null}}}}"#),
+        format!(
+            r#"{{"version":1,"kind":"department_key","log":"{ORIGIN}","signer":{signer},"signed_at":{at},"body":{{"department":"gd.rst","key":"{key}","valid_from":null}}}}"#
+        ),
     ];
     for case in cases {
         let (status, body) = notary.submit(&statement(case.clone()));
@@ -460,7 +606,10 @@ fn json_shapes_the_spec_refuses_are_refused() {
     }
     // The submission itself as an array.
     let (status, body) = post(r#"["e30=","AAAA"]"#);
-    assert_eq!((status, body["error"].as_str()), (400, Some("schema_violation")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("schema_violation"))
+    );
     assert_eq!(notary.tree_size(), 0);
 }
 
@@ -479,14 +628,25 @@ fn odd_paths_and_methods_get_json_errors() {
         let (status, body) = notary.get(path);
         let body: Value = serde_json::from_slice(&body)
             .unwrap_or_else(|_| panic!("{path}: {}", String::from_utf8_lossy(&body)));
-        assert_eq!((status, body["error"].as_str()), (404, Some(code)), "{path}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some(code)),
+            "{path}"
+        );
     }
     // The notary is still up, and answers a method it does not take with JSON.
     let mut s = TcpStream::connect(notary.addr()).unwrap();
-    write!(s, "DELETE /checkpoint HTTP/1.1\r\nHost: notary\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "DELETE /checkpoint HTTP/1.1\r\nHost: notary\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let answer = read_answer(&mut s);
     assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
-    assert!(answer.contains(r#""error":"method_not_allowed""#), "{answer}");
+    assert!(
+        answer.contains(r#""error":"method_not_allowed""#),
+        "{answer}"
+    );
     // A path that percent-decodes to invalid UTF-8.
     let (status, body) = notary.get("/v1/entries/%FF");
     let body: Value = serde_json::from_slice(&body).unwrap();
@@ -514,7 +674,11 @@ fn dept_submit_keeps_only_a_receipt_that_verifies() {
 
     // Given the policy of another log, the answer does not verify: nothing is kept.
     let (other_root, _) = DepartmentKey::generate("gd.root").unwrap();
-    let other = Setup::with(&std::env::temp_dir(), "other.gov.cn/share-audit/2026", other_root);
+    let other = Setup::with(
+        &std::env::temp_dir(),
+        "other.gov.cn/share-audit/2026",
+        other_root,
+    );
     let kept = dir.join("receipt.json");
     let out = Command::new(&dept)
         .args(["submit", "--notary", &notary.url, "--policy"])
@@ -538,16 +702,34 @@ fn dept_submit_keeps_only_a_receipt_that_verifies() {
         .arg(&attestation)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(kept.exists());
 
-    // A receipt for another attestation is not this one's, policy or not.
+    // A receipt for another statement is not this one's, policy or not.
     let receipt: Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
     let mine = SignedAttestation::from_json(&std::fs::read(&attestation).unwrap()).unwrap();
-    let mut theirs = mine.clone();
-    theirs.signature[0] ^= 1;
     assert!(department::check_receipt(&receipt, &mine, None).is_ok());
-    assert!(department::check_receipt(&receipt, &theirs, None).is_err());
+    let mut other = mine.clone();
+    other.statement = String::from_utf8(other.statement)
+        .unwrap()
+        .replace("厅", "局")
+        .into_bytes();
+    assert!(department::check_receipt(&receipt, &other, None).is_err());
+    // A receipt whose entry's signature was tampered with is refused.
+    let mut tampered = receipt.clone();
+    let mut entry = base64::engine::general_purpose::STANDARD
+        .decode(tampered["entry"].as_str().unwrap())
+        .unwrap();
+    let at = entry.windows(10).position(|w| w == b"signature ").unwrap() + 10;
+    entry[at] = if entry[at] == b'A' { b'B' } else { b'A' };
+    tampered["entry"] = base64::engine::general_purpose::STANDARD
+        .encode(&entry)
+        .into();
+    assert!(department::check_receipt(&tampered, &mine, None).is_err());
 }
 
 #[test]
@@ -564,12 +746,24 @@ fn private_keys_readable_by_others_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("chmod 600"), "{stderr}");
-    assert!(!stderr.contains("PRIVATE+KEY"), "the key itself is never printed: {stderr}");
+    assert!(
+        !stderr.contains("PRIVATE+KEY"),
+        "the key itself is never printed: {stderr}"
+    );
 
     let root = setup.dir.path().join("root.key");
     std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = Command::new(binary("dept"))
-        .args(["sign", "--kind", "approval", "--body", r#"{"case":"C-1"}"#, "--log", ORIGIN, "--key"])
+        .args([
+            "sign",
+            "--kind",
+            "approval",
+            "--body",
+            r#"{"case":"C-1"}"#,
+            "--log",
+            ORIGIN,
+            "--key",
+        ])
         .arg(&root)
         .output()
         .unwrap();

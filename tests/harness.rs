@@ -127,7 +127,6 @@ impl Notary {
         Notary { child, url }
     }
 
-    /// SIGKILL: no shutdown, no flush.
     /// Resident memory of the notary process, from /proc (Linux).
     pub fn rss_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -146,6 +145,7 @@ impl Notary {
         self.url.trim_start_matches("http://").to_owned()
     }
 
+    /// SIGKILL: no shutdown, no flush.
     pub fn kill(mut self) {
         self.child.kill().expect("kill notary");
         self.child.wait().expect("reap notary");

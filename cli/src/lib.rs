@@ -4,21 +4,30 @@
 //! (`dept submit … | head -1`): Rust ignores SIGPIPE, so the write fails with
 //! `EPIPE` and the macro turns that into a panic and a backtrace. A tool's
 //! output is for its reader; once the reader has left, the tool should stop
-//! writing and finish its work with the exit status it would have had. The
-//! macros here do exactly that: [`outln!`] writes a line to stdout, and after
-//! the first failed write writes nothing more; [`errln!`] writes a line to
-//! stderr and ignores failure.
+//! writing and finish its work with the exit status it would have had.
+//!
+//! The macros here do that: [`outln!`] writes a line to stdout and, once a
+//! write found the reader gone, writes nothing more; [`errln!`] writes a line
+//! to stderr and ignores failure. Any other failure to write stdout (a full
+//! disk behind `> receipt.json`) is not the end of the output but a failure
+//! of the tool: it is remembered, and [`exit_code`] turns it into a message
+//! and a non-zero exit.
 
 use std::fmt;
-use std::io::Write as _;
+use std::io::{ErrorKind, Write as _};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
+/// The reader of stdout has gone away: output ends, quietly.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Writing stdout failed otherwise: the first error.
+static STDOUT_FAILED: OnceLock<String> = OnceLock::new();
 
-/// Writes one line to stdout, unless an earlier write found it closed.
+/// Writes one line to stdout, unless an earlier write could not be made.
 /// Returns whether the line was written.
 pub fn write_stdout(args: fmt::Arguments) -> bool {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) || STDOUT_FAILED.get().is_some() {
         return false;
     }
     let mut out = std::io::stdout().lock();
@@ -26,18 +35,32 @@ pub fn write_stdout(args: fmt::Arguments) -> bool {
     // Flush now: a failure must be seen here, not when stdout is dropped.
     match written.and_then(|()| out.flush()) {
         Ok(()) => true,
-        Err(_) => {
-            // EPIPE (the reader left), or anything else that stops output:
-            // either way nothing more can be written.
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            false
+        }
+        Err(e) => {
+            let _ = STDOUT_FAILED.set(e.to_string());
             false
         }
     }
 }
 
-/// Whether stdout was found closed.
-pub fn stdout_closed() -> bool {
-    STDOUT_CLOSED.load(Ordering::Relaxed)
+/// Why writing stdout failed, if it did (a closed pipe is not a failure).
+pub fn stdout_error() -> Option<&'static str> {
+    STDOUT_FAILED.get().map(String::as_str)
+}
+
+/// The exit status to end with: `code`, unless writing stdout failed, in
+/// which case the failure is reported and the status is 2.
+pub fn exit_code(code: ExitCode) -> ExitCode {
+    match stdout_error() {
+        Some(e) => {
+            write_stderr(format_args!("cannot write the output: {e}"));
+            ExitCode::from(2)
+        }
+        None => code,
+    }
 }
 
 /// Writes one line to stderr; a closed stderr is ignored.
@@ -56,54 +79,4 @@ macro_rules! outln {
 #[macro_export]
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::write_stderr(format_args!($($arg)*)) };
-}
-
-/// China Standard Time is UTC+8 all year (no daylight saving since 1991).
-const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
-
-/// A time in milliseconds since the Unix epoch as people read it here:
-/// `2026-11-27 22:07:06.123 CST` (China Standard Time, UTC+8).
-pub fn cst(ms: u64) -> String {
-    let local = ms as i64 + CST_OFFSET_MS;
-    let days = local.div_euclid(86_400_000);
-    let in_day = local.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} CST",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
-}
-
-/// The Gregorian date of a day counted from 1970-01-01 (H. Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cst_is_utc_plus_8() {
-        assert_eq!(cst(0), "1970-01-01 08:00:00.000 CST");
-        // 2025-11-27T00:00:00Z, the worked example's first time.
-        assert_eq!(cst(1_764_201_600_000), "2025-11-27 08:00:00.000 CST");
-        // 16:00 UTC is midnight in Beijing: the next day.
-        assert_eq!(cst(1_764_259_200_000), "2025-11-28 00:00:00.000 CST");
-        assert_eq!(cst(1_709_164_799_999), "2024-02-29 07:59:59.999 CST");
-        assert_eq!(cst(951_753_600_000), "2000-02-29 00:00:00.000 CST");
-    }
 }

@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 use ledger::attestation::{AttestationError, Kind, SignedAttestation, Statement};
 use ledger::note::NoteSigner;
 use ledger::policy::Policy;
-use ledger::receipt::{Receipt, ReceiptError};
+use ledger::receipt::{Holds, Receipt, ReceiptError};
 use serde_json::{json, Value};
 
 pub use ledger::keyfile;
@@ -142,9 +142,14 @@ pub fn check_receipt(
 ) -> Result<Receipt, ReceiptCheckError> {
     let receipt =
         Receipt::from_json(body.to_string().as_bytes()).map_err(ReceiptCheckError::Malformed)?;
-    receipt
+    let holds = receipt
         .check_holds(attestation)
         .map_err(ReceiptCheckError::Invalid)?;
+    if holds == Holds::OtherSignature {
+        cli::errln!(
+            "note: the log holds this statement with another valid signature, submitted before; the receipt is for that entry"
+        );
+    }
     if let Some(policy) = policy {
         receipt.verify(policy).map_err(ReceiptCheckError::Invalid)?;
     }

@@ -178,11 +178,11 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    cli::exit_code(match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             cli::errln!("dept: {e:#}");
             ExitCode::from(2)
         }
-    }
+    })
 }

@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(key) = VerifierKey::parse(text) {
-        assert_eq!(VerifierKey::parse(&key.encode()).expect("re-encoded vkey"), key);
+        assert_eq!(
+            VerifierKey::parse(&key.encode()).expect("re-encoded vkey"),
+            key
+        );
     }
     let _ = NoteSigner::parse(text);
 });

@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(policy) = Policy::parse(text) {
         // A policy written back reads the same.
-        assert_eq!(Policy::parse(&policy.encode()).expect("re-encoded policy"), policy);
+        assert_eq!(
+            Policy::parse(&policy.encode()).expect("re-encoded policy"),
+            policy
+        );
         let _ = policy.trust_roots();
     }
 });

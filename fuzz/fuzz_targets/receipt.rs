@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         if receipt.verify(policy()).is_ok() {
             let example =
                 Receipt::from_json(include_bytes!("../../specs/examples/receipt.json")).unwrap();
-            assert_eq!(receipt, example, "a receipt other than the example verified");
+            assert_eq!(
+                receipt, example,
+                "a receipt other than the example verified"
+            );
         }
     }
 });

@@ -10,6 +10,9 @@
 //! | [`strict_json`], [`attestation`], [`entry`] | what departments sign and what the log stores |
 //! | [`state`], [`lifecycle`] | the registry and case state, and who may sign what |
 //! | [`policy`], [`receipt`] | the verifier's trust policy and receipts |
+//! | [`tiles`] | C2SP tlog-tiles addressing |
+//! | [`time`] | times shown to people, in China Standard Time |
+//! | [`keyfile`], [`signature`] | key files; the attestation signature rule |
 //! | `store`, `log` (feature `store`) | the RocksDB log and the append path |
 
 pub mod attestation;
@@ -27,6 +30,7 @@ pub mod signature;
 pub mod state;
 pub mod strict_json;
 pub mod tiles;
+pub mod time;
 pub mod tlog_proof;
 
 #[cfg(feature = "store")]

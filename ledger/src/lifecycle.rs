@@ -20,6 +20,7 @@ use crate::attestation::{Body, Id, Kind, Origin, PublicKey, Role, Statement};
 use crate::state::{
     CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Revocation, TrustRoots,
 };
+use crate::time::cst;
 
 /// How far after the notarised time a statement may say it was signed:
 /// clocks disagree by seconds, not minutes (specs/lifecycle.md §Rules).
@@ -32,11 +33,11 @@ pub const MAX_SIGNED_BEFORE_MS: u64 = 24 * 60 * 60 * 1000;
 /// Why an entry is refused. Each has a stable `code` for the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the statement is for log {got:?}, and this log is {expected:?}")]
+    #[error("the statement is for log {got}, and this log is {expected}")]
     WrongLog { expected: Origin, got: Origin },
-    #[error("the statement says it was signed at {signed_at} ms, more than 5 minutes after the notarised time {time} ms")]
+    #[error("the statement says it was signed at {}, more than 5 minutes after the notarised time {}", cst(*signed_at), cst(*time))]
     SignedInFuture { signed_at: u64, time: u64 },
-    #[error("the statement says it was signed at {signed_at} ms, more than 24 hours before the notarised time {time} ms; sign it again")]
+    #[error("the statement says it was signed at {}, more than 24 hours before the notarised time {}; sign it again", cst(*signed_at), cst(*time))]
     SignedTooLongAgo { signed_at: u64, time: u64 },
     #[error("{kind} entries must be signed by a root key of the trust policy")]
     NotRoot { kind: &'static str },
@@ -50,9 +51,9 @@ pub enum Refusal {
     KeyOfOtherDepartment { claimed: Id, registered_to: Id },
     #[error("the signing key of {0} was revoked at entry {1}")]
     KeyRevoked(Id, u64),
-    #[error("the signing key of {department} is valid only from {valid_from} (ms)")]
+    #[error("the signing key of {department} is valid only from {}", cst(*valid_from))]
     KeyNotYetValid { department: Id, valid_from: u64 },
-    #[error("the signing key of {department} expired at {valid_until} (ms)")]
+    #[error("the signing key of {department} expired at {}", cst(*valid_until))]
     KeyExpired { department: Id, valid_until: u64 },
     #[error("key is already registered to department {0}")]
     KeyAlreadyRegistered(Id),
@@ -60,7 +61,7 @@ pub enum Refusal {
     KeyAlreadyRevoked,
     #[error("{0} belongs to a root of the trust policy and cannot be registered to a department")]
     ReservedForRoot(&'static str),
-    #[error("the key would be valid in an empty window: valid_until {valid_until} ms is not after valid_from {valid_from} ms")]
+    #[error("the key would be valid in an empty window: valid_until {} is not after valid_from {}", cst(*valid_until), cst(*valid_from))]
     EmptyValidityWindow { valid_from: u64, valid_until: u64 },
     #[error("key is not a usable Ed25519 public key (invalid, small order or torsion)")]
     WeakKey,
@@ -339,6 +340,9 @@ fn check_registry_entry<V: LedgerView>(
             if view.trust().is_root_key(&k.key) {
                 return Err(Refusal::ReservedForRoot("the key").into());
             }
+            if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {
+                return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
+            }
             let valid_from = k.valid_from.unwrap_or(time);
             if let Some(valid_until) = k.valid_until {
                 if valid_until <= valid_from {
@@ -348,9 +352,6 @@ fn check_registry_entry<V: LedgerView>(
                     }
                     .into());
                 }
-            }
-            if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {
-                return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
             }
             evidence.push(department.index);
             Ok(())

@@ -87,10 +87,10 @@ pub enum LogError {
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
-/// Where evidence receipts are remembered between batches: registrations
-/// and case openings are cited again and again.
-/// A receipt is a few kilobytes: this bounds the cache to tens of megabytes.
-const EVIDENCE_CACHE_LIMIT: usize = 8_192;
+/// Bytes of evidence receipts remembered between batches (registrations and
+/// case openings are cited again and again). Counted from their entries and
+/// proofs, which a department can make up to 64 KB long, not by number.
+const EVIDENCE_CACHE_BYTES: usize = 64 << 20;
 
 pub struct Log {
     store: Arc<Store>,
@@ -108,7 +108,7 @@ pub struct Log {
     committed: (TreeState, String),
     /// Statements of prepared batches not yet finished, by digest.
     in_flight: HashMap<[u8; 32], u64>,
-    evidence_cache: HashMap<u64, Arc<Receipt>>,
+    evidence_cache: EvidenceCache,
     records: RefCell<RecordCache>,
 }
 
@@ -174,7 +174,7 @@ impl Log {
             committed: (tree, checkpoint.clone()),
             checkpoint,
             in_flight: HashMap::new(),
-            evidence_cache: HashMap::new(),
+            evidence_cache: EvidenceCache::default(),
             records: RefCell::default(),
         })
     }
@@ -192,7 +192,7 @@ impl Log {
         self.committed = (tree, checkpoint.clone());
         self.checkpoint = checkpoint;
         self.in_flight.clear();
-        self.evidence_cache.clear();
+        self.evidence_cache = EvidenceCache::default();
         *self.records.borrow_mut() = RecordCache::default();
         Ok(())
     }
@@ -397,12 +397,9 @@ impl Log {
     }
 
     fn evidence_receipts(&mut self, indexes: &[u64]) -> Result<Vec<Arc<Receipt>>, StoreError> {
-        if self.evidence_cache.len() > EVIDENCE_CACHE_LIMIT {
-            self.evidence_cache.clear();
-        }
         let mut out = Vec::with_capacity(indexes.len());
         for &i in indexes {
-            if let Some(r) = self.evidence_cache.get(&i) {
+            if let Some(r) = self.evidence_cache.receipts.get(&i) {
                 out.push(r.clone());
                 continue;
             }
@@ -411,7 +408,7 @@ impl Log {
                 .original_receipt(i)?
                 .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
             let r = Arc::new(r);
-            self.evidence_cache.insert(i, r.clone());
+            self.evidence_cache.keep(i, r.clone());
             out.push(r);
         }
         Ok(out)
@@ -449,6 +446,27 @@ fn load(
         });
     }
     Ok((tree, frontier, note))
+}
+
+/// Original receipts of entries cited as evidence, up to
+/// [`EVIDENCE_CACHE_BYTES`]; past it the cache starts again empty.
+#[derive(Default)]
+struct EvidenceCache {
+    receipts: HashMap<u64, Arc<Receipt>>,
+    bytes: usize,
+}
+
+impl EvidenceCache {
+    fn keep(&mut self, index: u64, receipt: Arc<Receipt>) {
+        // The entry and proof, their base64 JSON kept once serialised, and
+        // the map's own share.
+        let cost = 3 * (receipt.entry.len() + receipt.proof.len()) + 128;
+        if self.bytes + cost > EVIDENCE_CACHE_BYTES {
+            *self = EvidenceCache::default();
+        }
+        self.bytes += cost;
+        self.receipts.insert(index, receipt);
+    }
 }
 
 /// The records the sequencer decides with, besides the store:

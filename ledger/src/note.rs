@@ -45,6 +45,8 @@ pub enum NoteError {
     NoTrustedSignature,
     #[error("malformed key {0:?}")]
     BadKey(String),
+    #[error("this is a private key, not a verifier key: give the public .vkey (the private key is not shown)")]
+    PrivateKeyGiven,
     #[error("key name {0:?} is empty or contains a space or '+'")]
     BadKeyName(String),
     #[error("public key is weak (small order) or not in the prime-order subgroup")]
@@ -119,6 +121,11 @@ impl VerifierKey {
 
     /// Parses the C2SP verifier key encoding, checking that the ID matches.
     pub fn parse(vkey: &str) -> Result<VerifierKey, NoteError> {
+        // A private key given by mistake (the .key for the .vkey) must not be
+        // echoed into an error message, a log or a terminal.
+        if vkey.contains("PRIVATE+KEY") {
+            return Err(NoteError::PrivateKeyGiven);
+        }
         let bad = || NoteError::BadKey(vkey.to_owned());
         let mut parts = vkey.trim().splitn(3, '+');
         let (name, id_hex, key_b64) = match (parts.next(), parts.next(), parts.next()) {
@@ -389,6 +396,15 @@ mod tests {
             Note::parse(b"t\n\n- k AAAAAAAA\n"),
             Err(NoteError::BadSignatureLine(_))
         ));
+    }
+
+    #[test]
+    fn a_private_key_given_as_a_vkey_is_not_echoed() {
+        let private = test_signer().encode_private();
+        let err = VerifierKey::parse(&private).unwrap_err();
+        assert_eq!(err, NoteError::PrivateKeyGiven);
+        let seed = private.rsplit('+').next().unwrap();
+        assert!(!err.to_string().contains(seed));
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub enum ReceiptError {
         expected: String,
         got: String,
     },
-    #[error("evidence entry {evidence} was notarised at {evidence_time} ms, after entry {index} at {time} ms: times never decrease along the log")]
+    #[error("evidence entry {evidence} was notarised at {}, after entry {index} at {}: times never decrease along the log", crate::time::cst(*evidence_time), crate::time::cst(*time))]
     TimeDecreases {
         index: u64,
         time: u64,
@@ -129,8 +129,22 @@ pub enum ReceiptError {
         first: String,
         second: String,
     },
+    #[error("the log forked: two receipts of entry {index} hold different entries, each proven under a checkpoint of the log")]
+    ForkedEntry { index: u64 },
+    #[error("evidence cites entry {index} twice")]
+    DuplicateEvidence { index: u64 },
     #[error("entry {index} is not permitted by the evidence: {refusal}")]
     NotPermitted { index: u64, refusal: Refusal },
+}
+
+/// How a receipt holds a submitted attestation ([`Receipt::check_holds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    /// The entry holds the statement and the signature submitted.
+    Same,
+    /// The entry holds the statement with another valid signature, submitted
+    /// before.
+    OtherSignature,
 }
 
 /// A receipt that verified: the entry, what it says, and the checkpoint
@@ -138,6 +152,7 @@ pub enum ReceiptError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedReceipt {
     pub index: u64,
+    pub leaf_hash: Hash,
     pub entry: Entry,
     pub statement: Statement,
     pub checkpoint: Checkpoint,
@@ -286,6 +301,7 @@ impl Receipt {
         }
         Ok(VerifiedReceipt {
             index,
+            leaf_hash: self.leaf_hash,
             entry,
             statement,
             checkpoint,
@@ -293,17 +309,31 @@ impl Receipt {
     }
 
     /// Checks that this receipt is for `attestation`: its entry holds
-    /// exactly that statement and signature, `leaf_hash` is the entry's, and
-    /// the audit path places the leaf under the root of the checkpoint it
-    /// carries. Whether that checkpoint was signed by the log is for
-    /// [`Receipt::verify`] to say, given a policy.
-    pub fn check_holds(&self, attestation: &SignedAttestation) -> Result<(), ReceiptError> {
+    /// exactly that statement, `leaf_hash` is the entry's, and the audit path
+    /// places the leaf under the root of the checkpoint it carries. Whether
+    /// that checkpoint was signed by the log is for [`Receipt::verify`] to
+    /// say, given a policy.
+    ///
+    /// The entry may carry another signature than the submitted one: a
+    /// statement is notarised once, with the first valid signature submitted
+    /// for it (specs/notary.md §Dedup). That signature must then be valid.
+    pub fn check_holds(&self, attestation: &SignedAttestation) -> Result<Holds, ReceiptError> {
         let index = self.index;
         let entry =
             Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;
-        if entry.statement != attestation.statement || entry.signature != attestation.signature {
+        if entry.statement != attestation.statement {
             return Err(ReceiptError::OtherAttestation { index });
         }
+        let holds = if entry.signature == attestation.signature {
+            Holds::Same
+        } else {
+            let statement = entry
+                .parse_statement()
+                .and_then(|s| entry.verify_signature(&s))
+                .map_err(|source| ReceiptError::Entry { index, source });
+            statement?;
+            Holds::OtherSignature
+        };
         if leaf_hash(&self.entry) != self.leaf_hash {
             return Err(ReceiptError::LeafHashMismatch { index });
         }
@@ -326,7 +356,8 @@ impl Receipt {
             &proof.path,
             &checkpoint.root,
         )
-        .map_err(|e| proof_error(e.into()))
+        .map_err(|e| proof_error(e.into()))?;
+        Ok(holds)
     }
 
     /// Verifies the receipt completely against the trust policy.
@@ -385,13 +416,23 @@ impl Receipt {
     }
 }
 
-/// Two checkpoints of one log with the same size and different roots are
-/// proof that the notary signed two histories (specs/receipt.md step 3).
+/// Two checkpoints of one log with the same size and different roots, or
+/// two proven entries at one index, are proof that the notary signed two
+/// histories (specs/receipt.md step 3). Receipts of one entry must not be
+/// carried twice otherwise.
 fn check_no_fork<'a>(
     receipts: impl Iterator<Item = &'a VerifiedReceipt>,
 ) -> Result<(), ReceiptError> {
     let mut roots = std::collections::BTreeMap::new();
+    let mut leaves = std::collections::BTreeMap::new();
     for r in receipts {
+        if let Some(first) = leaves.insert(r.index, r.leaf_hash) {
+            return Err(if first != r.leaf_hash {
+                ReceiptError::ForkedEntry { index: r.index }
+            } else {
+                ReceiptError::DuplicateEvidence { index: r.index }
+            });
+        }
         let c = &r.checkpoint;
         if let Some(first) = roots.insert(c.size, c.root) {
             if first != c.root {

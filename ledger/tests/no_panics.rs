@@ -78,10 +78,12 @@ proptest! {
 }
 
 /// A way to reshape one value of a valid document into something a
-/// general-purpose JSON reader would still map onto the same types.
+/// general-purpose JSON reader (serde's derive) would still map onto the
+/// same types.
 #[derive(Debug, Clone, Copy)]
 enum Reshape {
-    /// An object becomes the array of its values, in order.
+    /// An object becomes the array of its members' values, in the order
+    /// written (the order of the fields, in these documents).
     ObjectToArray,
     /// A member's value becomes `null`.
     MemberToNull,
@@ -89,59 +91,134 @@ enum Reshape {
     StringToVariantObject,
 }
 
-/// Every position (as a path of object keys and array indexes) at which
-/// `reshape` applies.
-fn positions(v: &Value, reshape: Reshape, path: &mut Vec<Value>, out: &mut Vec<Vec<Value>>) {
-    let applies = match (reshape, v) {
-        (Reshape::ObjectToArray, Value::Object(_)) => true,
-        (Reshape::MemberToNull, _) => matches!(path.last(), Some(Value::String(_))),
-        (Reshape::StringToVariantObject, Value::String(_)) => true,
-        _ => false,
-    };
-    if applies {
-        out.push(path.clone());
-    }
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                path.push(Value::String(k.clone()));
-                positions(child, reshape, path, out);
-                path.pop();
+/// JSON that keeps the order of object members as written (serde_json's
+/// `Value` sorts them), so that an object can become the array serde would
+/// read as the same struct.
+#[derive(Debug, Clone)]
+enum Json {
+    Scalar(Value),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+                Ok(Json::Scalar(b.into()))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+                Ok(Json::Scalar(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+                Ok(Json::Scalar(n.into()))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+                Ok(Json::Scalar(s.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Scalar(Value::Null))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Json, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Json::Array(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Json, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(Json::Object(out))
             }
         }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                path.push(Value::from(i));
-                positions(child, reshape, path, out);
-                path.pop();
-            }
-        }
-        _ => {}
+        d.deserialize_any(V)
     }
 }
 
-fn at<'a>(v: &'a mut Value, path: &[Value]) -> &'a mut Value {
-    path.iter().fold(v, |v, step| match step {
-        Value::String(k) => &mut v[k.as_str()],
-        step => &mut v[step.as_u64().unwrap() as usize],
-    })
+impl Json {
+    fn encode(&self) -> String {
+        match self {
+            Json::Scalar(v) => v.to_string(),
+            Json::Array(a) => format!(
+                "[{}]",
+                a.iter().map(Json::encode).collect::<Vec<_>>().join(",")
+            ),
+            Json::Object(m) => format!(
+                "{{{}}}",
+                m.iter()
+                    .map(|(k, v)| format!("{}:{}", Value::from(k.as_str()), v.encode()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        }
+    }
+
+    /// Every value at which `reshape` applies, by visiting order.
+    fn count(&self, reshape: Reshape, is_member: bool) -> usize {
+        let here = match (reshape, self) {
+            (Reshape::ObjectToArray, Json::Object(_)) => 1,
+            (Reshape::MemberToNull, _) if is_member => 1,
+            (Reshape::StringToVariantObject, Json::Scalar(Value::String(_))) => 1,
+            _ => 0,
+        };
+        here + match self {
+            Json::Scalar(_) => 0,
+            Json::Array(a) => a.iter().map(|v| v.count(reshape, false)).sum(),
+            Json::Object(m) => m.iter().map(|(_, v)| v.count(reshape, true)).sum(),
+        }
+    }
+
+    /// Reshapes the `n`-th value at which `reshape` applies; returns how
+    /// many such values remain to skip if it is not in this one.
+    fn reshape(&mut self, reshape: Reshape, is_member: bool, mut n: usize) -> Option<usize> {
+        let applies = match (reshape, &*self) {
+            (Reshape::ObjectToArray, Json::Object(_)) => true,
+            (Reshape::MemberToNull, _) => is_member,
+            (Reshape::StringToVariantObject, Json::Scalar(Value::String(_))) => true,
+            _ => false,
+        };
+        if applies {
+            if n == 0 {
+                *self = match (reshape, std::mem::replace(self, Json::Scalar(Value::Null))) {
+                    (Reshape::ObjectToArray, Json::Object(m)) => {
+                        Json::Array(m.into_iter().map(|(_, v)| v).collect())
+                    }
+                    (Reshape::MemberToNull, _) => Json::Scalar(Value::Null),
+                    (Reshape::StringToVariantObject, Json::Scalar(Value::String(s))) => {
+                        Json::Object(vec![(s, Json::Scalar(Value::Null))])
+                    }
+                    _ => unreachable!(),
+                };
+                return None;
+            }
+            n -= 1;
+        }
+        match self {
+            Json::Scalar(_) => Some(n),
+            Json::Array(a) => a
+                .iter_mut()
+                .try_fold(n, |n, v| v.reshape(reshape, false, n)),
+            Json::Object(m) => m
+                .iter_mut()
+                .try_fold(n, |n, (_, v)| v.reshape(reshape, true, n)),
+        }
+    }
 }
 
-fn reshaped(doc: &Value, reshape: Reshape, pick: usize) -> Option<Vec<u8>> {
-    let mut found = Vec::new();
-    positions(doc, reshape, &mut Vec::new(), &mut found);
-    let path = found.get(pick % found.len().max(1))?;
-    let mut doc = doc.clone();
-    let target = at(&mut doc, path);
-    *target = match (reshape, target.take()) {
-        (Reshape::ObjectToArray, Value::Object(m)) => {
-            Value::Array(m.into_iter().map(|(_, v)| v).collect())
-        }
-        (Reshape::MemberToNull, _) => Value::Null,
-        (Reshape::StringToVariantObject, Value::String(s)) => serde_json::json!({ s: null }),
-        _ => unreachable!("positions() chose a value of the right type"),
-    };
-    Some(serde_json::to_vec(&doc).unwrap())
+fn reshaped(valid: &[u8], reshape: Reshape, pick: usize) -> Vec<u8> {
+    let mut doc: Json = serde_json::from_slice(valid).unwrap();
+    let positions = doc.count(reshape, false);
+    assert!(positions > 0, "{reshape:?} applies nowhere");
+    assert!(doc.reshape(reshape, false, pick % positions).is_none());
+    doc.encode().into_bytes()
 }
 
 /// Valid statements covering objects (signer, body, `other`), enums, lists
@@ -180,8 +257,7 @@ proptest! {
         let valid = &valid_statements()[which];
         prop_assert!(Statement::parse(valid).is_ok());
         let reshape = [Reshape::ObjectToArray, Reshape::MemberToNull, Reshape::StringToVariantObject][how];
-        let doc: Value = serde_json::from_slice(valid).unwrap();
-        let bad = reshaped(&doc, reshape, pick).unwrap();
+        let bad = reshaped(valid, reshape, pick);
         prop_assert!(Statement::parse(&bad).is_err(), "{reshape:?} accepted: {}", String::from_utf8_lossy(&bad));
     }
 
@@ -190,8 +266,7 @@ proptest! {
         let name = ["receipt.json", "attestation.json"][which];
         let valid = example(name);
         let reshape = [Reshape::ObjectToArray, Reshape::MemberToNull, Reshape::StringToVariantObject][how];
-        let doc: Value = serde_json::from_slice(&valid).unwrap();
-        let bad = reshaped(&doc, reshape, pick).unwrap();
+        let bad = reshaped(&valid, reshape, pick);
         if name == "receipt.json" {
             prop_assert!(Receipt::from_json(&valid).is_ok());
             prop_assert!(Receipt::from_json(&bad).is_err(), "{reshape:?} accepted");
@@ -200,4 +275,25 @@ proptest! {
             prop_assert!(SignedAttestation::from_json(&bad).is_err(), "{reshape:?} accepted");
         }
     }
+}
+
+/// The reshaping is what it claims: a struct written as the array of its
+/// values in field order is what serde alone accepts, and strict reading
+/// refuses.
+#[test]
+fn field_order_arrays_are_what_plain_serde_takes() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Signer {
+        department: String,
+        key: String,
+    }
+    let valid = br#"{"department":"gd.rst","key":"K"}"#;
+    let array = reshaped(valid, Reshape::ObjectToArray, 0);
+    assert_eq!(array, br#"["gd.rst","K"]"#);
+    assert!(serde_json::from_slice::<Signer>(&array).is_ok());
+    assert!(ledger::strict_json::from_slice::<Signer>(&array).is_err());
+    let receipt = reshaped(&example("receipt.json"), Reshape::ObjectToArray, 0);
+    assert!(receipt.starts_with(br#"["share-audit/receipt/v1",2,"#));
+    assert!(Receipt::from_json(&receipt).is_err());
 }

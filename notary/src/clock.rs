@@ -2,20 +2,32 @@
 //! §Notarised time).
 //!
 //! Entries never go back in time, so a wall clock that jumps forward (a bad
-//! NTP server, an operator's typo, a VM restored with a wrong clock) would,
+//! time server, an operator's typo, a VM restored with a wrong clock) would,
 //! if followed, pin every later entry at the jumped time, and every key with
-//! a `valid_until` before it would expire at once. The notary therefore does
-//! not follow a forward jump at once: its clock advances at most twice as
-//! fast as real time (the monotonic clock) until it meets the wall clock
-//! again. A jump of a few seconds is caught up in as many seconds; a jump of
-//! years would take years, so the wall clock is corrected long before it
-//! matters. Backward jumps are followed (the log keeps times from
-//! decreasing). Every jump is logged and counted ([`Clock::lag_ms`]).
+//! a `valid_until` before it would expire at once. The notary's clock is
+//! therefore the process's monotonic clock plus an offset, taken from the
+//! wall clock at start:
+//!
+//! - time servers discipline the monotonic clock's rate along with the wall
+//!   clock's, so the two stay together and the offset stays put;
+//! - when the wall clock is ahead of the notary's, by a step however long
+//!   ago it happened, the offset grows towards it by at most the real time
+//!   elapsed since the previous reading, and never by more than 1 s at once:
+//!   the notary's clock runs at most twice as fast as real time, counted
+//!   from when the step is seen, until it meets the wall clock;
+//! - when the wall clock is behind, the notary's clock does not follow it:
+//!   entries could not go back anyway, and freezing their times would refuse
+//!   every statement signed by a correct clock.
+//!
+//! A difference of more than 1 s either way is logged when it appears and
+//! when it is gone, counted, and exposed as a metric ([`Clock::offset_ms`]).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A lag behind the wall clock larger than this is reported as a jump.
-pub const REPORTED_LAG_MS: u64 = 1_000;
+/// A difference from the wall clock larger than this is reported.
+pub const REPORTED_MS: i64 = 1_000;
+/// The most the notary's clock gains on real time in one reading.
+pub const MAX_GAIN_MS: i64 = 1_000;
 
 /// The wall clock in milliseconds since the Unix epoch.
 pub fn wall_ms() -> u64 {
@@ -29,11 +41,12 @@ pub fn wall_ms() -> u64 {
 #[derive(Debug)]
 pub struct Clock {
     started: Instant,
-    /// The last reading: notarised time and monotonic time, both in ms.
-    last: Option<(u64, u64)>,
-    /// How far the last reading was behind the wall clock.
-    lag_ms: u64,
-    /// Forward jumps seen so far.
+    /// Notary time = monotonic ms + offset; `None` before the first reading.
+    offset: Option<i64>,
+    /// Monotonic ms of the previous reading.
+    previous: i64,
+    /// Wall clock minus notary time at the last reading.
+    difference: i64,
     jumps: u64,
 }
 
@@ -41,63 +54,71 @@ impl Default for Clock {
     fn default() -> Self {
         Clock {
             started: Instant::now(),
-            last: None,
-            lag_ms: 0,
+            offset: None,
+            previous: 0,
+            difference: 0,
             jumps: 0,
         }
     }
 }
 
-/// What one reading found, for the logs and metrics.
+/// What one reading found, for the logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// The clock agrees with the wall clock, or is catching up as before.
+    /// Nothing new: the clocks agree, or differ as they did before.
     Steady,
-    /// The wall clock jumped ahead by this many ms; the notary's clock is
-    /// catching up at most at twice real time.
-    JumpedAhead(u64),
-    /// The notary's clock has caught up with the wall clock again.
-    CaughtUp,
+    /// The wall clock now differs from the notary's by this many ms
+    /// (positive: ahead, caught up at most at real time; negative: behind,
+    /// not followed).
+    Jumped(i64),
+    /// The clocks agree again.
+    Agree,
 }
 
 impl Clock {
     /// The time to notarise at now.
     pub fn now(&mut self) -> (u64, Event) {
-        let monotonic = Duration::as_millis(&self.started.elapsed()) as u64;
-        self.read(wall_ms(), monotonic)
+        let monotonic = self.started.elapsed().as_millis() as i64;
+        self.read(wall_ms() as i64, monotonic)
     }
 
-    /// How far behind the wall clock the last reading was (0 when they agree).
-    pub fn lag_ms(&self) -> u64 {
-        self.lag_ms
+    /// Wall clock minus notary time at the last reading, in ms.
+    pub fn offset_ms(&self) -> i64 {
+        self.difference
     }
 
-    /// Forward jumps of the wall clock seen since start.
+    /// Jumps of the wall clock (more than 1 s either way) seen since start.
     pub fn jumps(&self) -> u64 {
         self.jumps
     }
 
-    /// One reading, given the wall clock and a monotonic clock (both ms).
-    pub fn read(&mut self, wall: u64, monotonic: u64) -> (u64, Event) {
-        let time = match self.last {
-            None => wall,
-            Some((time, at)) => {
-                let elapsed = monotonic.saturating_sub(at);
-                wall.min(time.saturating_add(elapsed.saturating_mul(2)))
+    /// One reading, given the wall clock and the monotonic clock (both ms).
+    pub fn read(&mut self, wall: i64, monotonic: i64) -> (u64, Event) {
+        let offset = match self.offset {
+            None => wall - monotonic,
+            Some(offset) => {
+                let ahead = wall - (monotonic + offset);
+                let elapsed = (monotonic - self.previous).max(0);
+                offset + ahead.clamp(0, elapsed.min(MAX_GAIN_MS))
             }
         };
-        self.last = Some((time, monotonic));
-        let lag = wall - time;
-        let event = if lag > REPORTED_LAG_MS && self.lag_ms <= REPORTED_LAG_MS {
-            self.jumps += 1;
-            Event::JumpedAhead(lag)
-        } else if lag <= REPORTED_LAG_MS && self.lag_ms > REPORTED_LAG_MS {
-            Event::CaughtUp
-        } else {
-            Event::Steady
+        self.offset = Some(offset);
+        self.previous = monotonic;
+        let time = monotonic + offset;
+        let before = self.difference;
+        self.difference = wall - time;
+        let event = match (
+            before.abs() > REPORTED_MS,
+            self.difference.abs() > REPORTED_MS,
+        ) {
+            (false, true) => {
+                self.jumps += 1;
+                Event::Jumped(self.difference)
+            }
+            (true, false) => Event::Agree,
+            _ => Event::Steady,
         };
-        self.lag_ms = lag;
-        (time, event)
+        (time.max(0) as u64, event)
     }
 }
 
@@ -105,53 +126,90 @@ impl Clock {
 mod tests {
     use super::*;
 
-    const T: u64 = 1_764_201_600_000;
-    const YEAR: u64 = 365 * 24 * 3600 * 1000;
+    const T: i64 = 1_764_201_600_000;
+    const DAY: i64 = 24 * 3600 * 1000;
+    const YEAR: i64 = 365 * DAY;
+
+    fn at(t: i64) -> u64 {
+        t as u64
+    }
 
     #[test]
     fn follows_a_steady_wall_clock() {
         let mut c = Clock::default();
-        assert_eq!(c.read(T, 0), (T, Event::Steady));
-        assert_eq!(c.read(T + 5, 5), (T + 5, Event::Steady));
-        // Slewing by NTP (a little faster than real time) is followed.
-        assert_eq!(c.read(T + 1006, 1005), (T + 1006, Event::Steady));
-        assert_eq!(c.lag_ms(), 0);
+        assert_eq!(c.read(T, 0), (at(T), Event::Steady));
+        assert_eq!(c.read(T + 5, 5), (at(T + 5), Event::Steady));
+        assert_eq!(
+            c.read(T + 3_600_000, 3_600_000),
+            (at(T + 3_600_000), Event::Steady)
+        );
+        assert_eq!(c.offset_ms(), 0);
     }
 
     #[test]
-    fn a_jump_of_years_is_caught_up_at_twice_real_time() {
+    fn a_jump_of_years_is_caught_up_at_most_at_real_time() {
         let mut c = Clock::default();
         c.read(T, 0);
         // The wall clock jumps five years ahead, 1 s later.
         let (t, e) = c.read(T + 1000 + 5 * YEAR, 1000);
-        assert_eq!(t, T + 2000);
-        assert_eq!(e, Event::JumpedAhead(5 * YEAR - 1000));
+        assert_eq!(t, at(T + 2000));
+        assert_eq!(e, Event::Jumped(5 * YEAR - 1000));
         assert_eq!(c.jumps(), 1);
-        // An hour on, the notary is two hours on, not five years.
-        let (t, e) = c.read(T + 3_601_000 + 5 * YEAR, 3_601_000);
-        assert_eq!((t, e), (T + 7_202_000, Event::Steady));
-        // The operator sets the wall clock right: it is followed again.
-        let (t, e) = c.read(T + 3_602_000, 3_602_000);
-        assert_eq!((t, e), (T + 3_602_000, Event::CaughtUp));
-        assert_eq!(c.lag_ms(), 0);
+        // Readings every 10 ms for a second: the notary gains a second.
+        let mut t = 0;
+        for ms in (1010..=2000).step_by(10) {
+            t = c.read(T + ms + 5 * YEAR, ms).0;
+        }
+        assert_eq!(t, at(T + 4000));
+        // The operator sets the wall clock right: the notary does not go
+        // back; it stays the 2 s it gained ahead, and says so.
+        let (t, e) = c.read(T + 2010, 2010);
+        assert_eq!((t, e), (at(T + 4010), Event::Steady));
+        assert_eq!(c.offset_ms(), -2000);
     }
 
     #[test]
-    fn a_small_jump_is_caught_up_in_as_long() {
+    fn agreement_is_reported_when_the_wall_clock_comes_back() {
+        let mut c = Clock::default();
+        c.read(T, 0);
+        assert_eq!(c.read(T + 10 + DAY, 10).1, Event::Jumped(DAY - 10));
+        assert_eq!(c.read(T + 20, 20), (at(T + 30), Event::Agree));
+    }
+
+    #[test]
+    fn a_jump_during_an_idle_weekend_is_not_followed_at_once() {
+        let mut c = Clock::default();
+        c.read(T, 0);
+        // Nothing to notarise for two days; meanwhile the wall clock jumped a day ahead.
+        let (t, e) = c.read(T + 3 * DAY, 2 * DAY);
+        assert_eq!(t, at(T + 2 * DAY + MAX_GAIN_MS));
+        assert_eq!(e, Event::Jumped(DAY - MAX_GAIN_MS));
+    }
+
+    #[test]
+    fn a_small_step_is_caught_up_in_as_long() {
         let mut c = Clock::default();
         c.read(T, 0);
         let (t, e) = c.read(T + 10_000, 0);
-        assert_eq!((t, e), (T, Event::JumpedAhead(10_000)));
+        assert_eq!((t, e), (at(T), Event::Jumped(10_000)));
         let (t, _) = c.read(T + 15_000, 5_000);
-        assert_eq!(t, T + 10_000);
-        let (t, e) = c.read(T + 20_000, 10_000);
-        assert_eq!((t, e), (T + 20_000, Event::CaughtUp));
+        assert_eq!(t, at(T + 6_000));
+        // 9 s behind: caught up 9 s of real time later.
+        for ms in (5_100..=13_900).step_by(100) {
+            c.read(T + 10_000 + ms, ms);
+        }
+        assert_eq!(c.offset_ms(), 100);
+        assert_eq!(c.read(T + 24_000, 14_000), (at(T + 24_000), Event::Steady));
+        assert_eq!(c.offset_ms(), 0);
     }
 
     #[test]
-    fn a_backward_jump_is_followed() {
+    fn a_backward_jump_is_reported_and_not_followed() {
         let mut c = Clock::default();
         c.read(T, 0);
-        assert_eq!(c.read(T - 60_000, 10), (T - 60_000, Event::Steady));
+        let (t, e) = c.read(T - YEAR, 10);
+        assert_eq!((t, e), (at(T + 10), Event::Jumped(-YEAR - 10)));
+        // Time keeps going at the monotonic pace.
+        assert_eq!(c.read(T - YEAR + 1000, 1010).0, at(T + 1010));
     }
 }

@@ -46,8 +46,8 @@ pub async fn serve(
     tracing::info!(
         origin = %policy.origin,
         size = log.tree().size,
-        last_entry = %cli::cst(log.tree().last_time),
-        clock = %cli::cst(clock::wall_ms()),
+        last_entry = %ledger::time::cst(log.tree().last_time),
+        clock = %ledger::time::cst(clock::wall_ms()),
         "log opened"
     );
 

@@ -73,8 +73,9 @@ enum Command {
         /// Milliseconds a whole request (upload and answer) may take.
         #[arg(long, default_value_t = 30_000)]
         request_timeout_ms: u64,
-        /// Milliseconds a write to a client may stay blocked (the client does
-        /// not read) before the connection is closed.
+        /// Once a client's answers back up (it does not read them), it must
+        /// read 16 KiB/s in every window of this many milliseconds until it
+        /// catches up, or the connection is closed.
         #[arg(long, default_value_t = 10_000)]
         write_timeout_ms: u64,
         /// On SIGTERM or SIGINT, milliseconds open connections get to finish
@@ -131,7 +132,12 @@ fn main() -> Result<()> {
             if roots.is_empty() {
                 cli::outln!("note: no --root given; add the supervisor's root key to policy.txt before serving");
             }
-            Ok(())
+            match cli::stdout_error() {
+                Some(e) => anyhow::bail!(
+                    "the notary is initialised, but its report could not be written: {e}"
+                ),
+                None => Ok(()),
+            }
         }
         Command::Serve {
             data,

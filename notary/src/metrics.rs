@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -71,9 +71,9 @@ pub struct Metrics {
     pub appended: AtomicU64,
     pub duplicates: AtomicU64,
     pub store_errors: AtomicU64,
-    /// How far notarised time is behind the wall clock (ms), after a jump.
-    pub clock_lag_ms: AtomicU64,
-    /// Forward jumps of the wall clock seen since start.
+    /// Wall clock minus the notary's clock (ms): non-zero after a jump.
+    pub clock_offset_ms: AtomicI64,
+    /// Jumps of the wall clock (more than 1 s either way) seen since start.
     pub clock_jumps: AtomicU64,
     pub batch_size: Histogram,
     /// Signatures per batch equation.
@@ -95,7 +95,7 @@ impl Default for Metrics {
             appended: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
-            clock_lag_ms: AtomicU64::new(0),
+            clock_offset_ms: AtomicI64::new(0),
             clock_jumps: AtomicU64::new(0),
             batch_size: Histogram::new(SIZES),
             verify_batch_size: Histogram::new(SIZES),
@@ -164,14 +164,14 @@ impl Metrics {
         gauge(
             &mut out,
             "share_audit_clock_jumps_total",
-            "Forward jumps of the wall clock (more than 1 s) seen since start.",
+            "Jumps of the wall clock (more than 1 s either way) seen since start.",
             "counter",
             self.clock_jumps.load(Relaxed),
         );
         let _ = writeln!(
             out,
-            "# HELP share_audit_clock_lag_seconds How far notarised time is behind the wall clock after a forward jump (it catches up at most at twice real time).\n# TYPE share_audit_clock_lag_seconds gauge\nshare_audit_clock_lag_seconds {}",
-            self.clock_lag_ms.load(Relaxed) as f64 / 1000.0
+            "# HELP share_audit_clock_offset_seconds Wall clock minus the notary's clock: positive while the notary catches up with a forward jump, negative after a backward jump it does not follow.\n# TYPE share_audit_clock_offset_seconds gauge\nshare_audit_clock_offset_seconds {}",
+            self.clock_offset_ms.load(Relaxed) as f64 / 1000.0
         );
         self.batch_size.render(
             &mut out,

@@ -241,16 +241,20 @@ impl Sequencer {
     fn notary_time(&mut self) -> u64 {
         let (time, event) = self.clock.now();
         match event {
-            Event::JumpedAhead(ms) => tracing::warn!(
+            Event::Jumped(ms) if ms > 0 => tracing::warn!(
                 ahead_ms = ms,
-                "the wall clock jumped ahead; notarised time catches up at most at twice real time"
+                "the wall clock jumped ahead of the notary's clock; notarised time catches up at most at real time (restart the notary to adopt the wall clock now)"
             ),
-            Event::CaughtUp => tracing::info!("notarised time has caught up with the wall clock"),
+            Event::Jumped(ms) => tracing::warn!(
+                behind_ms = -ms,
+                "the wall clock jumped back; notarised time does not follow it (restart the notary to adopt the wall clock)"
+            ),
+            Event::Agree => tracing::info!("the notary's clock agrees with the wall clock again"),
             Event::Steady => {}
         }
         self.metrics
-            .clock_lag_ms
-            .store(self.clock.lag_ms(), Relaxed);
+            .clock_offset_ms
+            .store(self.clock.offset_ms(), Relaxed);
         self.metrics.clock_jumps.store(self.clock.jumps(), Relaxed);
         time
     }

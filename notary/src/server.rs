@@ -4,10 +4,10 @@
 //! slow or abusive clients ([`Limits`]): at most `max_connections` open
 //! connections (more are closed at once); request headers read within
 //! `header_timeout` (also the longest a kept-alive connection may sit idle);
-//! every request finished within `request_timeout` (in the router); and
-//! every write to a client making progress within `write_timeout`, so a
-//! client that pipelines requests and never reads the answers loses its
-//! connection instead of holding it. On shutdown, connections get
+//! every request finished within `request_timeout` (in the router); and a
+//! client whose answers back up must read them at a minimum rate
+//! ([`WriteDeadline`]), so a client that reads nothing, or a trickle, loses
+//! its connection instead of holding it. On shutdown, connections get
 //! `shutdown_timeout` to finish what they are answering, then are closed.
 
 use std::future::Future;
@@ -33,8 +33,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A request (body upload and answer included) must finish within this time.
     pub request_timeout: Duration,
-    /// A write to a client that makes no progress for this long (the client
-    /// stopped reading) closes the connection.
+    /// Once a client's answers back up, it must read at least
+    /// [`MIN_READ_RATE`] in every window of this length until it has caught
+    /// up, or the connection is closed ([`WriteDeadline`]).
     pub write_timeout: Duration,
     /// On shutdown, how long connections may take to finish their requests.
     pub shutdown_timeout: Duration,
@@ -126,46 +127,124 @@ pub async fn serve(
     Ok(())
 }
 
-/// A client connection whose writes must make progress: a write (or flush)
-/// that stays blocked for `timeout`, because the client does not read what
-/// it is sent, fails with `TimedOut`, and hyper then drops the connection.
-/// The kernel reports a socket writable again only once a good share of its
-/// send buffer has drained, so a client reading a trickle does not reset
-/// the deadline either.
+/// Least a client whose answers back up must read: in every `write_timeout`
+/// window, this many bytes per second of the window.
+pub const MIN_READ_RATE: usize = 16 * 1024;
+/// Answers a client may leave unread in its socket's send queue before it
+/// must keep up with [`MIN_READ_RATE`].
+pub const MAX_BACKLOG: usize = 256 * 1024;
+/// A send queue at or below this many bytes counts as drained.
+const DRAINED: usize = 16 * 1024;
+
+/// A client connection that must read what it is sent.
+///
+/// Once answers back up — a write blocks because the socket's send buffer is
+/// full, or more than [`MAX_BACKLOG`] bytes sit unread in the send queue — a
+/// window of `timeout` starts. By its end the client must have taken at
+/// least [`MIN_READ_RATE`] × `timeout` bytes off the send queue (what was
+/// written, minus what is still queued: bytes its side has received), or
+/// the next write fails with `TimedOut` and hyper drops the connection.
+/// Windows follow each other until the queue has drained, that is, until
+/// the client has caught up. A client that reads nothing, or a trickle, thus
+/// loses its connection within a window or two, however it paces its
+/// requests; one that downloads a large answer slowly but steadily does not.
 struct WriteDeadline<S> {
     io: S,
     timeout: Duration,
-    /// Armed while a write is blocked.
-    blocked: Option<Pin<Box<Sleep>>>,
+    /// Bytes written to the socket so far.
+    written: usize,
+    window: Option<Window>,
 }
 
-impl<S> WriteDeadline<S> {
+struct Window {
+    ends: Pin<Box<Sleep>>,
+    /// `written` and the send queue's length when the window began.
+    written: usize,
+    queued: usize,
+}
+
+/// How many bytes written to a socket its peer has not yet acknowledged.
+pub trait SendQueue {
+    fn unsent(&self) -> usize;
+}
+
+impl SendQueue for tokio::net::TcpStream {
+    fn unsent(&self) -> usize {
+        use std::os::fd::AsRawFd as _;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int for a valid socket descriptor,
+        // which `self` owns for the duration of the call.
+        let ok = unsafe { libc::ioctl(self.as_raw_fd(), libc::TIOCOUTQ, &mut queued) } == 0;
+        if ok {
+            queued.max(0) as usize
+        } else {
+            0
+        }
+    }
+}
+
+impl<S: SendQueue> WriteDeadline<S> {
     fn new(io: S, timeout: Duration) -> WriteDeadline<S> {
         WriteDeadline {
             io,
             timeout,
-            blocked: None,
+            written: 0,
+            window: None,
         }
     }
 
-    /// Tracks one poll of a write: progress disarms the deadline, a blocked
-    /// write arms it (once) and fails when it passes.
-    fn track<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.blocked = None;
+    /// Tracks one poll of a write (`written` bytes if it went through).
+    fn track<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+        written: impl FnOnce(&T) -> usize,
+    ) -> Poll<io::Result<T>> {
+        let blocked = match &poll {
+            Poll::Ready(Ok(value)) => {
+                self.written += written(value);
+                false
+            }
+            Poll::Ready(Err(_)) => return poll,
+            Poll::Pending => true,
+        };
+        let queued = self.io.unsent();
+        if self.window.is_none() && (blocked || queued > MAX_BACKLOG) {
+            self.window = Some(Window {
+                ends: Box::pin(tokio::time::sleep(self.timeout)),
+                written: self.written,
+                queued,
+            });
+        }
+        let Some(window) = &mut self.window else {
+            return poll;
+        };
+        // Poll the timer even when not blocked, so that it wakes this task.
+        if window.ends.as_mut().poll(cx).is_pending() {
             return poll;
         }
-        let timeout = self.timeout;
-        let deadline = self
-            .blocked
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client read nothing of the answer for the write timeout",
-            ))),
-            Poll::Pending => Poll::Pending,
+        if queued <= DRAINED && !blocked {
+            self.window = None; // caught up
+            return poll;
         }
+        let taken =
+            (self.written - window.written) as i128 - queued as i128 + window.queued as i128;
+        let least = MIN_READ_RATE as u128 * self.timeout.as_millis() / 1000;
+        if taken < least as i128 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client reads its answers too slowly (or not at all)",
+            )));
+        }
+        // Enough this time; the next window starts now.
+        window
+            .ends
+            .as_mut()
+            .reset(tokio::time::Instant::now() + self.timeout);
+        let _ = window.ends.as_mut().poll(cx);
+        window.written = self.written;
+        window.queued = queued;
+        poll
     }
 }
 
@@ -179,7 +258,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+impl<S: AsyncWrite + SendQueue + Unpin> AsyncWrite for WriteDeadline<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -187,7 +266,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.track(cx, poll)
+        this.track(cx, poll, |n| *n)
     }
 
     fn poll_write_vectored(
@@ -197,7 +276,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.track(cx, poll)
+        this.track(cx, poll, |n| *n)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -207,57 +286,133 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.io).poll_flush(cx);
-        this.track(cx, poll)
+        this.track(cx, poll, |()| 0)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.io).poll_shutdown(cx);
-        this.track(cx, poll)
+        this.track(cx, poll, |()| 0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpListener, TcpStream};
 
-    /// A peer that never reads: writes fill the pipe, then time out.
+    /// A connected pair of sockets on loopback: ours (wrapped) and theirs.
+    async fn pair(timeout: Duration) -> (WriteDeadline<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let theirs = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        (WriteDeadline::new(ours, timeout), theirs)
+    }
+
+    /// Writes until the write fails; returns the error and the bytes written.
+    async fn write_until_error(
+        io: &mut WriteDeadline<TcpStream>,
+        total: usize,
+    ) -> Option<io::Error> {
+        let chunk = vec![0u8; 64 * 1024];
+        let mut written = 0;
+        while written < total {
+            match io.write(&chunk).await {
+                Ok(n) => written += n,
+                Err(e) => return Some(e),
+            }
+        }
+        None
+    }
+
     #[tokio::test]
-    async fn a_blocked_write_times_out() {
-        let (ours, _theirs) = tokio::io::duplex(1024);
-        let mut io = WriteDeadline::new(ours, Duration::from_millis(50));
-        let chunk = [0u8; 4096];
-        let err = tokio::time::timeout(Duration::from_secs(5), async {
+    async fn a_peer_that_never_reads_times_out() {
+        let (mut io, _theirs) = pair(Duration::from_millis(200)).await;
+        let err = tokio::time::timeout(
+            Duration::from_secs(10),
+            write_until_error(&mut io, usize::MAX),
+        )
+        .await
+        .expect("the deadline fires")
+        .expect("the write fails");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_reads_a_trickle_times_out() {
+        let (mut io, mut theirs) = pair(Duration::from_millis(200)).await;
+        // 512 bytes every 100 ms: 5 KB/s, under the 16 KB/s minimum.
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
             loop {
-                if let Err(e) = io.write(&chunk).await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+            }
+        });
+        let err = tokio::time::timeout(
+            Duration::from_secs(30),
+            write_until_error(&mut io, usize::MAX),
+        )
+        .await
+        .expect("the deadline fires")
+        .expect("the write fails");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// Answers written at a pace the socket absorbs, never blocking, but
+    /// read at a trickle: the backlog alone starts the clock.
+    #[tokio::test]
+    async fn a_backlog_read_at_a_trickle_times_out_without_blocking() {
+        let (mut io, mut theirs) = pair(Duration::from_secs(1)).await;
+        // 1 KB every 100 ms: 10 KB/s, under the minimum of 16 KB/s.
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+            }
+        });
+        // 16 KB every 100 ms: the queue grows by ~150 KB/s.
+        let started = std::time::Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Err(e) = io.write_all(&[0u8; 16 * 1024]).await {
                     return e;
                 }
             }
         })
         .await
-        .expect("the write deadline fires");
+        .expect("the deadline fires");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
-    /// A peer that reads: writes keep going however long it all takes.
     #[tokio::test]
-    async fn progress_resets_the_deadline() {
-        let (ours, mut theirs) = tokio::io::duplex(64);
+    async fn a_peer_that_reads_steadily_is_served_however_long_it_takes() {
+        let (mut io, mut theirs) = pair(Duration::from_millis(100)).await;
+        let total = 32 << 20;
         let reader = tokio::spawn(async move {
-            let mut buf = [0u8; 16];
-            let mut total = 0;
-            while total < 4096 {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0;
+            while got < total {
+                // About 40 MB/s: far above the minimum, far below loopback.
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                total += tokio::io::AsyncReadExt::read(&mut theirs, &mut buf)
-                    .await
-                    .unwrap();
+                got += theirs.read(&mut buf).await.unwrap();
             }
         });
-        let mut io = WriteDeadline::new(ours, Duration::from_millis(30));
-        io.write_all(&[1u8; 4096])
-            .await
-            .expect("progress keeps it alive");
+        assert!(write_until_error(&mut io, total).await.is_none());
         reader.await.unwrap();
     }
 }

@@ -36,7 +36,9 @@ impl VerifyError {
             VerifyError::Receipt(ReceiptError::NotPermitted { .. }) => "not_permitted",
             VerifyError::Receipt(ReceiptError::WrongLog { .. }) => "wrong_log",
             VerifyError::Receipt(ReceiptError::TimeDecreases { .. }) => "time_decreases",
-            VerifyError::Receipt(ReceiptError::Fork { .. }) => "fork_detected",
+            VerifyError::Receipt(ReceiptError::Fork { .. } | ReceiptError::ForkedEntry { .. }) => {
+                "fork_detected"
+            }
             VerifyError::Receipt(_) => "bad_evidence",
             VerifyError::Checkpoint { .. } => "checkpoint_invalid",
             VerifyError::ProofLine { .. } => "malformed_proof",

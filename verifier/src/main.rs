@@ -79,7 +79,7 @@ fn run(cli: &Cli) -> Result<Result<serde_json::Value, verifier::VerifyError>, Us
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    cli::exit_code(match run(&cli) {
         Err(Usage(msg)) => {
             if cli.json {
                 cli::outln!(
@@ -97,9 +97,12 @@ fn main() -> ExitCode {
             } else if report.get("kind").is_some() {
                 cli::outln!(
                     "VALID: entry {} ({}) signed by {}, notarised {}, in checkpoint {} of size {}",
-                    report["index"], report["kind"].as_str().unwrap_or(""), report["department"].as_str().unwrap_or(""),
-                    cli::cst(report["notarised_time_ms"].as_u64().unwrap_or(0)),
-                    report["checkpoint"]["origin"].as_str().unwrap_or(""), report["checkpoint"]["size"]
+                    report["index"],
+                    report["kind"].as_str().unwrap_or(""),
+                    report["department"].as_str().unwrap_or(""),
+                    ledger::time::cst(report["notarised_time_ms"].as_u64().unwrap_or(0)),
+                    report["checkpoint"]["origin"].as_str().unwrap_or(""),
+                    report["checkpoint"]["size"]
                 );
             } else {
                 cli::outln!(
@@ -121,5 +124,5 @@ fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
-    }
+    })
 }

@@ -200,8 +200,9 @@ impl From<Date> for String {
 }
 
 /// The log a statement is signed for: its origin, as in the checkpoints and
-/// the trust policy (a key name: 1–255 bytes, no white space, no `+`, and no
-/// `#`, which starts a comment in the policy).
+/// the trust policy (a key name: 1–255 bytes, no white space, no `+`; and no
+/// control character, which a note cannot hold, nor `#`, which starts a
+/// comment in the policy).
 /// Binding every statement to one log keeps it from being replayed in
 /// another (specs/attestation.md §Statements).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -221,12 +222,13 @@ impl TryFrom<String> for Origin {
     type Error = String;
     fn try_from(s: String) -> Result<Origin, String> {
         // `#` would start a comment in the trust policy that names the log.
-        if s.len() <= MAX_ORIGIN_LEN && crate::note::check_key_name(&s).is_ok() && !s.contains('#')
-        {
+        // Control characters cannot be in a note (specs/checkpoint.md).
+        let usable = !s.contains('#') && !s.chars().any(char::is_control);
+        if s.len() <= MAX_ORIGIN_LEN && crate::note::check_key_name(&s).is_ok() && usable {
             Ok(Origin(s))
         } else {
             Err(format!(
-                "{s:?} is not a log origin (1-{MAX_ORIGIN_LEN} bytes, no white space, no '+' or '#')"
+                "{s:?} is not a log origin (1-{MAX_ORIGIN_LEN} bytes; no white space, control character, '+' or '#')"
             ))
         }
     }

@@ -200,12 +200,6 @@ pub(super) fn validate(body: &Body) -> Result<(), AttestationError> {
     };
     match body {
         Body::Department(d) if d.roles.is_empty() => fail(body.kind(), "roles must not be empty"),
-        Body::DepartmentKey(k) => match (k.valid_from, k.valid_until) {
-            (Some(from), Some(until)) if until <= from => {
-                fail(body.kind(), "valid_until must be after valid_from")
-            }
-            _ => Ok(()),
-        },
         Body::CatalogEntry(c) => match c.share_attribute {
             ShareAttribute::Conditional if c.conditions.is_none() => fail(
                 body.kind(),

@@ -1,0 +1,54 @@
+//! Times as people read them: China Standard Time (UTC+8), the time of the
+//! regulation's deadlines. Inside the ledger, times are integer milliseconds
+//! since the Unix epoch (specs/README.md §Conventions); every message meant
+//! for people shows them with [`cst`].
+
+/// China Standard Time is UTC+8 all year (no daylight saving since 1991).
+const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
+
+/// A time in milliseconds since the Unix epoch as people read it here:
+/// `2026-11-27 22:07:06.123 CST` (China Standard Time, UTC+8).
+pub fn cst(ms: u64) -> String {
+    let local = ms as i64 + CST_OFFSET_MS;
+    let days = local.div_euclid(86_400_000);
+    let in_day = local.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} CST",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+/// The Gregorian date of a day counted from 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cst_is_utc_plus_8() {
+        assert_eq!(cst(0), "1970-01-01 08:00:00.000 CST");
+        // 2025-11-27T00:00:00Z, the worked example's first time.
+        assert_eq!(cst(1_764_201_600_000), "2025-11-27 08:00:00.000 CST");
+        // 16:00 UTC is midnight in Beijing: the next day.
+        assert_eq!(cst(1_764_259_200_000), "2025-11-28 00:00:00.000 CST");
+        assert_eq!(cst(1_709_164_799_999), "2024-02-29 07:59:59.999 CST");
+        assert_eq!(cst(951_753_600_000), "2000-02-29 00:00:00.000 CST");
+    }
+}
