@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use department::DepartmentKey;
 use e2e::*;
 use ledger::attestation::{Kind, SignedAttestation};
@@ -430,6 +429,76 @@ fn clients_that_read_a_trickle_lose_their_connections() {
 }
 
 #[test]
+fn no_connection_outlives_its_maximum_age() {
+    let setup = Setup::new();
+    let notary = Notary::start(&setup.data(), &["--max-connection-age-s", "2"]);
+    // A client that asks for a checkpoint every 300 ms and reads nothing:
+    // its answers never back up enough to start the read clock.
+    let mut s = TcpStream::connect(notary.addr()).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    std::thread::spawn(move || {
+        while writer
+            .write_all(b"GET /checkpoint HTTP/1.1\r\nHost: notary\r\n\r\n")
+            .is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let started = Instant::now();
+    assert!(closed_within(&mut s, Duration::from_secs(10)), "still open");
+    let age = started.elapsed();
+    assert!(
+        age >= Duration::from_millis(1500) && age < Duration::from_secs(8),
+        "{age:?}"
+    );
+}
+
+#[test]
+fn answers_waiting_for_slow_readers_share_a_bounded_budget() {
+    let setup = Setup::new();
+    let notary = Notary::start(&setup.data(), &["--answer-budget-mib", "128"]);
+    let (provider, requester) = provider_and_requester(&setup, &notary);
+    // A catalog entry of 60 KB: every application of its item cites it as
+    // evidence, so each receipt of one is ~85 KB.
+    let mut item = catalog_entry("rst/large");
+    item["name"] = "企".repeat(20_000).into();
+    assert_eq!(
+        notary.submit(&sign(&provider, Kind::CatalogEntry, item)).0,
+        201
+    );
+    let app = application("BIG-1", "rst/large", "gd.rst");
+    let app = sign(&requester, Kind::Application, app);
+    assert_eq!(notary.submit(&app).0, 201);
+    // 256 resubmissions: a 400 KB request answered with ~22 MB of receipts.
+    let body = format!("[{}]", vec![app.to_json(); 256].join(","));
+    let request = format!(
+        "POST /v1/attestations/batch HTTP/1.1\r\nHost: notary\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let before = notary.rss_bytes();
+    // Sixteen clients that never read: ~350 MB of answers, if all were held.
+    let _readers_that_never_read: Vec<TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = TcpStream::connect(notary.addr()).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(5));
+    let grown = notary.rss_bytes().saturating_sub(before);
+    eprintln!(
+        "sixteen unread bulk answers grew the notary by {} MiB",
+        grown >> 20
+    );
+    // Held whole, the answers alone would be ~350 MiB (measured: 404 MiB of
+    // growth); charged, they hold at most the 128 MiB budget, plus what the
+    // requests themselves and the allocator keep (measured: 180 MiB).
+    assert!(grown < 260 << 20, "grew by {} MiB", grown >> 20);
+    // Others are still served.
+    assert_eq!(notary.get("/checkpoint").0, 200);
+}
+
+#[test]
 fn a_non_reading_client_cannot_delay_shutdown() {
     let setup = Setup::new();
     let mut notary = Notary::start(
@@ -719,17 +788,6 @@ fn dept_submit_keeps_only_a_receipt_that_verifies() {
         .replace("厅", "局")
         .into_bytes();
     assert!(department::check_receipt(&receipt, &other, None).is_err());
-    // A receipt whose entry's signature was tampered with is refused.
-    let mut tampered = receipt.clone();
-    let mut entry = base64::engine::general_purpose::STANDARD
-        .decode(tampered["entry"].as_str().unwrap())
-        .unwrap();
-    let at = entry.windows(10).position(|w| w == b"signature ").unwrap() + 10;
-    entry[at] = if entry[at] == b'A' { b'B' } else { b'A' };
-    tampered["entry"] = base64::engine::general_purpose::STANDARD
-        .encode(&entry)
-        .into();
-    assert!(department::check_receipt(&tampered, &mine, None).is_err());
 }
 
 #[test]

@@ -4,7 +4,13 @@ use ledger::attestation::parse_bulk;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(items) = parse_bulk(data, 256) {
-        assert!((1..=256).contains(&items.len()));
+    match parse_bulk(data, 256) {
+        Ok(items) => {
+            assert!((1..=256).contains(&items.len()));
+            for item in items {
+                drop(item.map_err(|e| e.to_string()));
+            }
+        }
+        Err(e) => drop(e.to_string()),
     }
 });

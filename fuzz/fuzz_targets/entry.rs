@@ -6,8 +6,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(entry) = Entry::parse(data) {
         assert_eq!(entry.encode().expect("a parsed entry encodes"), data);
-        if let Ok(statement) = entry.parse_statement() {
-            let _ = entry.verify_signature(&statement);
+        match entry.parse_statement() {
+            Ok(statement) => drop(
+                entry
+                    .verify_signature(&statement)
+                    .map_err(|e| e.to_string()),
+            ),
+            Err(e) => drop(e.to_string()),
         }
     }
 });

@@ -7,7 +7,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(policy) = Policy::parse(text) {
+    let parsed = Policy::parse(text);
+    if let Err(e) = &parsed {
+        let _ = e.to_string();
+    }
+    if let Ok(policy) = parsed {
         // A policy written back reads the same.
         assert_eq!(
             Policy::parse(&policy.encode()).expect("re-encoded policy"),

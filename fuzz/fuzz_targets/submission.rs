@@ -6,8 +6,13 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(attestation) = SignedAttestation::from_json(data) {
-        if let Ok(statement) = Statement::parse(&attestation.statement) {
-            let _ = verify_signature(&statement, &attestation.statement, &attestation.signature);
+        match Statement::parse(&attestation.statement) {
+            Ok(statement) => {
+                let verdict =
+                    verify_signature(&statement, &attestation.statement, &attestation.signature);
+                drop(verdict.map_err(|e| e.to_string()));
+            }
+            Err(e) => drop(e.to_string()),
         }
     }
 });

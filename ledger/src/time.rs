@@ -9,9 +9,10 @@ const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
 /// A time in milliseconds since the Unix epoch as people read it here:
 /// `2026-11-27 22:07:06.123 CST` (China Standard Time, UTC+8).
 pub fn cst(ms: u64) -> String {
-    let local = ms as i64 + CST_OFFSET_MS;
-    let days = local.div_euclid(86_400_000);
-    let in_day = local.rem_euclid(86_400_000);
+    // In i128: any u64 a forged entry may carry must print, not overflow.
+    let local = i128::from(ms) + i128::from(CST_OFFSET_MS);
+    let days = local.div_euclid(86_400_000) as i64;
+    let in_day = local.rem_euclid(86_400_000) as i64;
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} CST",
@@ -50,5 +51,7 @@ mod tests {
         assert_eq!(cst(1_764_259_200_000), "2025-11-28 00:00:00.000 CST");
         assert_eq!(cst(1_709_164_799_999), "2024-02-29 07:59:59.999 CST");
         assert_eq!(cst(951_753_600_000), "2000-02-29 00:00:00.000 CST");
+        // The largest time an entry can carry still prints.
+        assert_eq!(cst(u64::MAX), "584556019-04-03 22:25:51.615 CST");
     }
 }

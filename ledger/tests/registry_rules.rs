@@ -12,7 +12,7 @@ use ledger::lifecycle::{Refusal, MAX_SIGNED_AHEAD_MS, MAX_SIGNED_BEFORE_MS};
 use ledger::log::{Log, Outcome, Submission};
 use ledger::note::NoteSigner;
 use ledger::policy::Policy;
-use ledger::receipt::{Receipt, ReceiptError};
+use ledger::receipt::{Holds, Receipt, ReceiptError};
 use ledger::store::Store;
 
 const ORIGIN: &str = "rules.example.gov.cn/share-audit/2026";
@@ -307,4 +307,116 @@ fn a_fork_in_the_checkpoints_of_one_receipt_is_reported() {
         Err(ReceiptError::Fork { size: 2, .. }) => {}
         other => panic!("the fork went unreported: {other:?}"),
     }
+}
+
+#[test]
+fn two_receipts_of_one_entry_are_a_fork_or_a_malformed_receipt() {
+    let mut honest = new_log(0x11, ORIGIN);
+    let mut forked = new_log(0x11, ORIGIN);
+    with_provider(&mut honest);
+    let other = root_signed(
+        "department",
+        r#"{"id":"gd.rst","name":"另一个名字","roles":["provider"],"jurisdiction":"广东省"}"#,
+    );
+    // In the other history, entry 0 is appended alone (a checkpoint of size 1).
+    let forked_0 = receipt(forked.log.append(&[other], T0 + 100).unwrap().remove(0));
+    let entry = signed(ORIGIN, "gd.rst", &key(0x33), "catalog_entry", T0, CATALOG);
+    let r = receipt(honest.log.append(&[entry], T0 + 200).unwrap().remove(0));
+
+    // Entry 0 as the honest log has it, and as the other history has it.
+    let mut two_histories = r.clone();
+    two_histories.evidence.push(Arc::new(forked_0));
+    match two_histories.verify(&honest.policy) {
+        Err(ReceiptError::ForkedEntry { index: 0 }) => {}
+        other => panic!("two entries at index 0 went unreported: {other:?}"),
+    }
+    // The same evidence twice is no fork, but no receipt either.
+    let mut twice = r.clone();
+    twice.evidence.push(twice.evidence[0].clone());
+    match twice.verify(&honest.policy) {
+        Err(ReceiptError::DuplicateEvidence { .. }) => {}
+        other => panic!("duplicate evidence accepted: {other:?}"),
+    }
+    r.verify(&honest.policy).unwrap();
+}
+
+/// Signs `statement` as Ed25519 does, but with a random nonce: another
+/// valid signature of the same statement.
+fn sign_with_random_nonce(k: &SigningKey, statement: &[u8]) -> [u8; 64] {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+    use curve25519_dalek::scalar::Scalar;
+    use sha2::{Digest, Sha512};
+    let secret = ed25519_dalek::hazmat::ExpandedSecretKey::from(&k.to_bytes());
+    let r = Scalar::from_bytes_mod_order(rand::random::<[u8; 32]>());
+    let big_r = (r * B).compress().to_bytes();
+    let challenge = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(big_r)
+            .chain_update(k.verifying_key().as_bytes())
+            .chain_update(ledger::attestation::CONTEXT)
+            .chain_update(statement),
+    );
+    let big_s = r + challenge * secret.scalar;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&big_r);
+    sig[32..].copy_from_slice(big_s.as_bytes());
+    sig
+}
+
+#[test]
+fn a_receipt_holds_its_statement_under_the_signature_notarised_first() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let first = signed(ORIGIN, "gd.rst", &key(0x33), "catalog_entry", T0, CATALOG);
+    let r = receipt(
+        t.log
+            .append(std::slice::from_ref(&first), T0 + 200)
+            .unwrap()
+            .remove(0),
+    );
+    assert_eq!(r.check_holds(&first.attestation).unwrap(), Holds::Same);
+
+    // The same statement with another valid signature: its receipt is the
+    // entry notarised first.
+    let mut second = first.attestation.clone();
+    second.signature = sign_with_random_nonce(&key(0x33), &second.statement);
+    assert_ne!(second.signature, first.attestation.signature);
+    Submission::parse(second.clone())
+        .unwrap()
+        .verify_signature()
+        .unwrap();
+    assert_eq!(r.check_holds(&second).unwrap(), Holds::OtherSignature);
+
+    // Another statement is not held.
+    let mut other = first.attestation.clone();
+    other.statement = CATALOG.replace("rst/x", "rst/y").into_bytes();
+    assert!(matches!(
+        r.check_holds(&other),
+        Err(ReceiptError::OtherAttestation { .. })
+    ));
+
+    // An entry whose own signature is bad does not hold the statement, even
+    // with a consistent leaf hash and proof (the log is not trusted to
+    // have checked it).
+    let mut bad = signed(
+        ORIGIN,
+        "gd.rst",
+        &key(0x33),
+        "catalog_entry",
+        T0 + 1,
+        CATALOG,
+    );
+    bad.attestation.signature[0] ^= 1;
+    let forged = receipt(
+        t.log
+            .append(std::slice::from_ref(&bad), T0 + 300)
+            .unwrap()
+            .remove(0),
+    );
+    let mut honest = bad.attestation.clone();
+    honest.signature[0] ^= 1;
+    assert!(matches!(
+        forged.check_holds(&honest),
+        Err(ReceiptError::Entry { .. })
+    ));
 }

@@ -60,7 +60,8 @@ pub async fn serve(
         metrics,
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
-        upload_budget: Arc::new(tokio::sync::Semaphore::new(limits.upload_budget)),
+        uploads: api::Budget::new(limits.upload_budget),
+        answers: api::Budget::new(limits.answer_budget),
         tiles: Arc::new(api::TileCache::new(64 << 20)),
     }));
     let listener = tokio::net::TcpListener::bind(listen)

@@ -82,10 +82,18 @@ enum Command {
         /// before they are closed.
         #[arg(long, default_value_t = 10_000)]
         shutdown_timeout_ms: u64,
+        /// Seconds after which a connection finishes its request and is
+        /// closed (clients reconnect).
+        #[arg(long, default_value_t = 600)]
+        max_connection_age_s: u64,
         /// Request bodies held in memory at once, across all connections
         /// (MiB, at least 4); uploads beyond it get 503 and Retry-After.
         #[arg(long, default_value_t = 64)]
         upload_budget_mib: usize,
+        /// Answers of 64 KiB or more held in memory at once, waiting to be
+        /// sent (MiB, at least 128); beyond it requests wait for room.
+        #[arg(long, default_value_t = 256)]
+        answer_budget_mib: usize,
     },
 }
 
@@ -152,7 +160,9 @@ fn main() -> Result<()> {
             request_timeout_ms,
             write_timeout_ms,
             shutdown_timeout_ms,
+            max_connection_age_s,
             upload_budget_mib,
+            answer_budget_mib,
             http_threads,
         } => {
             let defaults = IngestConfig::default();
@@ -175,8 +185,11 @@ fn main() -> Result<()> {
                 request_timeout: Duration::from_millis(request_timeout_ms.max(1)),
                 write_timeout: Duration::from_millis(write_timeout_ms.max(1)),
                 shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
+                max_connection_age: Duration::from_secs(max_connection_age_s.max(1)),
                 // At least one maximal bulk body must fit.
                 upload_budget: upload_budget_mib.max(4) << 20,
+                // At least the largest bulk answer (256 receipts with evidence).
+                answer_budget: answer_budget_mib.max(128) << 20,
             };
             runtime.block_on(notary::serve(&data, listen, config, limits))
         }

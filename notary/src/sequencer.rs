@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use ledger::log::{Log, Outcome, PreparedBatch, Submission};
 use ledger::store::Store;
 use tokio::sync::oneshot;
@@ -33,6 +33,8 @@ use crate::metrics::Metrics;
 
 /// Batches prepared but not yet durable.
 pub const PIPELINE_DEPTH: usize = 2;
+/// How often an idle sequencer reads the clock.
+const CLOCK_TICK: Duration = Duration::from_secs(1);
 
 /// The newest checkpoint, shared with the read API.
 #[derive(Debug, Clone)]
@@ -79,7 +81,7 @@ pub(crate) fn spawn(
                 buffer: VecDeque::new(),
                 in_flight: 0,
                 epoch: 0,
-                clock: Clock::default(),
+                clock: Clock::start(),
             }
             .run(&jobs, &to_writer, &written)
         })
@@ -140,9 +142,15 @@ impl Sequencer {
                 || (recovery.broken && self.in_flight > 0);
             if idle {
                 if self.in_flight == 0 {
-                    match jobs.recv() {
+                    // Idle: still read the clock every second, so that a
+                    // jump is seen, logged and shown while nothing arrives.
+                    match jobs.recv_timeout(CLOCK_TICK) {
                         Ok(j) => self.buffer.push_back(j),
-                        Err(_) => open = false,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.notary_time();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => open = false,
                     }
                 } else if open && self.in_flight < PIPELINE_DEPTH && !recovery.broken {
                     select! {

@@ -9,26 +9,25 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use http_body_util::BodyExt as _;
 use ledger::store::Store;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::ingest::IngestHandle;
 use crate::metrics::Metrics;
 use crate::sequencer::Latest;
 
+pub mod budget;
 mod error;
 mod read;
 mod submit;
 mod tiles;
 
+pub use budget::Budget;
 pub use error::{refusal_status, ApiError};
 pub use submit::{MAX_BULK_BODY_BYTES, MAX_BULK_ITEMS};
 pub use tiles::TileCache;
@@ -62,8 +61,10 @@ pub struct Shared {
     pub next_request_id: Arc<AtomicU64>,
     /// Longest a request may take, body upload included.
     pub request_timeout: std::time::Duration,
-    /// Bytes of request bodies that may be held at once ([`body_budget`]).
-    pub upload_budget: Arc<tokio::sync::Semaphore>,
+    /// Bytes of request bodies held at once ([`budget`]).
+    pub uploads: Budget,
+    /// Bytes of answers waiting to be sent ([`budget`]).
+    pub answers: Budget,
     pub tiles: Arc<TileCache>,
 }
 
@@ -82,7 +83,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/attestations",
             post(submit::submit).layer(middleware::from_fn_with_state(
                 state.clone(),
-                |state, req, next| body_budget(MAX_BODY_BYTES, state, req, next),
+                |state, req, next| budget::uploads(MAX_BODY_BYTES, state, req, next),
             )),
         )
         .route(
@@ -91,7 +92,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_BULK_BODY_BYTES))
                 .layer(middleware::from_fn_with_state(
                     state.clone(),
-                    |state, req, next| body_budget(MAX_BULK_BODY_BYTES, state, req, next),
+                    |state, req, next| budget::uploads(MAX_BULK_BODY_BYTES, state, req, next),
                 )),
         )
         .route("/checkpoint", get(read::checkpoint))
@@ -112,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            budget::answers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state)
 }
@@ -164,84 +169,6 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
-}
-
-/// Bounds what request bodies cost in memory:
-///
-/// - a body announced larger than `limit` is refused with 413 at once, so
-///   the client gets its answer instead of a connection reset mid-upload;
-///   one that turns out larger as it arrives is refused when it passes the
-///   limit;
-/// - all bodies being read or worked on share the upload budget
-///   (`--upload-budget-mib`). A body is charged for the bytes that have
-///   arrived, as they arrive, and keeps its charge until its answer is
-///   sent; a chunk that does not fit gets `503 overloaded` with
-///   `Retry-After`. A client that announces a large body and sends little of
-///   it therefore costs (and holds) only what it sent.
-///
-/// The body is read here, whole, and handed on as one buffer.
-async fn body_budget(
-    limit: usize,
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("request body exceeds {limit} bytes"),
-        )
-        .into_response()
-    };
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|len| len > limit as u64) {
-        return too_large();
-    }
-    let (parts, mut body) = req.into_parts();
-    // Not sized from the announced length: memory follows what arrives.
-    let mut buffer: Vec<u8> = Vec::new();
-    let mut charge: Option<OwnedSemaphorePermit> = None;
-    while let Some(frame) = body.frame().await {
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(e) => {
-                return ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.to_string())
-                    .into_response()
-            }
-        };
-        let Ok(chunk) = frame.into_data() else {
-            continue; // trailers
-        };
-        if buffer.len() + chunk.len() > limit {
-            return too_large();
-        }
-        let Ok(more) = state
-            .upload_budget
-            .clone()
-            .try_acquire_many_owned(chunk.len() as u32)
-        else {
-            state.metrics.refused("overloaded");
-            return ApiError::unavailable(
-                "overloaded",
-                "too many request bodies are being received; retry shortly",
-            )
-            .into_response();
-        };
-        match &mut charge {
-            Some(held) => held.merge(more),
-            None => charge = Some(more),
-        }
-        buffer.extend_from_slice(&chunk);
-    }
-    let req = Request::from_parts(parts, Body::from(buffer));
-    let response = next.run(req).await;
-    drop(charge);
-    response
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -10,6 +10,7 @@ use ledger::log::{Outcome, Submission};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+use super::budget::ChargedPieces;
 use super::error::{attestation_error, refusal_status, ApiError};
 use super::{json_response, AppState, MAX_BODY_BYTES};
 use crate::ingest::{Rejection, Reply, SubmitError};
@@ -122,30 +123,30 @@ async fn submit_bulk_checked(
     // Queue everything first, so the items share verification batches and
     // one sequencer batch; then collect the answers in order.
     let queued: Vec<_> = items.into_iter().map(|item| accept(state, item)).collect();
-    let mut out = String::from(r#"{"results":["#);
+    // The answer is charged to the answer budget as it is built: a bulk of
+    // resubmissions asks for little and is answered with much.
+    let mut out = ChargedPieces::new(&state.answers);
+    out.push(r#"{"results":["#.to_owned()).await;
     for (i, q) in queued.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
         let answer = match q {
             Ok(reply) => outcome(reply).await,
             Err(e) => Err(e),
         };
-        match answer {
-            Ok((status, receipt)) => {
-                out.push_str(&format!(
-                    r#"{{"status":{},"receipt":{receipt}}}"#,
-                    status.as_u16()
-                ));
-            }
+        let separator = if i > 0 { "," } else { "" };
+        let piece = match answer {
+            Ok((status, receipt)) => format!(
+                r#"{separator}{{"status":{},"receipt":{receipt}}}"#,
+                status.as_u16()
+            ),
             Err(e) => {
                 state.metrics.refused(e.code);
                 let item =
                     json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message });
-                out.push_str(&item.to_string());
+                format!("{separator}{item}")
             }
-        }
+        };
+        out.push(piece).await;
     }
-    out.push_str("]}");
-    Ok(json_response(StatusCode::OK, out))
+    out.push("]}".to_owned()).await;
+    Ok(out.into_response(StatusCode::OK, "application/json"))
 }
