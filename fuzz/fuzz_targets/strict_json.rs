@@ -1,10 +1,12 @@
-//! Strict JSON (specs/attestation.md §Strict JSON): the streaming check and
-//! the tree-building parser agree on every input.
+//! Strict JSON (specs/attestation.md §Strict JSON): every document the
+//! strict check accepts is JSON to a general-purpose parser too, and the
+//! check never panics (its refusals are formatted, as they are shown).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let checked = ledger::strict_json::check(data);
-    let parsed = ledger::strict_json::parse(data).map(drop);
-    assert_eq!(checked, parsed);
+    match ledger::strict_json::check(data) {
+        Ok(()) => assert!(serde_json::from_slice::<serde_json::Value>(data).is_ok()),
+        Err(e) => drop(e.to_string()),
+    }
 });

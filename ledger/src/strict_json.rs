@@ -9,11 +9,10 @@
 //!   which every IEEE 754 double parser reads the same value (RFC 7493 §2.2);
 //! - nesting deeper than [`MAX_DEPTH`].
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
 /// Largest integer every JSON implementation represents exactly (2^53 − 1).
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -32,16 +31,11 @@ pub enum StrictJsonError {
     TooDeep,
 }
 
-/// Parses `bytes` as strict JSON.
+/// Parses `bytes` as strict JSON into a tree: [`check`], then serde_json.
+/// One set of rules, so the two cannot disagree on any input.
 pub fn parse(bytes: &[u8]) -> Result<Value, StrictJsonError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue::deserialize(&mut de).map_err(classify)?;
-    de.end().map_err(classify)?;
-    let value = value.0;
-    if depth(&value) > MAX_DEPTH {
-        return Err(StrictJsonError::TooDeep);
-    }
-    Ok(value)
+    check(bytes)?;
+    serde_json::from_slice(bytes).map_err(classify)
 }
 
 /// Checks that `bytes` are strict JSON without building a value: for
@@ -77,10 +71,10 @@ impl<'de> Visitor<'de> for Check {
         Ok(())
     }
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
-        exact(n as i128).map(drop)
+        exact(n as i128)
     }
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
-        exact(n as i128).map(drop)
+        exact(n as i128)
     }
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
         Err(E::custom(format!("{NUM}{n}")))
@@ -108,6 +102,15 @@ impl<'de> Visitor<'de> for Check {
         }
         Ok(())
     }
+}
+
+/// Numbers every JSON implementation reads the same: integers within
+/// ±(2^53 − 1) (RFC 7493 §2.2).
+fn exact<E: de::Error>(n: i128) -> Result<(), E> {
+    if n.unsigned_abs() > MAX_SAFE_INTEGER as u128 {
+        return Err(E::custom(format!("{NUM}{n}")));
+    }
+    Ok(())
 }
 
 impl Check {
@@ -142,80 +145,6 @@ fn classify(e: serde_json::Error) -> StrictJsonError {
     StrictJsonError::Syntax(msg)
 }
 
-fn depth(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-fn exact<E: de::Error>(n: i128) -> Result<Value, E> {
-    if n.unsigned_abs() > MAX_SAFE_INTEGER as u128 {
-        return Err(E::custom(format!("{NUM}{n}")));
-    }
-    Ok(Value::Number(Number::from(n as i64)))
-}
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
-        exact(n as i128)
-    }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
-        exact(n as i128)
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
-        Err(E::custom(format!("{NUM}{n}")))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut seen = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if seen.contains_key(&key) {
-                return Err(de::Error::custom(format!("{DUP}{key}")));
-            }
-            let StrictValue(v) = map.next_value()?;
-            seen.insert(key, v);
-        }
-        Ok(Value::Object(
-            seen.into_iter().collect::<Map<String, Value>>(),
-        ))
-    }
-}
-
 /// Deserializes `T` from bytes that passed [`check`], accepting only the one
 /// JSON shape the specs give each type (specs/attestation.md §Strict JSON):
 ///
@@ -233,11 +162,6 @@ pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, serde
     let value = T::deserialize(Shaped(&mut de))?;
     de.end()?;
     Ok(value)
-}
-
-/// [`from_slice`] for a value already parsed by [`parse`].
-pub fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
-    T::deserialize(Shaped(value))
 }
 
 /// A deserializer that passes on only the canonical shape of each type (see

@@ -61,7 +61,6 @@ pub async fn serve(
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
         uploads: api::Budget::new(limits.upload_budget),
-        answers: api::Budget::new(limits.answer_budget),
         tiles: Arc::new(api::TileCache::new(64 << 20)),
     }));
     let listener = tokio::net::TcpListener::bind(listen)

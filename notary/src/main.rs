@@ -90,10 +90,6 @@ enum Command {
         /// (MiB, at least 4); uploads beyond it get 503 and Retry-After.
         #[arg(long, default_value_t = 64)]
         upload_budget_mib: usize,
-        /// Answers of 64 KiB or more held in memory at once, waiting to be
-        /// sent (MiB, at least 128); beyond it requests wait for room.
-        #[arg(long, default_value_t = 256)]
-        answer_budget_mib: usize,
     },
 }
 
@@ -162,7 +158,6 @@ fn main() -> Result<()> {
             shutdown_timeout_ms,
             max_connection_age_s,
             upload_budget_mib,
-            answer_budget_mib,
             http_threads,
         } => {
             let defaults = IngestConfig::default();
@@ -188,8 +183,6 @@ fn main() -> Result<()> {
                 max_connection_age: Duration::from_secs(max_connection_age_s.max(1)),
                 // At least one maximal bulk body must fit.
                 upload_budget: upload_budget_mib.max(4) << 20,
-                // At least the largest bulk answer (256 receipts with evidence).
-                answer_budget: answer_budget_mib.max(128) << 20,
             };
             runtime.block_on(notary::serve(&data, listen, config, limits))
         }

@@ -7,8 +7,9 @@
 //! every request finished within `request_timeout` (in the router); and a
 //! client whose answers back up must read them at a minimum rate
 //! ([`WriteDeadline`]), so a client that reads nothing, or a trickle, loses
-//! its connection instead of holding it; and no connection lives longer
-//! than `max_connection_age`. On shutdown, connections get
+//! its connection instead of holding it; the kernel buffers at most
+//! [`SEND_BUFFER`] (doubled) for each; and no connection lives longer than
+//! `max_connection_age` plus `shutdown_timeout`. On shutdown, connections get
 //! `shutdown_timeout` to finish what they are answering, then are closed.
 
 use std::future::Future;
@@ -44,8 +45,6 @@ pub struct Limits {
     pub max_connection_age: Duration,
     /// Request bodies held in memory at once, in bytes, across all connections.
     pub upload_budget: usize,
-    /// Answers of 64 KiB or more held in memory at once, in bytes.
-    pub answer_budget: usize,
 }
 
 impl Default for Limits {
@@ -58,7 +57,6 @@ impl Default for Limits {
             shutdown_timeout: Duration::from_secs(10),
             max_connection_age: Duration::from_secs(600),
             upload_budget: 64 << 20,
-            answer_budget: 256 << 20,
         }
     }
 }
@@ -96,6 +94,7 @@ pub async fn serve(
             continue; // dropping the stream closes it
         };
         let _ = stream.set_nodelay(true);
+        cap_send_buffer(&stream);
         let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
         let service = TowerToHyperService::new(app.clone());
         let (mut closing, mut closed) = (closing_rx.clone(), closed_rx.clone());
@@ -108,15 +107,26 @@ pub async fn serve(
             tokio::pin!(conn);
             let aged = tokio::time::sleep(limits.max_connection_age);
             tokio::pin!(aged);
-            tokio::select! {
+            // However a client behaves, it keeps no connection for ever: at
+            // its maximum age a connection finishes its request, for at most
+            // the shutdown timeout, and is closed.
+            let grace = tokio::select! {
                 _ = conn.as_mut() => return,
-                _ = closing.changed() => conn.as_mut().graceful_shutdown(),
-                // However a client behaves, it keeps no connection for ever.
-                _ = &mut aged => conn.as_mut().graceful_shutdown(),
-            }
+                _ = closing.changed() => None,
+                _ = &mut aged => Some(limits.shutdown_timeout),
+            };
+            conn.as_mut().graceful_shutdown();
+            let grace = async move {
+                match grace {
+                    Some(grace) => tokio::time::sleep(grace).await,
+                    None => std::future::pending().await,
+                }
+            };
+            // Dropping the connection closes it.
             tokio::select! {
                 _ = conn.as_mut() => {}
-                _ = closed.changed() => {} // dropping the connection closes it
+                _ = closed.changed() => {}
+                _ = grace => {}
             }
         });
     }
@@ -136,6 +146,25 @@ pub async fn serve(
         let _ = permits.acquire_many(all).await;
     }
     Ok(())
+}
+
+/// What the kernel may buffer for one client's socket (Linux doubles it):
+/// without a cap, send buffers grow to megabytes per connection for clients
+/// that do not read, outside any budget of the process.
+const SEND_BUFFER: libc::c_int = 256 * 1024;
+
+fn cap_send_buffer(stream: &tokio::net::TcpStream) {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: SO_SNDBUF takes one int, for the socket `stream` owns.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&SEND_BUFFER as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 /// Least a client whose answers back up must read: in every `write_timeout`

@@ -21,7 +21,7 @@ use crate::ingest::IngestHandle;
 use crate::metrics::Metrics;
 use crate::sequencer::Latest;
 
-pub mod budget;
+mod budget;
 mod error;
 mod read;
 mod submit;
@@ -63,8 +63,6 @@ pub struct Shared {
     pub request_timeout: std::time::Duration,
     /// Bytes of request bodies held at once ([`budget`]).
     pub uploads: Budget,
-    /// Bytes of answers waiting to be sent ([`budget`]).
-    pub answers: Budget,
     pub tiles: Arc<TileCache>,
 }
 
@@ -113,10 +111,6 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            budget::answers,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state)
 }

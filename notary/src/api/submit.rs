@@ -1,16 +1,22 @@
 //! `POST /v1/attestations` and `POST /v1/attestations/batch`.
 
-use axum::body::Bytes;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body::Frame;
 use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
 use ledger::log::{Outcome, Submission};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::budget::ChargedPieces;
 use super::error::{attestation_error, refusal_status, ApiError};
 use super::{json_response, AppState, MAX_BODY_BYTES};
 use crate::ingest::{Rejection, Reply, SubmitError};
@@ -67,8 +73,14 @@ fn accept(
 /// Waits for a queued submission's fate: its receipt (201 new, 200 already
 /// in the log) or why it got none.
 async fn outcome(reply: oneshot::Receiver<Reply>) -> Result<(StatusCode, String), ApiError> {
+    answer(reply.await)
+}
+
+/// A queued submission's fate, as the API reports it.
+fn answer(
+    reply: Result<Reply, oneshot::error::RecvError>,
+) -> Result<(StatusCode, String), ApiError> {
     let outcome = reply
-        .await
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
             Rejection::BadSignature(a) => attestation_error(&a),
@@ -121,32 +133,83 @@ async fn submit_bulk_checked(
         }
     })?;
     // Queue everything first, so the items share verification batches and
-    // one sequencer batch; then collect the answers in order.
-    let queued: Vec<_> = items.into_iter().map(|item| accept(state, item)).collect();
-    // The answer is charged to the answer budget as it is built: a bulk of
-    // resubmissions asks for little and is answered with much.
-    let mut out = ChargedPieces::new(&state.answers);
-    out.push(r#"{"results":["#.to_owned()).await;
-    for (i, q) in queued.into_iter().enumerate() {
-        let answer = match q {
-            Ok(reply) => outcome(reply).await,
-            Err(e) => Err(e),
+    // one sequencer batch; then answer them in order, each as the client
+    // reads: a bulk of resubmissions asks for little and is answered with
+    // much, so the answer is never built whole.
+    let queued = items.into_iter().map(|item| accept(state, item)).collect();
+    let body = BulkAnswer {
+        state: state.clone(),
+        queued,
+        position: Some(0),
+    };
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::new(body),
+    )
+        .into_response())
+}
+
+/// The answer to a bulk submission, `{"results":[…]}`, produced one item at
+/// a time as hyper asks for more: memory for it is one item, whatever the
+/// size of the whole answer, and a client that does not read stops it.
+struct BulkAnswer {
+    state: AppState,
+    queued: VecDeque<Result<oneshot::Receiver<Reply>, ApiError>>,
+    /// Items answered so far; `None` once the closing bracket is sent.
+    position: Option<usize>,
+}
+
+impl http_body::Body for BulkAnswer {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let Some(position) = this.position else {
+            return Poll::Ready(None);
         };
-        let separator = if i > 0 { "," } else { "" };
-        let piece = match answer {
-            Ok((status, receipt)) => format!(
-                r#"{separator}{{"status":{},"receipt":{receipt}}}"#,
-                status.as_u16()
-            ),
+        let answer = match this.queued.front_mut() {
+            None => {
+                this.position = None;
+                let end = if position == 0 {
+                    "{\"results\":[]}"
+                } else {
+                    "]}"
+                };
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(end.as_bytes())))));
+            }
+            Some(Err(_)) => match this.queued.pop_front() {
+                Some(Err(e)) => Err(e),
+                _ => unreachable!("the front item is a refusal"),
+            },
+            Some(Ok(reply)) => match Pin::new(reply).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(reply) => {
+                    this.queued.pop_front();
+                    answer(reply)
+                }
+            },
+        };
+        let opening = if position == 0 { "{\"results\":[" } else { "," };
+        let item = match answer {
+            Ok((status, receipt)) => {
+                format!(
+                    r#"{opening}{{"status":{},"receipt":{receipt}}}"#,
+                    status.as_u16()
+                )
+            }
             Err(e) => {
-                state.metrics.refused(e.code);
+                this.state.metrics.refused(e.code);
                 let item =
                     json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message });
-                format!("{separator}{item}")
+                format!("{opening}{item}")
             }
         };
-        out.push(piece).await;
+        this.position = Some(position + 1);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(item)))))
     }
-    out.push("]}".to_owned()).await;
-    Ok(out.into_response(StatusCode::OK, "application/json"))
 }
