@@ -173,6 +173,9 @@ pub const MIN_READ_RATE: usize = 16 * 1024;
 /// Answers a client may leave unread in its socket's send queue before it
 /// must keep up with [`MIN_READ_RATE`].
 pub const MAX_BACKLOG: usize = 256 * 1024;
+/// How often, in bytes written, the send queue is looked at while nothing
+/// is backed up (a fraction of [`MAX_BACKLOG`], so a backlog is seen early).
+const BACKLOG_CHECK: usize = 32 * 1024;
 /// A send queue at or below this many bytes counts as drained.
 const DRAINED: usize = 16 * 1024;
 
@@ -193,6 +196,8 @@ struct WriteDeadline<S> {
     timeout: Duration,
     /// Bytes written to the socket so far.
     written: usize,
+    /// `written` at which to look at the send queue again.
+    next_check: usize,
     window: Option<Window>,
 }
 
@@ -229,6 +234,7 @@ impl<S: SendQueue> WriteDeadline<S> {
             io,
             timeout,
             written: 0,
+            next_check: 0,
             window: None,
         }
     }
@@ -248,6 +254,12 @@ impl<S: SendQueue> WriteDeadline<S> {
             Poll::Ready(Err(_)) => return poll,
             Poll::Pending => true,
         };
+        // The queue's length costs a system call: while nothing is backed
+        // up, look at it only once per [`BACKLOG_CHECK`] bytes written.
+        if self.window.is_none() && !blocked && self.written < self.next_check {
+            return poll;
+        }
+        self.next_check = self.written + BACKLOG_CHECK;
         let queued = self.io.unsent();
         if self.window.is_none() && (blocked || queued > MAX_BACKLOG) {
             self.window = Some(Window {
