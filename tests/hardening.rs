@@ -316,23 +316,6 @@ fn pipelining_non_reader(addr: &str, request: &str, requests: usize) -> TcpStrea
     s
 }
 
-/// Whether the server has closed the connection (reads end or fail) within `limit`.
-fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut buf = vec![0u8; 1 << 16];
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
-            Err(_) => return true,
-        }
-    }
-    false
-}
-
 const METRICS: &str = "GET /metrics HTTP/1.1\r\nHost: notary\r\n\r\n";
 
 #[test]
@@ -348,24 +331,16 @@ fn clients_that_pipeline_and_never_read_lose_their_connections() {
         .map(|_| pipelining_non_reader(&addr, METRICS, 20_000))
         .collect();
     // A normal client is served again once the hogs' writes time out.
-    let served = loop {
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(30),
-            "non-reading clients held every connection for {elapsed:?}"
-        );
-        let got = ureq::get(&format!("{}/checkpoint", notary.url))
-            .timeout(Duration::from_secs(2))
-            .call();
-        if got.is_ok() {
-            break started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let served = wait_until_served(
+        &notary,
+        started,
+        Duration::from_secs(30),
+        "non-reading clients",
+    );
     eprintln!("a normal client was served {served:?} after four non-readers connected");
     for hog in &mut hogs {
         assert!(
-            closed_within(hog, Duration::from_secs(20)),
+            read_until_closed(hog, Duration::from_secs(20)).is_some(),
             "a non-reading client kept its connection"
         );
     }
@@ -405,20 +380,7 @@ fn clients_that_read_a_trickle_lose_their_connections() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    let served = loop {
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(45),
-            "trickle readers held every connection for {elapsed:?}"
-        );
-        let got = ureq::get(&format!("{}/checkpoint", notary.url))
-            .timeout(Duration::from_secs(2))
-            .call();
-        if got.is_ok() {
-            break started.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let served = wait_until_served(&notary, started, Duration::from_secs(45), "trickle readers");
     eprintln!("a normal client was served {served:?} after four trickle readers connected");
     for t in trickles {
         assert!(
@@ -445,7 +407,10 @@ fn no_connection_outlives_its_maximum_age() {
         }
     });
     let started = Instant::now();
-    assert!(closed_within(&mut s, Duration::from_secs(10)), "still open");
+    assert!(
+        read_until_closed(&mut s, Duration::from_secs(10)).is_some(),
+        "still open"
+    );
     let age = started.elapsed();
     assert!(
         age >= Duration::from_millis(1500) && age < Duration::from_secs(8),

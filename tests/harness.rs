@@ -4,7 +4,8 @@
 //! The binaries are found next to the test executable's `deps/` directory,
 //! so `scripts/test` builds them (`cargo build --release --bins`) first.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -207,8 +208,73 @@ impl Drop for Notary {
 
 fn read_all(r: ureq::Response) -> Vec<u8> {
     let mut v = Vec::new();
-    std::io::Read::read_to_end(&mut r.into_reader(), &mut v).unwrap();
+    r.into_reader().read_to_end(&mut v).unwrap();
     v
+}
+
+/// Reads from `stream` until the server closes it (or resets it), for at
+/// most `limit`; returns what it sent and how long it took, or `None` if the
+/// connection was still open at the end.
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(String, Duration)> {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while started.elapsed() < limit {
+        stream
+            .set_read_timeout(Some(
+                limit
+                    .saturating_sub(started.elapsed())
+                    .max(Duration::from_millis(1)),
+            ))
+            .unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                return Some((
+                    String::from_utf8_lossy(&got).into_owned(),
+                    started.elapsed(),
+                ))
+            }
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return None
+            }
+            Err(_) => {
+                return Some((
+                    String::from_utf8_lossy(&got).into_owned(),
+                    started.elapsed(),
+                ))
+            } // reset
+        }
+    }
+    None
+}
+
+/// Asks for the checkpoint until a normal client is served, for at most
+/// `limit` from `started`; returns when it was. `who` names what holds the
+/// notary's connections, for the failure message.
+pub fn wait_until_served(
+    notary: &Notary,
+    started: Instant,
+    limit: Duration,
+    who: &str,
+) -> Duration {
+    loop {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < limit,
+            "{who} held every connection for {elapsed:?}"
+        );
+        let got = ureq::get(&format!("{}/checkpoint", notary.url))
+            .timeout(Duration::from_secs(2))
+            .call();
+        if got.is_ok() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A department with its own key.

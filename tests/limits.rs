@@ -2,44 +2,15 @@
 //! 503 and Retry-After (nothing lost), slow clients cut off, a connection
 //! cap; and what lets operators see it: /metrics and request ids.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::*;
 use ledger::checkpoint::Checkpoint;
 use ledger::receipt::Receipt;
 use serde_json::Value;
-
-fn addr(notary: &Notary) -> String {
-    notary.url.trim_start_matches("http://").to_owned()
-}
-
-/// Reads until the server closes the connection; returns what it sent.
-fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Duration) {
-    stream.set_read_timeout(Some(limit)).unwrap();
-    let started = Instant::now();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                panic!("the server kept the connection open for {limit:?}")
-            }
-            Err(_) => break, // reset
-        }
-    }
-    (
-        String::from_utf8_lossy(&got).into_owned(),
-        started.elapsed(),
-    )
-}
 
 #[test]
 fn a_full_queue_answers_503_with_retry_after_and_loses_nothing() {
@@ -117,19 +88,21 @@ fn slow_clients_are_cut_off() {
     );
 
     // Headers trickled in and never finished: the connection is closed.
-    let mut slow_headers = TcpStream::connect(addr(&notary)).unwrap();
+    let mut slow_headers = TcpStream::connect(notary.addr()).unwrap();
     slow_headers
         .write_all(b"POST /v1/attestations HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
-    let (_, took) = read_until_closed(&mut slow_headers, Duration::from_secs(5));
+    let (_, took) = read_until_closed(&mut slow_headers, Duration::from_secs(5))
+        .expect("the server kept the connection open");
     assert!(took < Duration::from_secs(3), "closed after {took:?}");
 
     // A body that never arrives: 408 with a JSON error, then the connection ends.
-    let mut slow_body = TcpStream::connect(addr(&notary)).unwrap();
+    let mut slow_body = TcpStream::connect(notary.addr()).unwrap();
     slow_body
         .write_all(b"POST /v1/attestations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"statement\"")
         .unwrap();
-    let (answer, took) = read_until_closed(&mut slow_body, Duration::from_secs(5));
+    let (answer, took) = read_until_closed(&mut slow_body, Duration::from_secs(5))
+        .expect("the server kept the connection open");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
     assert!(took < Duration::from_secs(3), "answered after {took:?}");
@@ -140,12 +113,13 @@ fn slow_clients_are_cut_off() {
 fn connections_beyond_the_cap_are_closed() {
     let setup = Setup::new();
     let notary = Notary::start(&setup.data(), &["--max-connections", "2"]);
-    let _a = TcpStream::connect(addr(&notary)).unwrap();
-    let _b = TcpStream::connect(addr(&notary)).unwrap();
+    let _a = TcpStream::connect(notary.addr()).unwrap();
+    let _b = TcpStream::connect(notary.addr()).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let mut c = TcpStream::connect(addr(&notary)).unwrap();
+    let mut c = TcpStream::connect(notary.addr()).unwrap();
     let _ = c.write_all(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (answer, _) = read_until_closed(&mut c, Duration::from_secs(5));
+    let (answer, _) = read_until_closed(&mut c, Duration::from_secs(5))
+        .expect("the server kept the connection open");
     assert!(answer.is_empty(), "a third connection was served: {answer}");
     drop(_a);
     std::thread::sleep(Duration::from_millis(100));

@@ -12,12 +12,7 @@ use serde_json::{json, Value};
 pub use ledger::keyfile;
 
 /// Milliseconds since the Unix epoch: what `signed_at` claims.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use ledger::time::now_ms;
 
 /// A department (or root) signing key; its key name is the department id.
 #[derive(Clone)]

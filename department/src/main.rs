@@ -114,7 +114,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let key = load_key(&key)?;
             let log = match (log, policy) {
                 (Some(log), _) => log,
-                (None, Some(policy)) => read_policy(&policy)?.origin,
+                (None, Some(policy)) => Policy::read(&policy)?.origin,
                 (None, None) => unreachable!("clap requires --log or --policy"),
             };
             let kind = Kind::from_name(&kind).ok_or_else(|| {
@@ -139,7 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             policy,
             out,
         } => {
-            let policy = policy.as_deref().map(read_policy).transpose()?;
+            let policy = policy.as_deref().map(Policy::read).transpose()?;
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let signed = SignedAttestation::from_json(&bytes)
@@ -164,12 +164,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_policy(path: &std::path::Path) -> Result<Policy> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the trust policy {}", path.display()))?;
-    Policy::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

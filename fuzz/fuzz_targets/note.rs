@@ -1,19 +1,12 @@
 //! Signed notes and checkpoints (specs/checkpoint.md), verified against the
 //! worked example's log key.
 #![no_main]
-use std::sync::OnceLock;
-
 use ledger::checkpoint::Checkpoint;
 use ledger::note::Note;
-use ledger::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 
-fn policy() -> &'static Policy {
-    static POLICY: OnceLock<Policy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        Policy::parse(include_str!("../../specs/examples/policy.txt")).expect("example policy")
-    })
-}
+mod example;
+use example::policy;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(note) = Note::parse(data) {

@@ -1,18 +1,11 @@
 //! Receipts (specs/receipt.md): parsing and full verification against the
 //! worked example's policy. No input but the example's receipt verifies.
 #![no_main]
-use std::sync::OnceLock;
-
-use ledger::policy::Policy;
 use ledger::receipt::Receipt;
 use libfuzzer_sys::fuzz_target;
 
-fn policy() -> &'static Policy {
-    static POLICY: OnceLock<Policy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        Policy::parse(include_str!("../../specs/examples/policy.txt")).expect("example policy")
-    })
-}
+mod example;
+use example::policy;
 
 fuzz_target!(|data: &[u8]| {
     // Error messages are shown to auditors: formatting them must not panic.

@@ -22,6 +22,18 @@ pub struct Policy {
     pub roots: Vec<VerifierKey>,
 }
 
+/// Why a policy file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyFileError {
+    #[error("cannot read the trust policy {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Policy { path: String, source: PolicyError },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     #[error("policy line {line}: {reason}")]
@@ -88,6 +100,16 @@ impl Policy {
             log_keys,
             roots,
         })
+    }
+
+    /// Reads and parses a policy file (UTF-8 text).
+    pub fn read(path: &std::path::Path) -> Result<Policy, PolicyFileError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyFileError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        Policy::parse(&text).map_err(|source| PolicyFileError::Policy { path: p, source })
     }
 
     pub fn encode(&self) -> String {

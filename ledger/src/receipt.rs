@@ -27,13 +27,11 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::attestation::{SignedAttestation, Statement};
-use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::checkpoint::Checkpoint;
 use crate::entry::{Entry, EntryError};
 use crate::hashing::{leaf_hash, BadHash, Hash};
 use crate::lifecycle::{self, DecideError, Refusal};
-use crate::note::Note;
 use crate::policy::Policy;
-use crate::proof::verify_inclusion;
 use crate::state::Overlay;
 use crate::strict_json;
 use crate::tlog_proof::{TlogProof, TlogProofError};
@@ -265,10 +263,9 @@ impl Receipt {
         Ok(Receipt::new(j.index, leaf_hash, entry, j.proof, evidence))
     }
 
-    /// Checks one receipt on its own: leaf hash, inclusion in a checkpoint
-    /// signed by a log key of the policy, entry format and the department's
-    /// signature over the statement.
-    fn verify_standalone(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
+    /// The receipt's proof, once `leaf_hash` is the entry's and the proof is
+    /// for the receipt's index.
+    fn proof_of_leaf(&self) -> Result<TlogProof, ReceiptError> {
         let index = self.index;
         if leaf_hash(&self.entry) != self.leaf_hash {
             return Err(ReceiptError::LeafHashMismatch { index });
@@ -281,7 +278,16 @@ impl Receipt {
                 proof_index: proof.index,
             });
         }
-        let checkpoint = proof
+        Ok(proof)
+    }
+
+    /// Checks one receipt on its own: leaf hash, inclusion in a checkpoint
+    /// signed by a log key of the policy, entry format and the department's
+    /// signature over the statement.
+    fn verify_standalone(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
+        let index = self.index;
+        let checkpoint = self
+            .proof_of_leaf()?
             .verify(&self.leaf_hash, &policy.origin, &policy.log_keys)
             .map_err(|source| ReceiptError::Proof { index, source })?;
         let entry =
@@ -334,29 +340,9 @@ impl Receipt {
             statement?;
             Holds::OtherSignature
         };
-        if leaf_hash(&self.entry) != self.leaf_hash {
-            return Err(ReceiptError::LeafHashMismatch { index });
-        }
-        let proof = TlogProof::parse(&self.proof)
+        self.proof_of_leaf()?
+            .verify_unsigned(&self.leaf_hash)
             .map_err(|source| ReceiptError::Proof { index, source })?;
-        if proof.index != index {
-            return Err(ReceiptError::IndexMismatch {
-                index,
-                proof_index: proof.index,
-            });
-        }
-        let proof_error = |e: TlogProofError| ReceiptError::Proof { index, source: e };
-        let note = Note::parse(proof.checkpoint.as_bytes())
-            .map_err(|e| proof_error(CheckpointError::from(e).into()))?;
-        let checkpoint = Checkpoint::parse_body(&note.text).map_err(|e| proof_error(e.into()))?;
-        verify_inclusion(
-            index,
-            checkpoint.size,
-            &self.leaf_hash,
-            &proof.path,
-            &checkpoint.root,
-        )
-        .map_err(|e| proof_error(e.into()))?;
         Ok(holds)
     }
 

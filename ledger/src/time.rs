@@ -3,6 +3,15 @@
 //! since the Unix epoch (specs/README.md §Conventions); every message meant
 //! for people shows them with [`cst`].
 
+/// The system's wall clock, in milliseconds since the Unix epoch (0 before
+/// it; a clock set before 1970 is not one to sign or notarise by).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// China Standard Time is UTC+8 all year (no daylight saving since 1991).
 const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
 

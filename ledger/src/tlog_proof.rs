@@ -13,7 +13,7 @@
 
 use crate::checkpoint::{parse_decimal, Checkpoint, CheckpointError};
 use crate::hashing::Hash;
-use crate::note::VerifierKey;
+use crate::note::{Note, VerifierKey};
 use crate::proof::{verify_inclusion, ProofError};
 
 const HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -92,6 +92,20 @@ impl TlogProof {
         keys: &[VerifierKey],
     ) -> Result<Checkpoint, TlogProofError> {
         let checkpoint = Checkpoint::verify(self.checkpoint.as_bytes(), origin, keys)?;
+        self.includes(leaf, &checkpoint)?;
+        Ok(checkpoint)
+    }
+
+    /// The checkpoint as carried, its signatures not checked (that takes the
+    /// log's keys), and that `leaf` is at `self.index` under its root.
+    pub fn verify_unsigned(&self, leaf: &Hash) -> Result<Checkpoint, TlogProofError> {
+        let note = Note::parse(self.checkpoint.as_bytes()).map_err(CheckpointError::from)?;
+        let checkpoint = Checkpoint::parse_body(&note.text)?;
+        self.includes(leaf, &checkpoint)?;
+        Ok(checkpoint)
+    }
+
+    fn includes(&self, leaf: &Hash, checkpoint: &Checkpoint) -> Result<(), TlogProofError> {
         verify_inclusion(
             self.index,
             checkpoint.size,
@@ -99,7 +113,7 @@ impl TlogProof {
             &self.path,
             &checkpoint.root,
         )?;
-        Ok(checkpoint)
+        Ok(())
     }
 }
 

@@ -270,6 +270,15 @@ fn a_key_window_must_not_be_empty() {
     assert!(matches!(out[2], Outcome::Appended(_)));
 }
 
+/// The provider's registration as another history has it: another name,
+/// so the trees differ from the first entry on.
+fn renamed_provider() -> Submission {
+    root_signed(
+        "department",
+        r#"{"id":"gd.rst","name":"另一个名字","roles":["provider"],"jurisdiction":"广东省"}"#,
+    )
+}
+
 #[test]
 fn a_fork_in_the_checkpoints_of_one_receipt_is_reported() {
     // Two histories under one notary key: the same registrations, but the
@@ -277,10 +286,7 @@ fn a_fork_in_the_checkpoints_of_one_receipt_is_reported() {
     let mut honest = new_log(0x11, ORIGIN);
     let mut forked = new_log(0x11, ORIGIN);
     with_provider(&mut honest);
-    let other = root_signed(
-        "department",
-        r#"{"id":"gd.rst","name":"另一个名字","roles":["provider"],"jurisdiction":"广东省"}"#,
-    );
+    let other = renamed_provider();
     let forked_out = forked
         .log
         .append(&[other, department_key("gd.rst", &key(0x33))], T0 + 100)
@@ -314,10 +320,7 @@ fn two_receipts_of_one_entry_are_a_fork_or_a_malformed_receipt() {
     let mut honest = new_log(0x11, ORIGIN);
     let mut forked = new_log(0x11, ORIGIN);
     with_provider(&mut honest);
-    let other = root_signed(
-        "department",
-        r#"{"id":"gd.rst","name":"另一个名字","roles":["provider"],"jurisdiction":"广东省"}"#,
-    );
+    let other = renamed_provider();
     // In the other history, entry 0 is appended alone (a checkpoint of size 1).
     let forked_0 = receipt(forked.log.append(&[other], T0 + 100).unwrap().remove(0));
     let entry = signed(ORIGIN, "gd.rst", &key(0x33), "catalog_entry", T0, CATALOG);

@@ -27,20 +27,13 @@
 //! ([`Clock::offset_ms`]). The sequencer reads the clock at least once a
 //! second, idle or not, so a jump is seen within a second.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// A difference from the wall clock larger than this is reported.
 pub const REPORTED_MS: i64 = 1_000;
 /// The most the notary's clock gains on real time in one reading.
 pub const MAX_GAIN_MS: i64 = 1_000;
 
 /// The wall clock in milliseconds since the Unix epoch.
-pub fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use ledger::time::now_ms as wall_ms;
 
 /// Milliseconds of a clock that never steps and counts time suspended
 /// (`CLOCK_BOOTTIME`; its origin is of no meaning here).

@@ -91,8 +91,6 @@ impl DataDir {
     }
 
     pub fn load_policy(&self) -> Result<Policy> {
-        let text = fs::read_to_string(self.policy())
-            .with_context(|| format!("reading {}", self.policy().display()))?;
-        Policy::parse(&text).with_context(|| format!("{}", self.policy().display()))
+        Ok(Policy::read(&self.policy())?)
     }
 }

@@ -60,7 +60,7 @@ pub async fn serve(
         metrics,
         next_request_id: Arc::default(),
         request_timeout: limits.request_timeout,
-        uploads: api::Budget::new(limits.upload_budget),
+        uploads: Arc::new(tokio::sync::Semaphore::new(limits.upload_budget)),
         tiles: Arc::new(api::TileCache::new(64 << 20)),
     }));
     let listener = tokio::net::TcpListener::bind(listen)

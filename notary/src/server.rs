@@ -69,9 +69,8 @@ pub async fn serve(
 ) -> io::Result<()> {
     let max_connections = limits.max_connections.max(1);
     let permits = Arc::new(Semaphore::new(max_connections));
-    // `closing` asks connections to finish; `closed` drops those that have not.
+    // Tells every connection to finish.
     let (closing_tx, closing_rx) = watch::channel(false);
-    let (closed_tx, closed_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -97,7 +96,7 @@ pub async fn serve(
         cap_send_buffer(&stream);
         let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
         let service = TowerToHyperService::new(app.clone());
-        let (mut closing, mut closed) = (closing_rx.clone(), closed_rx.clone());
+        let mut closing = closing_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let conn = http1::Builder::new()
@@ -107,44 +106,28 @@ pub async fn serve(
             tokio::pin!(conn);
             let aged = tokio::time::sleep(limits.max_connection_age);
             tokio::pin!(aged);
-            // However a client behaves, it keeps no connection for ever: at
-            // its maximum age a connection finishes its request, for at most
-            // the shutdown timeout, and is closed.
-            let grace = tokio::select! {
-                _ = conn.as_mut() => return,
-                _ = closing.changed() => None,
-                _ = &mut aged => Some(limits.shutdown_timeout),
-            };
-            conn.as_mut().graceful_shutdown();
-            let grace = async move {
-                match grace {
-                    Some(grace) => tokio::time::sleep(grace).await,
-                    None => std::future::pending().await,
-                }
-            };
-            // Dropping the connection closes it.
+            // However a client behaves, it keeps no connection for ever: on
+            // shutdown, or at its maximum age, a connection finishes the
+            // request in hand, for at most the shutdown timeout, and is
+            // closed (by being dropped).
             tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = closed.changed() => {}
-                _ = grace => {}
+                _ = conn.as_mut() => return,
+                _ = closing.changed() => {}
+                _ = &mut aged => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            if tokio::time::timeout(limits.shutdown_timeout, conn.as_mut())
+                .await
+                .is_err()
+            {
+                tracing::debug!("closing a connection that did not finish in time");
             }
         });
     }
-    // Let connections finish the requests they have, for a while; then close
-    // what is left and wait for those tasks to let go of their permits.
+    // Every connection finishes, or is closed, within the shutdown timeout:
+    // wait for all of them to let go of their permits.
     let _ = closing_tx.send(true);
-    let all = max_connections as u32;
-    if tokio::time::timeout(limits.shutdown_timeout, permits.acquire_many(all))
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            open = max_connections - permits.available_permits(),
-            "closing connections still open after the shutdown timeout"
-        );
-        let _ = closed_tx.send(true);
-        let _ = permits.acquire_many(all).await;
-    }
+    let _ = permits.acquire_many(max_connections as u32).await;
     Ok(())
 }
 
@@ -209,7 +192,7 @@ struct Window {
 }
 
 /// How many bytes written to a socket its peer has not yet acknowledged.
-pub trait SendQueue {
+trait SendQueue {
     fn unsent(&self) -> usize;
 }
 
@@ -364,6 +347,19 @@ mod tests {
         (WriteDeadline::new(ours, timeout), theirs)
     }
 
+    /// Reads `bytes` every 100 ms until the socket closes.
+    fn read_a_trickle(mut theirs: TcpStream, bytes: usize) {
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; bytes];
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+            }
+        });
+    }
+
     /// Writes until the write fails; returns the error and the bytes written.
     async fn write_until_error(
         io: &mut WriteDeadline<TcpStream>,
@@ -395,17 +391,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_peer_that_reads_a_trickle_times_out() {
-        let (mut io, mut theirs) = pair(Duration::from_millis(200)).await;
+        let (mut io, theirs) = pair(Duration::from_millis(200)).await;
         // 512 bytes every 100 ms: 5 KB/s, under the 16 KB/s minimum.
-        tokio::spawn(async move {
-            let mut buf = [0u8; 512];
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
-                    return;
-                }
-            }
-        });
+        read_a_trickle(theirs, 512);
         let err = tokio::time::timeout(
             Duration::from_secs(30),
             write_until_error(&mut io, usize::MAX),
@@ -420,17 +408,9 @@ mod tests {
     /// read at a trickle: the backlog alone starts the clock.
     #[tokio::test]
     async fn a_backlog_read_at_a_trickle_times_out_without_blocking() {
-        let (mut io, mut theirs) = pair(Duration::from_secs(1)).await;
+        let (mut io, theirs) = pair(Duration::from_secs(1)).await;
         // 1 KB every 100 ms: 10 KB/s, under the minimum of 16 KB/s.
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if theirs.read(&mut buf).await.unwrap_or(0) == 0 {
-                    return;
-                }
-            }
-        });
+        read_a_trickle(theirs, 1024);
         // 16 KB every 100 ms: the queue grows by ~150 KB/s.
         let started = std::time::Instant::now();
         let mut longest = Duration::ZERO;

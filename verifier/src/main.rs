@@ -50,9 +50,7 @@ fn read(path: &Path) -> Result<Vec<u8>, Usage> {
 }
 
 fn load_policy(path: &Path) -> Result<Policy, Usage> {
-    let text = String::from_utf8(read(path)?)
-        .map_err(|_| Usage(format!("{} is not UTF-8", path.display())))?;
-    Policy::parse(&text).map_err(|e| Usage(format!("{}: {e}", path.display())))
+    Policy::read(path).map_err(|e| Usage(e.to_string()))
 }
 
 fn run(cli: &Cli) -> Result<Result<serde_json::Value, verifier::VerifyError>, Usage> {

@@ -25,54 +25,32 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::error::ApiError;
 use super::AppState;
 
-/// A budget of bytes, shared by every connection.
-pub struct Budget {
-    bytes: Arc<Semaphore>,
-    capacity: usize,
-}
-
-impl Budget {
-    pub fn new(capacity: usize) -> Budget {
-        Budget {
-            bytes: Arc::new(Semaphore::new(capacity)),
-            capacity,
-        }
-    }
-}
-
-/// Bytes charged against a budget, given back when dropped.
-pub struct Charge {
-    bytes: Arc<Semaphore>,
-    capacity: usize,
+/// Bytes charged against a budget (a semaphore of bytes shared by every
+/// connection), given back when dropped.
+struct Charge {
+    budget: Arc<Semaphore>,
     held: Option<OwnedSemaphorePermit>,
 }
 
 impl Charge {
-    pub fn new(budget: &Budget) -> Charge {
+    fn new(budget: &Arc<Semaphore>) -> Charge {
         Charge {
-            bytes: budget.bytes.clone(),
-            capacity: budget.capacity,
+            budget: budget.clone(),
             held: None,
         }
     }
 
-    fn hold(&mut self, more: OwnedSemaphorePermit) {
+    /// Charges `bytes` if they fit now.
+    fn try_add(&mut self, bytes: usize) -> bool {
+        let n = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let Ok(more) = self.budget.clone().try_acquire_many_owned(n) else {
+            return false;
+        };
         match &mut self.held {
             Some(held) => held.merge(more),
             None => self.held = Some(more),
         }
-    }
-
-    /// Charges `bytes` if they fit now.
-    pub fn try_add(&mut self, bytes: usize) -> bool {
-        let n = bytes.min(self.capacity) as u32;
-        match self.bytes.clone().try_acquire_many_owned(n) {
-            Ok(more) => {
-                self.hold(more);
-                true
-            }
-            Err(_) => false,
-        }
+        true
     }
 }
 

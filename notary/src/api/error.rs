@@ -62,21 +62,18 @@ impl From<StoreError> for ApiError {
 }
 
 pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
-    if let AttestationError::TooLarge(_) = e {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string());
-    }
-    let code = match e {
-        AttestationError::TooLarge(_) => "too_large",
-        AttestationError::Json(_) => "invalid_json",
-        AttestationError::Schema(_) => "schema_violation",
-        AttestationError::UnsupportedVersion(_) => "unsupported_version",
-        AttestationError::UnknownKind(_) => "unknown_kind",
-        AttestationError::Body { .. } => "invalid_body",
-        AttestationError::BadSignerKey(_) => "bad_signer_key",
-        AttestationError::MalformedSignature => "malformed_signature",
-        AttestationError::BadSignature(_) => "bad_signature",
+    let (status, code) = match e {
+        AttestationError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        AttestationError::Json(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+        AttestationError::Schema(_) => (StatusCode::BAD_REQUEST, "schema_violation"),
+        AttestationError::UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
+        AttestationError::UnknownKind(_) => (StatusCode::BAD_REQUEST, "unknown_kind"),
+        AttestationError::Body { .. } => (StatusCode::BAD_REQUEST, "invalid_body"),
+        AttestationError::BadSignerKey(_) => (StatusCode::BAD_REQUEST, "bad_signer_key"),
+        AttestationError::MalformedSignature => (StatusCode::BAD_REQUEST, "malformed_signature"),
+        AttestationError::BadSignature(_) => (StatusCode::BAD_REQUEST, "bad_signature"),
     };
-    ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    ApiError::new(status, code, e.to_string())
 }
 
 pub fn refusal_status(r: &Refusal) -> StatusCode {

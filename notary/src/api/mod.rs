@@ -27,7 +27,6 @@ mod read;
 mod submit;
 mod tiles;
 
-pub use budget::Budget;
 pub use error::{refusal_status, ApiError};
 pub use submit::{MAX_BULK_BODY_BYTES, MAX_BULK_ITEMS};
 pub use tiles::TileCache;
@@ -62,7 +61,7 @@ pub struct Shared {
     /// Longest a request may take, body upload included.
     pub request_timeout: std::time::Duration,
     /// Bytes of request bodies held at once ([`budget`]).
-    pub uploads: Budget,
+    pub uploads: Arc<tokio::sync::Semaphore>,
     pub tiles: Arc<TileCache>,
 }
 

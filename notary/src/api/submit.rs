@@ -140,7 +140,7 @@ async fn submit_bulk_checked(
     let body = BulkAnswer {
         state: state.clone(),
         queued,
-        position: Some(0),
+        stage: Stage::Opening,
     };
     Ok((
         StatusCode::OK,
@@ -156,8 +156,13 @@ async fn submit_bulk_checked(
 struct BulkAnswer {
     state: AppState,
     queued: VecDeque<Result<oneshot::Receiver<Reply>, ApiError>>,
-    /// Items answered so far; `None` once the closing bracket is sent.
-    position: Option<usize>,
+    stage: Stage,
+}
+
+enum Stage {
+    Opening,
+    Items { answered: usize },
+    Done,
 }
 
 impl http_body::Body for BulkAnswer {
@@ -169,47 +174,53 @@ impl http_body::Body for BulkAnswer {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        let Some(position) = this.position else {
-            return Poll::Ready(None);
-        };
-        let answer = match this.queued.front_mut() {
-            None => {
-                this.position = None;
-                let end = if position == 0 {
-                    "{\"results\":[]}"
-                } else {
-                    "]}"
-                };
-                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(end.as_bytes())))));
+        let answered = match this.stage {
+            Stage::Done => return Poll::Ready(None),
+            Stage::Opening => {
+                this.stage = Stage::Items { answered: 0 };
+                return frame(r#"{"results":["#.to_owned());
             }
-            Some(Err(_)) => match this.queued.pop_front() {
-                Some(Err(e)) => Err(e),
-                _ => unreachable!("the front item is a refusal"),
-            },
-            Some(Ok(reply)) => match Pin::new(reply).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(reply) => {
-                    this.queued.pop_front();
-                    answer(reply)
+            Stage::Items { answered } => answered,
+        };
+        let result = match this.queued.pop_front() {
+            None => {
+                this.stage = Stage::Done;
+                return frame("]}".to_owned());
+            }
+            Some(Err(e)) => Err(e),
+            Some(Ok(mut reply)) => match Pin::new(&mut reply).poll(cx) {
+                Poll::Pending => {
+                    this.queued.push_front(Ok(reply));
+                    return Poll::Pending;
                 }
+                Poll::Ready(reply) => answer(reply),
             },
         };
-        let opening = if position == 0 { "{\"results\":[" } else { "," };
-        let item = match answer {
+        let item = match result {
             Ok((status, receipt)) => {
-                format!(
-                    r#"{opening}{{"status":{},"receipt":{receipt}}}"#,
-                    status.as_u16()
-                )
+                format!(r#"{{"status":{},"receipt":{receipt}}}"#, status.as_u16())
             }
             Err(e) => {
                 this.state.metrics.refused(e.code);
-                let item =
-                    json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message });
-                format!("{opening}{item}")
+                json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message })
+                    .to_string()
             }
         };
-        this.position = Some(position + 1);
-        Poll::Ready(Some(Ok(Frame::data(Bytes::from(item)))))
+        this.stage = Stage::Items {
+            answered: answered + 1,
+        };
+        frame(if answered == 0 {
+            item
+        } else {
+            format!(",{item}")
+        })
     }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.stage, Stage::Done)
+    }
+}
+
+fn frame(text: String) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    Poll::Ready(Some(Ok(Frame::data(Bytes::from(text)))))
 }
