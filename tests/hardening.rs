@@ -418,13 +418,11 @@ fn no_connection_outlives_its_maximum_age() {
     );
 }
 
-#[test]
-fn bulk_answers_are_produced_as_they_are_read() {
-    let setup = Setup::new();
-    let notary = setup.start();
-    let (provider, requester) = provider_and_requester(&setup, &notary);
-    // A catalog entry of 60 KB: every application of its item cites it as
-    // evidence, so each receipt of one is ~85 KB.
+/// An application already in the log whose receipt is ~85 KB: it cites a
+/// catalog entry of 60 KB as evidence. Resubmitting it costs little and is
+/// answered with much.
+fn application_with_large_evidence(setup: &Setup, notary: &Notary) -> SignedAttestation {
+    let (provider, requester) = provider_and_requester(setup, notary);
     let mut item = catalog_entry("rst/large");
     item["name"] = "企".repeat(20_000).into();
     assert_eq!(
@@ -437,6 +435,14 @@ fn bulk_answers_are_produced_as_they_are_read() {
         application("BIG-1", "rst/large", "gd.rst"),
     );
     assert_eq!(notary.submit(&app).0, 201);
+    app
+}
+
+#[test]
+fn bulk_answers_are_produced_as_they_are_read() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let app = application_with_large_evidence(&setup, &notary);
     // 256 resubmissions: a 400 KB request answered with ~22 MB of receipts.
     let body = format!("[{}]", vec![app.to_json(); 256].join(","));
     let request = format!(
@@ -474,6 +480,58 @@ fn bulk_answers_are_produced_as_they_are_read() {
         started.elapsed()
     );
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn slow_readers_of_bulk_answers_hold_no_upload_budget() {
+    let setup = Setup::new();
+    let notary = Notary::start(&setup.data(), &["--upload-budget-mib", "8"]);
+    let app = application_with_large_evidence(&setup, &notary);
+    // Three ~4 MB bulks of resubmissions (white space between the items),
+    // one after the other, whose ~22 MB answers nobody reads: together their
+    // bodies are more than the 8 MiB budget, so each must give its charge
+    // back once its items are queued, not keep it while its answer waits.
+    let items = vec![format!("{}{}", app.to_json(), " ".repeat(14_000)); 256];
+    let body = format!("[{}]", items.join(","));
+    assert!(body.len() > 3 << 20 && body.len() < 4 << 20);
+    let request = format!(
+        "POST /v1/attestations/batch HTTP/1.1\r\nHost: notary\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _unread: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = TcpStream::connect(notary.addr()).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            // Both were taken: their answers have begun.
+            let mut status = [0u8; 12];
+            s.read_exact(&mut status).unwrap();
+            assert_eq!(&status, b"HTTP/1.1 200");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let registration = registration(&setup.root, &department("gd.other"), &["provider"]);
+    let (status, body) = notary.submit(&registration[0]);
+    assert_eq!(status, 201, "{body}");
+}
+
+#[test]
+fn a_client_that_shuts_down_its_side_still_gets_its_receipt() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let registration = registration(&setup.root, &department("gd.rst"), &["provider"]);
+    let body = registration[0].to_json();
+    let mut s = TcpStream::connect(notary.addr()).unwrap();
+    write!(
+        s,
+        "POST /v1/attestations HTTP/1.1\r\nHost: notary\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let answer = read_answer(&mut s);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(notary.tree_size(), 1);
 }
 
 #[test]

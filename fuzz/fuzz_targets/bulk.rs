@@ -4,7 +4,7 @@ use ledger::attestation::parse_bulk;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    match parse_bulk(data, 256) {
+    match parse_bulk(data, 256, 131_072) {
         Ok(items) => {
             assert!((1..=256).contains(&items.len()));
             for item in items {

@@ -45,9 +45,9 @@ pub enum Refusal {
     RootSignsOnlyRegistry { kind: &'static str },
     #[error("department {0} is not registered")]
     UnknownDepartment(Id),
-    #[error("the signing key is not registered to any department")]
+    #[error("the key is not registered to any department")]
     UnknownKey,
-    #[error("the signing key is registered to department {registered_to}, not {claimed}")]
+    #[error("the key is registered to department {registered_to}, not {claimed}")]
     KeyOfOtherDepartment { claimed: Id, registered_to: Id },
     #[error("the signing key of {0} was revoked at entry {1}")]
     KeyRevoked(Id, u64),

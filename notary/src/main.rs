@@ -88,8 +88,8 @@ enum Command {
         max_connection_age_s: u64,
         /// Request bodies held in memory at once, across all connections
         /// (MiB, at least 4); uploads beyond it get 503 and Retry-After.
-        #[arg(long, default_value_t = 64)]
-        upload_budget_mib: usize,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=1 << 20))]
+        upload_budget_mib: u64,
     },
 }
 
@@ -182,7 +182,7 @@ fn main() -> Result<()> {
                 shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
                 max_connection_age: Duration::from_secs(max_connection_age_s.max(1)),
                 // At least one maximal bulk body must fit.
-                upload_budget: upload_budget_mib.max(4) << 20,
+                upload_budget: (upload_budget_mib as usize) << 20,
             };
             runtime.block_on(notary::serve(&data, listen, config, limits))
         }

@@ -102,6 +102,10 @@ pub async fn serve(
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
+                // A client that sends its request and then shuts down its
+                // side (`nc -N`) still gets the answer: a submission may
+                // have been appended for it.
+                .half_close(true)
                 .serve_connection(io, service);
             tokio::pin!(conn);
             let aged = tokio::time::sleep(limits.max_connection_age);

@@ -26,11 +26,20 @@ pub enum BulkError {
 /// Each item of a bulk body, parsed on its own, in order.
 pub type BulkItems = Vec<Result<SignedAttestation, AttestationError>>;
 
-/// Reads a bulk submission body of 1 to `max_items` submissions.
-pub fn parse_bulk(body: &[u8], max_items: usize) -> Result<BulkItems, BulkError> {
+/// Reads a bulk submission body of 1 to `max_items` submissions. An item
+/// longer than `max_item_bytes` (what a submission may be when posted
+/// alone) is refused as it would be alone.
+pub fn parse_bulk(
+    body: &[u8],
+    max_items: usize,
+    max_item_bytes: usize,
+) -> Result<BulkItems, BulkError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let items = de
-        .deserialize_seq(Items { max_items })
+        .deserialize_seq(Items {
+            max_items,
+            max_item_bytes,
+        })
         .and_then(|items| de.end().map(|()| items))
         .map_err(|e| match e.classify() {
             serde_json::error::Category::Data => BulkError::NotABatch(e.to_string()),
@@ -46,6 +55,7 @@ pub fn parse_bulk(body: &[u8], max_items: usize) -> Result<BulkItems, BulkError>
 
 struct Items {
     max_items: usize,
+    max_item_bytes: usize,
 }
 
 impl<'de> Visitor<'de> for Items {
@@ -64,7 +74,15 @@ impl<'de> Visitor<'de> for Items {
                     self.max_items
                 )));
             }
-            items.push(SignedAttestation::from_json(raw.get().as_bytes()));
+            let item = raw.get().as_bytes();
+            items.push(if item.len() > self.max_item_bytes {
+                Err(AttestationError::SubmissionTooLarge {
+                    bytes: item.len(),
+                    limit: self.max_item_bytes,
+                })
+            } else {
+                SignedAttestation::from_json(item)
+            });
         }
         Ok(items)
     }
@@ -83,7 +101,7 @@ mod tests {
     fn items_are_parsed_one_by_one() {
         let s = submission();
         let body = format!(r#"[{s}, {{"statement":"x"}}, 1.5, {{"a":1,"a":2}}, {s}]"#);
-        let items = parse_bulk(body.as_bytes(), 8).unwrap();
+        let items = parse_bulk(body.as_bytes(), 8, 1 << 20).unwrap();
         assert_eq!(items.len(), 5);
         assert!(items[0].is_ok() && items[4].is_ok());
         assert!(matches!(items[1], Err(AttestationError::Schema(_))));
@@ -92,11 +110,32 @@ mod tests {
     }
 
     #[test]
+    fn an_item_longer_than_a_lone_submission_is_refused_as_alone() {
+        let s = submission();
+        let padded = s.replacen('{', &format!("{{{}", " ".repeat(200)), 1);
+        let items = parse_bulk(format!("[{s},{padded}]").as_bytes(), 8, s.len() + 100).unwrap();
+        assert!(items[0].is_ok());
+        assert!(matches!(
+            items[1],
+            Err(AttestationError::SubmissionTooLarge { .. })
+        ));
+    }
+
+    #[test]
     fn the_body_must_be_an_array_of_1_to_max() {
         let s = submission();
-        let not_batch =
-            |b: &str| matches!(parse_bulk(b.as_bytes(), 2), Err(BulkError::NotABatch(_)));
-        let not_json = |b: &str| matches!(parse_bulk(b.as_bytes(), 2), Err(BulkError::NotJson(_)));
+        let not_batch = |b: &str| {
+            matches!(
+                parse_bulk(b.as_bytes(), 2, 1 << 20),
+                Err(BulkError::NotABatch(_))
+            )
+        };
+        let not_json = |b: &str| {
+            matches!(
+                parse_bulk(b.as_bytes(), 2, 1 << 20),
+                Err(BulkError::NotJson(_))
+            )
+        };
         assert!(not_batch("[]"));
         assert!(not_batch(&format!(r#"{{"items":[{s}]}}"#)));
         assert!(not_batch(&format!("[{s},{s},{s}]")));
@@ -104,7 +143,7 @@ mod tests {
         assert!(not_json(&format!("[{s}] x")));
         assert!(not_json("\u{feff}[]"));
         assert_eq!(
-            parse_bulk(format!("[{s},{s}]").as_bytes(), 2)
+            parse_bulk(format!("[{s},{s}]").as_bytes(), 2, 1 << 20)
                 .unwrap()
                 .len(),
             2

@@ -44,6 +44,8 @@ pub const MAX_ID_LEN: usize = 128;
 pub enum AttestationError {
     #[error("statement is {0} bytes; the limit is {MAX_STATEMENT_BYTES}")]
     TooLarge(usize),
+    #[error("submission is {bytes} bytes; the limit is {limit}")]
+    SubmissionTooLarge { bytes: usize, limit: usize },
     #[error("statement is not strict JSON: {0}")]
     Json(#[from] StrictJsonError),
     #[error("statement does not match the schema: {0}")]

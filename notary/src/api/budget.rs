@@ -6,19 +6,16 @@
 //! endpoint's limit, never sized from the announced length) and is charged
 //! before it grows. A body whose buffer cannot grow within the budget is
 //! refused with `503 overloaded` at once. The charge is kept until the
-//! answer has been sent (or the connection is gone): what the request
-//! produces from its body (the submissions, their outcomes) lives that long.
+//! request has been handled: its answer produced, or for a bulk submission
+//! its items queued (the answer then streams at the client's pace).
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -51,37 +48,6 @@ impl Charge {
             None => self.held = Some(more),
         }
         true
-    }
-}
-
-/// A body that keeps a charge until it has been sent (or dropped).
-struct Charged {
-    body: Body,
-    charge: Option<Charge>,
-}
-
-impl http_body::Body for Charged {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let this = self.get_mut();
-        let frame = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(None) = frame {
-            this.charge = None;
-        }
-        frame
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 
@@ -147,10 +113,10 @@ pub(super) async fn uploads(
         buffer.extend_from_slice(&chunk);
     }
     let req = Request::from_parts(parts, Body::from(buffer));
-    let (parts, body) = next.run(req).await.into_parts();
-    let body = Body::new(Charged {
-        body,
-        charge: Some(charge),
-    });
-    Response::from_parts(parts, body)
+    let response = next.run(req).await;
+    // Handled: the body is parsed and its submissions answered or queued.
+    // (A bulk answer then streams at the client's pace; holding the charge
+    // through it would let a few slow readers refuse every upload.)
+    drop(charge);
+    response
 }

@@ -63,7 +63,9 @@ impl From<StoreError> for ApiError {
 
 pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
     let (status, code) = match e {
-        AttestationError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        AttestationError::TooLarge(_) | AttestationError::SubmissionTooLarge { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+        }
         AttestationError::Json(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
         AttestationError::Schema(_) => (StatusCode::BAD_REQUEST, "schema_violation"),
         AttestationError::UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),

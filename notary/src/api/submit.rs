@@ -124,7 +124,7 @@ async fn submit_bulk_checked(
     let body = read_body(body, MAX_BULK_BODY_BYTES)?;
     // Read item by item: no tree of the whole body, and a body with too
     // many items is refused at the first one over.
-    let items = parse_bulk(&body, MAX_BULK_ITEMS).map_err(|e| match e {
+    let items = parse_bulk(&body, MAX_BULK_ITEMS, MAX_BODY_BYTES).map_err(|e| match e {
         BulkError::NotJson(_) => {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
         }
