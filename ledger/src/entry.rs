@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use crate::attestation::{self, AttestationError, SignedAttestation, Statement};
-use crate::checkpoint::parse_decimal;
+use crate::decimal;
 use crate::hashing::{leaf_hash, Hash};
 
 pub const HEADER: &str = "share-audit/entry/v1";
@@ -25,8 +25,10 @@ pub const HEADER: &str = "share-audit/entry/v1";
 pub const MAX_ENTRY_BYTES: usize = 65_535;
 /// Longest header: a 20-digit time is the longest a u64 prints.
 pub const MAX_HEADER_BYTES: usize = HEADER.len() + 6 + 20 + 11 + 88 + 2;
-/// Largest statement: its entry fits the limit whatever the notarised time.
-pub const MAX_STATEMENT_BYTES: usize = MAX_ENTRY_BYTES - MAX_HEADER_BYTES;
+/// Largest statement (set by the attestation format): its entry fits the
+/// limit whatever the notarised time.
+pub use crate::attestation::MAX_STATEMENT_BYTES;
+const _: () = assert!(MAX_STATEMENT_BYTES == MAX_ENTRY_BYTES - MAX_HEADER_BYTES);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -90,7 +92,7 @@ impl Entry {
             return Err(EntryError::Malformed("unknown entry version"));
         }
         let time =
-            parse_decimal(take_line(&mut rest, "time ")?).ok_or(EntryError::Malformed("time"))?;
+            decimal::parse(take_line(&mut rest, "time ")?).ok_or(EntryError::Malformed("time"))?;
         let signature = attestation::decode_signature(take_line(&mut rest, "signature ")?)
             .map_err(|_| EntryError::Malformed("signature"))?;
         if !take_line(&mut rest, "")?.is_empty() {

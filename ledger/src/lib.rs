@@ -1,22 +1,32 @@
 //! The share-audit ledger: formats, Merkle log and rules shared by the notary
-//! and the offline verifier.
+//! and the offline verifier. Each module is one concept of `specs/`:
 //!
-//! | module | concept |
-//! |---|---|
-//! | [`hashing`] | RFC 9162 leaf and node hashes |
-//! | [`proof`] | inclusion and consistency proofs from stored subtree hashes |
-//! | [`frontier`] | the right edge of the tree, for appending |
-//! | [`note`], [`checkpoint`], [`tlog_proof`] | C2SP signed notes, checkpoints, offline proofs |
-//! | [`strict_json`], [`attestation`], [`entry`] | what departments sign and what the log stores |
-//! | [`state`], [`lifecycle`] | the registry and case state, and who may sign what |
-//! | [`policy`], [`receipt`] | the verifier's trust policy and receipts |
-//! | [`tiles`] | C2SP tlog-tiles addressing |
-//! | [`time`] | times shown to people, in China Standard Time |
-//! | [`keyfile`], [`signature`] | key files; the attestation signature rule |
-//! | `store`, `log` (feature `store`) | the RocksDB log and the append path |
+//! | module | concept | spec |
+//! |---|---|---|
+//! | [`hashing`] | RFC 9162 leaf and node hashes | merkle.md |
+//! | [`proof`] | inclusion and consistency proofs from stored subtree hashes | merkle.md |
+//! | [`frontier`] | the right edge of the tree, for appending | merkle.md |
+//! | [`tiles`] | C2SP tlog-tiles addressing | notary.md |
+//! | [`note`] | C2SP signed notes and keys | checkpoint.md |
+//! | [`checkpoint`] | C2SP checkpoints | checkpoint.md |
+//! | [`tlog_proof`] | C2SP tlog-proof, the offline proof of one entry | checkpoint.md |
+//! | [`decimal`] | numbers as the text formats write them | checkpoint.md, entry.md |
+//! | [`strict_json`] | the one JSON dialect statements are written in | attestation.md |
+//! | [`signature`] | the attestation signature rule and its batch check; the weak-key rule | attestation.md, checkpoint.md |
+//! | [`attestation`] | what departments sign: statements, kinds, submissions | attestation.md |
+//! | [`entry`] | what the log stores for each attestation | entry.md |
+//! | [`registry`] | departments, keys, catalog items and cases established so far | lifecycle.md |
+//! | [`lifecycle`] | who may sign what, and what each entry establishes | lifecycle.md |
+//! | [`policy`] | the verifier's trust policy | policy.md |
+//! | [`receipt`] | receipts, made and verified | receipt.md |
+//! | [`keyfile`] | private and public key files | checkpoint.md |
+//! | [`time`] | times shown to people, in China Standard Time | README.md |
+//! | `store` (feature `store`) | the RocksDB log | notary.md |
+//! | `append` (feature `store`) | the append path: decide, write, sign, answer | notary.md |
 
 pub mod attestation;
 pub mod checkpoint;
+pub mod decimal;
 pub mod entry;
 pub mod frontier;
 pub mod hashing;
@@ -26,14 +36,14 @@ pub mod note;
 pub mod policy;
 pub mod proof;
 pub mod receipt;
+pub mod registry;
 pub mod signature;
-pub mod state;
 pub mod strict_json;
 pub mod tiles;
 pub mod time;
 pub mod tlog_proof;
 
 #[cfg(feature = "store")]
-pub mod log;
+pub mod append;
 #[cfg(feature = "store")]
 pub mod store;

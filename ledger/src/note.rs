@@ -49,7 +49,7 @@ pub enum NoteError {
     PrivateKeyGiven,
     #[error("key name {0:?} is empty or contains a space or '+'")]
     BadKeyName(String),
-    #[error("public key is weak (small order) or not in the prime-order subgroup")]
+    #[error("public key is weak (not a canonical point encoding, of small order, or not in the prime-order subgroup)")]
     WeakKey,
 }
 
@@ -87,15 +87,13 @@ pub fn key_id(name: &str, sig_type: u8, public_key: &[u8; 32]) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
-/// Refuses public keys that no honest key generator produces: small-order
-/// points and points with a torsion component. Accepting only torsion-free
-/// keys makes cofactored (batch) and cofactorless (strict) verification agree
-/// on every signature with a torsion-free `R` (see specs/signing.md).
+/// Refuses public keys that no honest key generator produces, by the one
+/// weak-key rule of the ledger ([`crate::signature::usable_key`],
+/// specs/checkpoint.md §Keys).
 pub fn check_public_key(key: &VerifyingKey) -> Result<(), NoteError> {
-    if key.is_weak() || !key.to_edwards().is_torsion_free() {
-        return Err(NoteError::WeakKey);
-    }
-    Ok(())
+    crate::signature::usable_key(key.as_bytes())
+        .map(|_| ())
+        .map_err(|_| NoteError::WeakKey)
 }
 
 /// A public key that verifies note signatures: `name+hexid+base64(type||key)`.

@@ -13,7 +13,7 @@
 
 use crate::attestation::{Id, Origin, PublicKey, SignerRef};
 use crate::note::{NoteError, VerifierKey, TYPE_ED25519};
-use crate::state::TrustRoots;
+use crate::registry::TrustRoots;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

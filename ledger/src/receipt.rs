@@ -22,7 +22,8 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use std::fmt::Write as _;
-use std::sync::{Arc, OnceLock};
+use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,8 @@ use crate::entry::{Entry, EntryError};
 use crate::hashing::{leaf_hash, BadHash, Hash};
 use crate::lifecycle::{self, DecideError, Refusal};
 use crate::policy::Policy;
-use crate::state::Overlay;
+use crate::proof::{inclusion_proof, NodeSource, ProofError};
+use crate::registry::Overlay;
 use crate::strict_json;
 use crate::tlog_proof::{TlogProof, TlogProofError};
 
@@ -40,7 +42,7 @@ pub const FORMAT: &str = "share-audit/receipt/v1";
 /// More evidence than any decision uses (at most four entries today).
 pub const MAX_EVIDENCE: usize = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     pub index: u64,
     pub leaf_hash: Hash,
@@ -48,30 +50,57 @@ pub struct Receipt {
     /// C2SP tlog-proof@v1 text.
     pub proof: String,
     /// Shared: the same registration or case opening is cited by many receipts.
-    pub evidence: Vec<Arc<Receipt>>,
-    /// The compact JSON, kept once computed for a receipt cited as evidence.
-    json: OnceLock<String>,
+    pub evidence: Vec<Arc<EvidenceReceipt>>,
 }
 
-impl PartialEq for Receipt {
-    fn eq(&self, other: &Receipt) -> bool {
-        (
-            self.index,
-            &self.leaf_hash,
-            &self.entry,
-            &self.proof,
-            &self.evidence,
-        ) == (
-            other.index,
-            &other.leaf_hash,
-            &other.entry,
-            &other.proof,
-            &other.evidence,
-        )
+/// A receipt cited as evidence: it carries no evidence of its own
+/// (specs/receipt.md), and since one registration or case opening is cited
+/// by many receipts, its compact JSON is written once, when it is made.
+/// Nothing can change it afterwards, so that JSON is always its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceReceipt {
+    receipt: Receipt,
+    json: String,
+}
+
+impl EvidenceReceipt {
+    /// [`Receipt::prove`] for an entry cited as evidence.
+    pub fn prove<S: NodeSource>(
+        nodes: &S,
+        index: u64,
+        entry: Vec<u8>,
+        head: (u64, &str),
+    ) -> Result<Result<EvidenceReceipt, ProofError>, S::Error> {
+        Ok(Receipt::prove(nodes, index, entry, head, vec![])?.map(|receipt| {
+            let json = receipt.to_json();
+            EvidenceReceipt { receipt, json }
+        }))
+    }
+
+    pub fn new(receipt: Receipt) -> Result<EvidenceReceipt, ReceiptError> {
+        if !receipt.evidence.is_empty() {
+            return Err(ReceiptError::NestedEvidence);
+        }
+        let json = receipt.to_json();
+        Ok(EvidenceReceipt { receipt, json })
+    }
+
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// [`Receipt::to_json`] of the receipt.
+    pub fn json(&self) -> &str {
+        &self.json
     }
 }
 
-impl Eq for Receipt {}
+impl Deref for EvidenceReceipt {
+    type Target = Receipt;
+    fn deref(&self) -> &Receipt {
+        &self.receipt
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,33 +186,41 @@ pub struct VerifiedReceipt {
 }
 
 impl Receipt {
-    pub fn new(
+    /// The receipt of the entry at `index`: its leaf hash and its inclusion
+    /// proof in the tree of `size` leaves that `checkpoint` signs, with the
+    /// hashes read from `nodes` (the store, or a batch not yet written).
+    /// Every receipt the notary issues is made here.
+    pub fn prove<S: NodeSource>(
+        nodes: &S,
         index: u64,
-        leaf_hash: Hash,
         entry: Vec<u8>,
-        proof: String,
-        evidence: Vec<Arc<Receipt>>,
-    ) -> Receipt {
-        Receipt {
+        (size, checkpoint): (u64, &str),
+        evidence: Vec<Arc<EvidenceReceipt>>,
+    ) -> Result<Result<Receipt, ProofError>, S::Error> {
+        let path = match inclusion_proof(nodes, index, size)? {
+            Ok(path) => path,
+            Err(e) => return Ok(Err(e)),
+        };
+        let proof = TlogProof {
             index,
-            leaf_hash,
+            path,
+            checkpoint: checkpoint.to_owned(),
+        };
+        Ok(Ok(Receipt {
+            index,
+            leaf_hash: leaf_hash(&entry),
             entry,
-            proof,
+            proof: proof.encode(),
             evidence,
-            json: OnceLock::new(),
-        }
+        }))
     }
 
     /// Compact JSON, fields in the order of the spec. Evidence receipts,
-    /// shared by many receipts, are serialized once and then reused.
+    /// shared by many receipts, were serialized once when they were made.
     pub fn to_json(&self) -> String {
         let entry = BASE64.encode(&self.entry);
         let proof = serde_json::to_string(&self.proof).expect("serializes");
-        let evidence: usize = self
-            .evidence
-            .iter()
-            .map(|e| e.shared_json().len() + 1)
-            .sum();
+        let evidence: usize = self.evidence.iter().map(|e| e.json().len() + 1).sum();
         let mut out = String::with_capacity(entry.len() + proof.len() + evidence + 160);
         let _ = write!(
             out,
@@ -196,17 +233,12 @@ impl Receipt {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(e.shared_json());
+                out.push_str(e.json());
             }
             out.push(']');
         }
         out.push('}');
         out
-    }
-
-    /// [`Receipt::to_json`], computed on first use and kept.
-    fn shared_json(&self) -> &str {
-        self.json.get_or_init(|| self.to_json())
     }
 
     /// Indented JSON, for files people read.
@@ -258,9 +290,18 @@ impl Receipt {
             .map_err(|_| ReceiptError::Format("entry is not base64".into()))?;
         let evidence = evidence
             .into_iter()
-            .map(|e| Receipt::from_json_struct(e, false).map(Arc::new))
+            .map(|e| {
+                let receipt = Receipt::from_json_struct(e, false)?;
+                EvidenceReceipt::new(receipt).map(Arc::new)
+            })
             .collect::<Result<_, _>>()?;
-        Ok(Receipt::new(j.index, leaf_hash, entry, j.proof, evidence))
+        Ok(Receipt {
+            index: j.index,
+            leaf_hash,
+            entry,
+            proof: j.proof,
+            evidence,
+        })
     }
 
     /// The receipt's proof, once `leaf_hash` is the entry's and the proof is
@@ -437,29 +478,49 @@ fn check_no_fork<'a>(
 mod tests {
     use super::*;
 
+    fn receipt(index: u64, entry: &[u8], proof: &str) -> Receipt {
+        Receipt {
+            index,
+            leaf_hash: Hash([index as u8; 32]),
+            entry: entry.to_vec(),
+            proof: proof.into(),
+            evidence: vec![],
+        }
+    }
+
     #[test]
     fn compact_json_is_what_serde_writes_and_round_trips() {
-        let evidence = Arc::new(Receipt::new(
-            0,
-            Hash([1; 32]),
-            b"e0".to_vec(),
-            "c2sp\nindex 0\n\n\u{2014} x\n".into(),
-            vec![],
-        ));
-        let r = Receipt::new(
-            3,
-            Hash([2; 32]),
-            b"entry \"q\"".to_vec(),
-            "p\n".into(),
-            vec![evidence.clone(), evidence],
-        );
+        let evidence =
+            Arc::new(EvidenceReceipt::new(receipt(0, b"e0", "c2sp\nindex 0\n\n\u{2014} x\n")).unwrap());
+        let r = Receipt {
+            evidence: vec![evidence.clone(), evidence],
+            ..receipt(3, b"entry \"q\"", "p\n")
+        };
         let serde = serde_json::to_string(&r.to_json_struct()).unwrap();
         assert_eq!(r.to_json(), serde);
         assert_eq!(Receipt::from_json(r.to_json().as_bytes()).unwrap(), r);
-        let plain = Receipt::new(1, Hash([3; 32]), vec![], "p".into(), vec![]);
+        let plain = receipt(1, b"", "p");
         assert_eq!(
             plain.to_json(),
             serde_json::to_string(&plain.to_json_struct()).unwrap()
+        );
+    }
+
+    #[test]
+    fn evidence_json_is_always_the_receipts_own() {
+        let mut r = receipt(5, b"e5", "p\n");
+        r.evidence
+            .push(Arc::new(EvidenceReceipt::new(receipt(1, b"e1", "p1\n")).unwrap()));
+        let before = r.to_json();
+        // Replacing the evidence after serializing changes what is written.
+        r.evidence[0] = Arc::new(EvidenceReceipt::new(receipt(2, b"e2", "p2\n")).unwrap());
+        let after = r.to_json();
+        assert_ne!(before, after);
+        assert_eq!(after, serde_json::to_string(&r.to_json_struct()).unwrap());
+        // A receipt with evidence of its own is not evidence.
+        assert_eq!(
+            EvidenceReceipt::new(r).unwrap_err(),
+            ReceiptError::NestedEvidence
         );
     }
 }

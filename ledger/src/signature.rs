@@ -31,7 +31,11 @@ use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use rand::Rng as _;
 use sha2::{Digest, Sha512};
 
-use crate::attestation::CONTEXT;
+/// Domain separation: every attestation signature covers these bytes first,
+/// so no signature made for another protocol (a note, a TLS handshake, …)
+/// can be replayed as an attestation, or the other way round
+/// (specs/attestation.md §Signature rule).
+pub const CONTEXT: &[u8] = b"share-audit/attestation/v1\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -99,6 +103,19 @@ impl DecodedKey {
     pub fn is_torsion_free(&self) -> bool {
         self.point.is_torsion_free()
     }
+}
+
+/// The weak-key rule (specs/checkpoint.md §Keys), the one rule for every key
+/// this ledger trusts (department keys at registration, root, log and note
+/// keys when read): a canonical encoding of a curve point, not of small
+/// order, with no torsion component. Honest key generation never makes
+/// anything else.
+pub fn usable_key(bytes: &[u8; 32]) -> Result<DecodedKey, SignatureError> {
+    let key = DecodedKey::new(bytes)?;
+    if !key.is_torsion_free() {
+        return Err(SignatureError::TorsionKey);
+    }
+    Ok(key)
 }
 
 /// One signature to check: the key, the statement bytes (the context is

@@ -8,7 +8,7 @@
 //! | `statements` | SHA-256(statement) | index (u64 BE) — resubmission dedup |
 //! | `evidence` | index | indexes (u64 BE each) the decision relied on |
 //! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
-//! | `state` | tag ‖ id | JSON record (see [`crate::state`]) |
+//! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
 //!
 //! A whole batch — entries, hashes, indexes, state, the new checkpoint and
@@ -24,18 +24,10 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
     Options, WriteBatch, WriteOptions, DB,
 };
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use crate::attestation::{Id, PublicKey};
 use crate::frontier::Frontier;
-use crate::hashing::{leaf_hash, Hash};
-use crate::proof::{self, range_nodes, NodeId, NodeSource, ProofError};
-use crate::receipt::Receipt;
-use crate::state::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, TrustRoots,
-};
-use crate::tlog_proof::TlogProof;
+use crate::hashing::Hash;
+use crate::proof::{range_nodes, NodeId, NodeSource};
+use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
 
 const CF_ENTRIES: &str = "entries";
 const CF_NODES: &str = "nodes";
@@ -43,7 +35,8 @@ const CF_LEAVES: &str = "leaves";
 const CF_STATEMENTS: &str = "statements";
 const CF_EVIDENCE: &str = "evidence";
 const CF_CHECKPOINTS: &str = "checkpoints";
-const CF_STATE: &str = "state";
+/// The registry's records (its on-disk name predates the module's).
+const CF_REGISTRY: &str = "state";
 const TREE_KEY: &[u8] = b"tree";
 
 #[derive(Debug, thiserror::Error)]
@@ -119,18 +112,6 @@ fn read_u64(bytes: &[u8]) -> Result<u64, StoreError> {
         .map(u64::from_be_bytes)
         .map_err(|_| corrupt("u64 value is not 8 bytes"))
 }
-
-fn state_key(tag: u8, id: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + id.len());
-    k.push(tag);
-    k.extend_from_slice(id);
-    k
-}
-
-const TAG_DEPARTMENT: u8 = b'd';
-const TAG_KEY: u8 = b'k';
-const TAG_ITEM: u8 = b'i';
-const TAG_CASE: u8 = b'c';
 
 impl Store {
     /// Opens (creating if missing) the store at `path`.
@@ -226,7 +207,7 @@ fn open_db(path: &Path) -> Result<DB, StoreError> {
         cf(CF_STATEMENTS, false, true),
         cf(CF_EVIDENCE, true, false),
         cf(CF_CHECKPOINTS, true, false),
-        cf(CF_STATE, true, true),
+        cf(CF_REGISTRY, true, true),
     ];
     let mut opts = Options::default();
     opts.create_if_missing(true);
@@ -301,16 +282,8 @@ impl Store {
             wb.put_cf(cf(CF_NODES), node_key(*id), h.0);
         }
         for change in &batch.changes {
-            let (key, value) = match change {
-                Change::Department(id, r) => (
-                    state_key(TAG_DEPARTMENT, id.as_str().as_bytes()),
-                    to_json(r),
-                ),
-                Change::Key(k, r) => (state_key(TAG_KEY, &k.0), to_json(r)),
-                Change::Item(id, r) => (state_key(TAG_ITEM, id.as_str().as_bytes()), to_json(r)),
-                Change::Case(id, r) => (state_key(TAG_CASE, id.as_str().as_bytes()), to_json(r)),
-            };
-            wb.put_cf(cf(CF_STATE), key, value);
+            let value = change.record().to_json();
+            wb.put_cf(cf(CF_REGISTRY), change.key().to_bytes(), value);
         }
         if let Some((size, note)) = &batch.checkpoint {
             wb.put_cf(cf(CF_CHECKPOINTS), u64_key(*size), note.as_bytes());
@@ -480,58 +453,17 @@ impl Store {
         Ok(out)
     }
 
-    /// A receipt (without evidence) for the entry at `index` in the tree of
-    /// `size` leaves, whose signed checkpoint is `checkpoint`.
-    pub fn receipt(
-        &self,
-        index: u64,
-        size: u64,
-        checkpoint: &str,
-    ) -> Result<Result<Receipt, ProofError>, StoreError> {
-        let entry = match self.entry(index)? {
-            Some(e) if index < size => e,
-            _ => return Ok(Err(ProofError::IndexOutOfRange { index, size })),
-        };
-        let path = match proof::inclusion_proof(self, index, size)? {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
-        let proof = TlogProof {
-            index,
-            path,
-            checkpoint: checkpoint.to_owned(),
-        };
-        Ok(Ok(Receipt::new(
-            index,
-            leaf_hash(&entry),
-            entry,
-            proof.encode(),
-            vec![],
-        )))
-    }
-
-    /// The receipt of `index` against the checkpoint of the batch that appended it.
-    pub fn original_receipt(&self, index: u64) -> Result<Option<Receipt>, StoreError> {
-        let Some((size, note)) = self.checkpoint_from(index + 1)? else {
-            return Ok(None);
-        };
-        Ok(self.receipt(index, size, &note)?.ok())
-    }
-
-    fn state<T: DeserializeOwned>(&self, tag: u8, id: &[u8]) -> Result<Option<T>, StoreError> {
-        self.get(CF_STATE, &state_key(tag, id))?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| corrupt(format!("state record: {e}"))))
+    /// The registry record under `key`, as committed.
+    pub fn record(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        self.get(CF_REGISTRY, &key.to_bytes())?
+            .map(|v| Record::from_json(key, &v).map_err(|e| corrupt(e.to_string())))
             .transpose()
     }
 
-    /// The established state, with the policy's root keys.
+    /// The committed registry, with the policy's root keys.
     pub fn view<'a>(&'a self, roots: &'a TrustRoots) -> StoreView<'a> {
         StoreView { store: self, roots }
     }
-}
-
-fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("records serialize")
 }
 
 impl NodeSource for Store {
@@ -541,27 +473,18 @@ impl NodeSource for Store {
     }
 }
 
-/// [`LedgerView`] over the committed state.
+/// [`RegistryView`] over the committed registry.
 pub struct StoreView<'a> {
     store: &'a Store,
     roots: &'a TrustRoots,
 }
 
-impl LedgerView for StoreView<'_> {
+impl RegistryView for StoreView<'_> {
     type Error = StoreError;
     fn trust(&self) -> &TrustRoots {
         self.roots
     }
-    fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
-        self.store.state(TAG_DEPARTMENT, id.as_str().as_bytes())
-    }
-    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StoreError> {
-        self.store.state(TAG_KEY, &key.0)
-    }
-    fn item(&self, id: &Id) -> Result<Option<ItemRecord>, StoreError> {
-        self.store.state(TAG_ITEM, id.as_str().as_bytes())
-    }
-    fn case(&self, id: &Id) -> Result<Option<CaseRecord>, StoreError> {
-        self.store.state(TAG_CASE, id.as_str().as_bytes())
+    fn record(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        self.store.record(key)
     }
 }

@@ -108,7 +108,7 @@ impl TileId {
 }
 
 fn parse_small_decimal(s: &str) -> Option<u64> {
-    crate::checkpoint::parse_decimal(s).filter(|_| s.len() <= 3)
+    crate::decimal::parse(s).filter(|_| s.len() <= 3)
 }
 
 /// `1234067` → `x001/x234/067`.

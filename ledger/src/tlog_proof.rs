@@ -11,7 +11,8 @@
 //! See <https://c2sp.org/tlog-proof>. The optional `extra` line is accepted on
 //! input but carries nothing this ledger trusts, so it is never written.
 
-use crate::checkpoint::{parse_decimal, Checkpoint, CheckpointError};
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::decimal;
 use crate::hashing::Hash;
 use crate::note::{Note, VerifierKey};
 use crate::proof::{verify_inclusion, ProofError};
@@ -63,7 +64,7 @@ impl TlogProof {
         let (index_line, mut rest) = rest.split_once('\n').ok_or(TlogProofError::BadIndex)?;
         let index = index_line
             .strip_prefix("index ")
-            .and_then(parse_decimal)
+            .and_then(decimal::parse)
             .ok_or(TlogProofError::BadIndex)?;
         let mut path = Vec::new();
         loop {

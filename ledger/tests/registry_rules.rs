@@ -9,10 +9,10 @@ use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use ledger::attestation::SignedAttestation;
 use ledger::lifecycle::{Refusal, MAX_SIGNED_AHEAD_MS, MAX_SIGNED_BEFORE_MS};
-use ledger::log::{Log, Outcome, Submission};
+use ledger::append::{Log, Outcome, Submission};
 use ledger::note::NoteSigner;
 use ledger::policy::Policy;
-use ledger::receipt::{Holds, Receipt, ReceiptError};
+use ledger::receipt::{EvidenceReceipt, Holds, Receipt, ReceiptError};
 use ledger::store::Store;
 
 const ORIGIN: &str = "rules.example.gov.cn/share-audit/2026";
@@ -299,7 +299,7 @@ fn a_fork_in_the_checkpoints_of_one_receipt_is_reported() {
     // Swap in the other history's receipt of entry 0: its checkpoint (size
     // 2, the size of the batch that appended it) differs from the honest one.
     let i = r.evidence.iter().position(|e| e.index == 0).unwrap();
-    r.evidence[i] = Arc::new(forked_registration);
+    r.evidence[i] = Arc::new(EvidenceReceipt::new(forked_registration).unwrap());
     let honest_size_2 = r.evidence.iter().find(|e| e.index == 1).unwrap();
     assert_ne!(
         ledger::tlog_proof::TlogProof::parse(&honest_size_2.proof)
@@ -328,7 +328,9 @@ fn two_receipts_of_one_entry_are_a_fork_or_a_malformed_receipt() {
 
     // Entry 0 as the honest log has it, and as the other history has it.
     let mut two_histories = r.clone();
-    two_histories.evidence.push(Arc::new(forked_0));
+    two_histories
+        .evidence
+        .push(Arc::new(EvidenceReceipt::new(forked_0).unwrap()));
     match two_histories.verify(&honest.policy) {
         Err(ReceiptError::ForkedEntry { index: 0 }) => {}
         other => panic!("two entries at index 0 went unreported: {other:?}"),

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use ledger::attestation::{SignedAttestation, CONTEXT};
-use ledger::log::{Log, Outcome, Submission};
+use ledger::append::{Log, Outcome, Submission};
 use ledger::note::NoteSigner;
 use ledger::policy::Policy;
 use ledger::receipt::Receipt;

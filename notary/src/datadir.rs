@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::SigningKey;
-use ledger::log::Log;
+use ledger::append::Log;
 use ledger::note::{NoteSigner, VerifierKey};
 use ledger::policy::Policy;
 use ledger::store::Store;

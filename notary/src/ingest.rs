@@ -19,11 +19,12 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use ledger::append::{Log, Submission};
 use ledger::attestation::{decode_key, AttestationError};
-use ledger::log::{Log, Outcome, Submission};
 use ledger::signature::{self, DecodedKey, SignedStatement};
 use tokio::sync::oneshot;
 
+use crate::job::{Job, Rejection, Reply};
 use crate::metrics::Metrics;
 use crate::sequencer::{self, Latest};
 
@@ -53,24 +54,6 @@ impl Default for IngestConfig {
             max_batch: 1024,
         }
     }
-}
-
-/// Why a queued submission got no receipt.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Rejection {
-    #[error(transparent)]
-    BadSignature(AttestationError),
-    /// The store could not be written; nothing of the batch was appended.
-    #[error("the store could not be written: {0}")]
-    Unavailable(String),
-}
-
-pub type Reply = Result<Outcome, Rejection>;
-
-pub(crate) struct Job {
-    pub submission: Submission,
-    pub reply: oneshot::Sender<Reply>,
-    pub queued_at: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +99,7 @@ pub fn start(
 ) -> (IngestHandle, Vec<JoinHandle<()>>) {
     let (tx, rx) = bounded::<Job>(config.queue.max(1));
     let (seq_tx, seq_rx) = bounded::<Job>(2 * config.max_batch.max(1));
-    let mut threads = sequencer::spawn(log, config, seq_rx, latest, metrics.clone());
+    let mut threads = sequencer::spawn(log, config.max_batch, seq_rx, latest, metrics.clone());
     for n in 0..config.verify_threads.max(1) {
         let (rx, seq_tx, metrics) = (rx.clone(), seq_tx.clone(), metrics.clone());
         threads.push(

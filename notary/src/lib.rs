@@ -5,6 +5,7 @@ pub mod api;
 pub mod clock;
 pub mod datadir;
 pub mod ingest;
+pub mod job;
 pub mod metrics;
 pub mod sequencer;
 pub mod server;
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
-use ledger::log::Log;
+use ledger::append::Log;
 use ledger::store::Store;
 
 use crate::api::AppState;

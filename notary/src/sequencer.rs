@@ -23,12 +23,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
-use ledger::log::{Log, Outcome, PreparedBatch, Submission};
+use ledger::append::{Log, Outcome, PreparedBatch, Submission};
 use ledger::store::Store;
 use tokio::sync::oneshot;
 
 use crate::clock::{Clock, Event};
-use crate::ingest::{IngestConfig, Job, Rejection, Reply};
+use crate::job::{Job, Rejection, Reply};
 use crate::metrics::Metrics;
 
 /// Batches prepared but not yet durable.
@@ -55,9 +55,11 @@ struct Writing {
     started: Instant,
 }
 
-pub(crate) fn spawn(
+/// Starts the sequencer and the writer; they end once `jobs` is closed and
+/// every batch in flight is answered.
+pub fn spawn(
     log: Log,
-    config: IngestConfig,
+    max_batch: usize,
     jobs: Receiver<Job>,
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
@@ -75,7 +77,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             Sequencer {
                 log,
-                config,
+                max_batch: max_batch.max(1),
                 latest,
                 metrics,
                 buffer: VecDeque::new(),
@@ -112,7 +114,8 @@ fn write_loop(store: &Store, rx: &Receiver<Writing>, done: &Sender<Writing>) {
 
 struct Sequencer {
     log: Log,
-    config: IngestConfig,
+    /// Most submissions appended in one batch.
+    max_batch: usize,
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
     buffer: VecDeque<Job>,
@@ -170,7 +173,7 @@ impl Sequencer {
                 }
             }
             // Take whatever else is already waiting.
-            while self.buffer.len() < 4 * self.config.max_batch {
+            while self.buffer.len() < 4 * self.max_batch {
                 match jobs.try_recv() {
                     Ok(j) => self.buffer.push_back(j),
                     Err(_) => break,
@@ -208,7 +211,7 @@ impl Sequencer {
     }
 
     fn prepare(&mut self, to_writer: &Sender<Writing>, recovery: &mut Recovery) {
-        let n = self.buffer.len().min(self.config.max_batch);
+        let n = self.buffer.len().min(self.max_batch);
         let jobs: Vec<Job> = self.buffer.drain(..n).collect();
         let started = Instant::now();
         self.metrics.queue_depth.fetch_sub(n as u64, Relaxed);

@@ -11,7 +11,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{AttestationError, SignedAttestation};
+use super::error::AttestationError;
+use super::submission::SignedAttestation;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BulkError {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::MAX_ID_LEN;
+use super::limits::MAX_ID_LEN;
 
 /// An identifier: 1–128 characters of `A–Z a–z 0–9 . _ : / -`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

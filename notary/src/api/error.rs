@@ -4,7 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ledger::attestation::AttestationError;
-use ledger::lifecycle::Refusal;
+use ledger::lifecycle::{Refusal, RefusalClass};
 use ledger::store::StoreError;
 use serde_json::json;
 
@@ -78,18 +78,12 @@ pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
     ApiError::new(status, code, e.to_string())
 }
 
+/// The status of a refusal: its class, decided with its code in one table
+/// ([`Refusal::describe`]).
 pub fn refusal_status(r: &Refusal) -> StatusCode {
-    match r {
-        Refusal::KeyAlreadyRegistered(_)
-        | Refusal::KeyAlreadyRevoked
-        | Refusal::CaseExists(_)
-        | Refusal::ReservedForRoot(_) => StatusCode::CONFLICT,
-        Refusal::UnknownItem(_)
-        | Refusal::UnknownCase(_)
-        | Refusal::WeakKey
-        | Refusal::EmptyValidityWindow { .. }
-        | Refusal::SignedInFuture { .. }
-        | Refusal::SignedTooLongAgo { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::FORBIDDEN,
+    match r.class() {
+        RefusalClass::Forbidden => StatusCode::FORBIDDEN,
+        RefusalClass::Conflict => StatusCode::CONFLICT,
+        RefusalClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -4,7 +4,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ledger::log::full_receipt;
+use ledger::append::full_receipt;
 use ledger::proof::{consistency_proof, ProofError};
 use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;

@@ -13,13 +13,14 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
-use ledger::log::{Outcome, Submission};
+use ledger::append::{Outcome, Submission};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::error::{attestation_error, refusal_status, ApiError};
 use super::{json_response, AppState, MAX_BODY_BYTES};
-use crate::ingest::{Rejection, Reply, SubmitError};
+use crate::ingest::SubmitError;
+use crate::job::{Rejection, Reply};
 
 pub(super) async fn submit(
     State(state): State<AppState>,

@@ -10,11 +10,10 @@
 //! [`Log::finish`]).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::attestation::{AttestationError, SignedAttestation, Statement};
-use crate::attestation::{Id, PublicKey};
 use crate::checkpoint::Checkpoint;
 use crate::entry::Entry;
 use crate::frontier::{BatchNodes, Frontier};
@@ -22,14 +21,16 @@ use crate::hashing::{leaf_hash, sha256};
 use crate::lifecycle::{self, DecideError, Refusal};
 use crate::note::{NoteSigner, VerifierKey};
 use crate::policy::Policy;
-use crate::proof::inclusion_proof;
 use crate::receipt::Receipt;
-use crate::state::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, LedgerView, Overlay, Records,
-    TrustRoots,
-};
-use crate::store::{CommitBatch, Store, StoreError, StoreView, TreeState};
-use crate::tlog_proof::TlogProof;
+use crate::registry::{Overlay, TrustRoots};
+use crate::store::{CommitBatch, Store, StoreError, TreeState};
+
+mod receipts;
+mod records;
+
+pub use receipts::{full_receipt, stored_receipt, EvidenceCache};
+pub use records::RECORD_CACHE_LIMIT;
+use records::{CachedView, RecordCache};
 
 /// A submission whose statement parsed. Its signature is checked by
 /// [`Submission::verify_signature`] (or in a batch) before it is appended.
@@ -87,28 +88,34 @@ pub enum LogError {
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
-/// Bytes of evidence receipts remembered between batches (registrations and
-/// case openings are cited again and again). Counted from their entries and
-/// proofs, which a department can make up to 64 KB long, not by number.
-const EVIDENCE_CACHE_BYTES: usize = 64 << 20;
+/// A signed tree head: the tree and the checkpoint that signs it.
+#[derive(Debug, Clone)]
+struct Head {
+    tree: TreeState,
+    checkpoint: String,
+}
 
+/// The single writer of the log.
+///
+/// Its state is in two stages. *Prepared*: the tree with every prepared
+/// batch appended ([`Log::prepare`]), ahead of the disk while batches are
+/// being written; new entries are decided and hashed against it. *Committed*:
+/// the newest head durably written ([`Log::finish`]); receipts of entries
+/// submitted again prove against it, and nothing else is shown outside.
 pub struct Log {
     store: Arc<Store>,
-    roots: TrustRoots,
-    origin: String,
+    trust: TrustRoots,
     log_keys: Vec<VerifierKey>,
     signer: NoteSigner,
-    /// The tree including every prepared batch (ahead of the disk while
-    /// batches are being written).
-    frontier: Frontier,
-    tree: TreeState,
-    /// The newest signed checkpoint, prepared batches included.
-    checkpoint: String,
-    /// The tree and checkpoint as durably written.
-    committed: (TreeState, String),
+    /// The right edge of the prepared tree.
+    prepared: Frontier,
+    /// Notarised time of the newest prepared entry: times never decrease.
+    prepared_time: u64,
     /// Statements of prepared batches not yet finished, by digest.
     in_flight: HashMap<[u8; 32], u64>,
-    evidence_cache: EvidenceCache,
+    /// The newest head durably written.
+    committed: Head,
+    evidence: EvidenceCache,
     records: RefCell<RecordCache>,
 }
 
@@ -125,15 +132,14 @@ pub struct PreparedBatch {
     commit: CommitBatch,
     pending: Vec<Pending>,
     batch_nodes: BatchNodes,
-    /// The batch's signed checkpoint, if it appends anything.
-    note: Option<String>,
-    tree: TreeState,
+    /// The batch's head, if it appends anything.
+    head: Option<Head>,
 }
 
 impl PreparedBatch {
     /// Writes the batch: one atomic `WriteBatch`, synced.
     pub fn commit(&self, store: &Store) -> Result<(), StoreError> {
-        if self.note.is_none() {
+        if self.head.is_none() {
             return Ok(()); // nothing to append (only duplicates or refusals)
         }
         store.commit(&self.commit)
@@ -141,7 +147,9 @@ impl PreparedBatch {
 
     /// The tree size and signed checkpoint once this batch is written.
     pub fn checkpoint(&self) -> Option<(u64, &str)> {
-        self.note.as_deref().map(|n| (self.tree.size, n))
+        self.head
+            .as_ref()
+            .map(|h| (h.tree.size, h.checkpoint.as_str()))
     }
 }
 
@@ -162,19 +170,17 @@ impl Log {
         if !policy.log_keys.contains(signer.verifier()) {
             return Err(LogError::KeyNotInPolicy(signer.verifier().encode()));
         }
-        let (tree, frontier, checkpoint) = load(&store, &policy.origin, &policy.log_keys)?;
+        let (head, frontier) = load(&store, &policy.origin, &policy.log_keys)?;
         Ok(Log {
             store,
-            roots: policy.trust_roots(),
-            origin: policy.origin.clone(),
+            trust: policy.trust_roots(),
             log_keys: policy.log_keys.clone(),
             signer,
-            frontier,
-            tree,
-            committed: (tree, checkpoint.clone()),
-            checkpoint,
+            prepared: frontier,
+            prepared_time: head.tree.last_time,
             in_flight: HashMap::new(),
-            evidence_cache: EvidenceCache::default(),
+            committed: head,
+            evidence: EvidenceCache::default(),
             records: RefCell::default(),
         })
     }
@@ -186,25 +192,24 @@ impl Log {
     /// prepared but not finished is void.
     pub fn recover(&mut self) -> Result<(), LogError> {
         self.store.reopen()?;
-        let (tree, frontier, checkpoint) = load(&self.store, &self.origin, &self.log_keys)?;
-        self.tree = tree;
-        self.frontier = frontier;
-        self.committed = (tree, checkpoint.clone());
-        self.checkpoint = checkpoint;
+        let (head, frontier) = load(&self.store, self.trust.origin.as_str(), &self.log_keys)?;
+        self.prepared = frontier;
+        self.prepared_time = head.tree.last_time;
         self.in_flight.clear();
-        self.evidence_cache = EvidenceCache::default();
+        self.committed = head;
+        self.evidence = EvidenceCache::default();
         *self.records.borrow_mut() = RecordCache::default();
         Ok(())
     }
 
     /// The tree as durably written.
     pub fn tree(&self) -> TreeState {
-        self.committed.0
+        self.committed.tree
     }
 
     /// The newest durably written signed checkpoint.
     pub fn checkpoint(&self) -> &str {
-        &self.committed.1
+        &self.committed.checkpoint
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -235,11 +240,11 @@ impl Log {
         submissions: &[Submission],
         now_ms: u64,
     ) -> Result<PreparedBatch, StoreError> {
-        let before = self.frontier.clone();
+        let before = self.prepared.clone();
         let result = self.prepare_from(submissions, now_ms);
         if result.is_err() {
             // A store read failed midway: leave the log as it was.
-            self.frontier = before;
+            self.prepared = before;
         }
         result
     }
@@ -249,9 +254,9 @@ impl Log {
         submissions: &[Submission],
         now_ms: u64,
     ) -> Result<PreparedBatch, StoreError> {
-        let time = now_ms.max(self.tree.last_time);
-        let first_index = self.frontier.size();
-        let mut batch_nodes = BatchNodes::new(&self.frontier);
+        let time = now_ms.max(self.prepared_time);
+        let first_index = self.prepared.size();
+        let mut batch_nodes = BatchNodes::new(&self.prepared);
         let mut commit = CommitBatch {
             first_index,
             ..CommitBatch::default()
@@ -260,7 +265,7 @@ impl Log {
         let mut seen: HashMap<[u8; 32], usize> = HashMap::new();
 
         let view = CachedView {
-            store: self.store.view(&self.roots),
+            store: self.store.view(&self.trust),
             cache: &self.records,
         };
         let mut overlay = Overlay::new(view);
@@ -277,7 +282,7 @@ impl Log {
                 pending.push(Pending::Existing(index));
                 continue;
             }
-            let index = self.frontier.size();
+            let index = self.prepared.size();
             let decision = match lifecycle::decide(&overlay, &sub.statement, time, index) {
                 Ok(d) => d,
                 Err(DecideError::Refused(r)) => {
@@ -293,7 +298,7 @@ impl Log {
                 .encode()
                 .expect("statement size was checked against the entry limit");
             let leaf = leaf_hash(&entry);
-            self.frontier.push(leaf, |id, h| {
+            self.prepared.push(leaf, |id, h| {
                 batch_nodes.insert(id, h);
                 commit.nodes.push((id, h));
             });
@@ -310,34 +315,33 @@ impl Log {
         // later batches must see them here.
         self.records.borrow_mut().prepared(&records);
 
-        let mut note = None;
+        let mut head = None;
         if !commit.entries.is_empty() {
-            let size = self.frontier.size();
+            let size = self.prepared.size();
             let checkpoint = Checkpoint {
-                origin: self.origin.clone(),
+                origin: self.trust.origin.to_string(),
                 size,
-                root: self.frontier.root(),
-            };
-            let signed = checkpoint.sign(&self.signer);
-            self.tree = TreeState {
+                root: self.prepared.root(),
+            }
+            .sign(&self.signer);
+            let tree = TreeState {
                 size,
                 last_time: time,
             };
-            self.checkpoint = signed.clone();
+            self.prepared_time = time;
             for (i, (_, _, digest)) in commit.entries.iter().enumerate() {
                 self.in_flight.insert(*digest, first_index + i as u64);
             }
-            commit.changes = records.into_changes();
-            commit.tree = Some(self.tree);
-            commit.checkpoint = Some((size, signed.clone()));
-            note = Some(signed);
+            commit.changes = records.into_changes().collect();
+            commit.tree = Some(tree);
+            commit.checkpoint = Some((size, checkpoint.clone()));
+            head = Some(Head { tree, checkpoint });
         }
         Ok(PreparedBatch {
             commit,
             pending,
             batch_nodes,
-            note,
-            tree: self.tree,
+            head,
         })
     }
 
@@ -347,44 +351,51 @@ impl Log {
             commit,
             pending,
             batch_nodes,
-            note,
-            tree,
+            head,
         } = batch;
-        if let Some(n) = &note {
-            self.committed = (tree, n.clone());
+        if let Some(head) = &head {
+            self.committed = head.clone();
         }
         self.records.borrow_mut().written();
         let first_index = commit.first_index;
         for (_, _, digest) in &commit.entries {
             self.in_flight.remove(digest);
         }
-        let mut entries: Vec<Option<(Vec<u8>, crate::hashing::Hash)>> = commit
+        let mut entries: Vec<Option<Vec<u8>>> = commit
             .entries
             .into_iter()
-            .map(|(e, leaf, _)| Some((e, leaf)))
+            .map(|(entry, _, _)| Some(entry))
             .collect();
         let mut out: Vec<Outcome> = Vec::with_capacity(pending.len());
         for p in pending {
             let outcome = match p {
                 Pending::New { index, evidence } => {
-                    let note = note
+                    let head = head
                         .as_ref()
-                        .expect("a batch with new entries has a checkpoint");
-                    let path = inclusion_proof(&batch_nodes, index, tree.size)
-                        .expect("a batch holds the proof of its own leaves")
-                        .expect("index is inside the tree");
-                    let (entry, leaf) = entries[(index - first_index) as usize]
+                        .expect("a batch with new entries has a head");
+                    let entry = entries[(index - first_index) as usize]
                         .take()
                         .expect("each new entry has one receipt");
-                    let proof = TlogProof {
+                    let evidence = self.evidence.receipts(&self.store, &evidence)?;
+                    let receipt = Receipt::prove(
+                        &batch_nodes,
                         index,
-                        path,
-                        checkpoint: note.clone(),
-                    };
-                    let evidence = self.evidence_receipts(&evidence)?;
-                    Outcome::Appended(Receipt::new(index, leaf, entry, proof.encode(), evidence))
+                        entry,
+                        (head.tree.size, &head.checkpoint),
+                        evidence,
+                    )
+                    .expect("a batch holds the proof of its own leaves")
+                    .expect("index is inside the tree");
+                    Outcome::Appended(receipt)
                 }
-                Pending::Existing(index) => Outcome::Duplicate(self.current_receipt(index)?),
+                Pending::Existing(index) => {
+                    let head = (self.committed.tree.size, self.committed.checkpoint.as_str());
+                    let receipt = stored_receipt(&self.store, index, head, &mut self.evidence)?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("entry {index} is not in the stored tree"))
+                        })?;
+                    Outcome::Duplicate(receipt)
+                }
                 Pending::SameAs(pos) => match &out[pos] {
                     Outcome::Appended(r) | Outcome::Duplicate(r) => Outcome::Duplicate(r.clone()),
                     Outcome::Refused(r) => Outcome::Refused(r.clone()),
@@ -395,45 +406,11 @@ impl Log {
         }
         Ok(out)
     }
-
-    fn evidence_receipts(&mut self, indexes: &[u64]) -> Result<Vec<Arc<Receipt>>, StoreError> {
-        let mut out = Vec::with_capacity(indexes.len());
-        for &i in indexes {
-            if let Some(r) = self.evidence_cache.receipts.get(&i) {
-                out.push(r.clone());
-                continue;
-            }
-            let r = self
-                .store
-                .original_receipt(i)?
-                .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
-            let r = Arc::new(r);
-            self.evidence_cache.keep(i, r.clone());
-            out.push(r);
-        }
-        Ok(out)
-    }
-
-    /// A receipt for an entry already durable, against the newest durable checkpoint.
-    fn current_receipt(&mut self, index: u64) -> Result<Receipt, StoreError> {
-        let (tree, note) = &self.committed;
-        let mut receipt = self
-            .store
-            .receipt(index, tree.size, note)?
-            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
-        let evidence = self.store.evidence(index)?;
-        receipt.evidence = self.evidence_receipts(&evidence)?;
-        Ok(receipt)
-    }
 }
 
-/// The committed tree, its right edge and its newest checkpoint, checked
-/// against each other: the stored root must be the signed root.
-fn load(
-    store: &Store,
-    origin: &str,
-    keys: &[VerifierKey],
-) -> Result<(TreeState, Frontier, String), LogError> {
+/// The committed head and the tree's right edge, checked against each other:
+/// the stored root must be the signed root.
+fn load(store: &Store, origin: &str, keys: &[VerifierKey]) -> Result<(Head, Frontier), LogError> {
     let tree = store.tree()?.ok_or(StoreError::NotInitialised)?;
     let frontier = store.frontier(tree)?;
     let (size, note) = store.latest_checkpoint()?;
@@ -445,158 +422,9 @@ fn load(
             signed: checkpoint.root.to_base64(),
         });
     }
-    Ok((tree, frontier, note))
-}
-
-/// Original receipts of entries cited as evidence, up to
-/// [`EVIDENCE_CACHE_BYTES`]; past it the cache starts again empty.
-#[derive(Default)]
-struct EvidenceCache {
-    receipts: HashMap<u64, Arc<Receipt>>,
-    bytes: usize,
-}
-
-impl EvidenceCache {
-    fn keep(&mut self, index: u64, receipt: Arc<Receipt>) {
-        // The entry and proof, their base64 JSON kept once serialised, and
-        // the map's own share.
-        let cost = 3 * (receipt.entry.len() + receipt.proof.len()) + 128;
-        if self.bytes + cost > EVIDENCE_CACHE_BYTES {
-            *self = EvidenceCache::default();
-        }
-        self.bytes += cost;
-        self.receipts.insert(index, receipt);
-    }
-}
-
-/// The records the sequencer decides with, besides the store:
-///
-/// - those of batches prepared but not yet finished, oldest first. The store
-///   does not have them until the batch is written, so they are kept, all of
-///   them, until then (at most the pipeline's depth of batches);
-/// - records read from the store or written by finished batches, kept for
-///   later decisions (registrations and cases are looked up again and again),
-///   at most [`RECORD_CACHE_LIMIT`] of them. Only records that exist are
-///   kept: a lookup of a name nobody registered costs one store read (a bloom
-///   filter probe, usually), and a flood of such lookups grows nothing.
-///
-/// The log is the only writer of records, so a kept record stays true until
-/// a batch of the log changes it, and that batch's records are found first.
-#[derive(Default)]
-struct RecordCache {
-    unwritten: VecDeque<Records>,
-    written: Records,
-}
-
-/// Most records kept from the store and from finished batches; past it the
-/// kept records are dropped and kept again as they are read.
-const RECORD_CACHE_LIMIT: usize = 100_000;
-
-impl RecordCache {
-    /// A batch was prepared: its records are not in the store yet.
-    fn prepared(&mut self, records: &Records) {
-        self.unwritten.push_back(records.clone());
-    }
-
-    /// The oldest prepared batch is durable: its records are the store's now.
-    fn written(&mut self) {
-        let Some(batch) = self.unwritten.pop_front() else {
-            return;
-        };
-        for change in batch.into_changes() {
-            self.keep(change);
-        }
-    }
-
-    fn keep(&mut self, change: Change) {
-        if self.written.len() >= RECORD_CACHE_LIMIT {
-            self.written = Records::default();
-        }
-        self.written.apply(change);
-    }
-
-    /// The newest record named by `find`, if one is kept.
-    fn find<R: Clone>(&self, find: impl Fn(&Records) -> Option<&R>) -> Option<R> {
-        self.unwritten
-            .iter()
-            .rev()
-            .chain(std::iter::once(&self.written))
-            .find_map(|r| find(r).cloned())
-    }
-}
-
-/// The committed state through the record cache.
-struct CachedView<'a> {
-    store: StoreView<'a>,
-    cache: &'a RefCell<RecordCache>,
-}
-
-impl CachedView<'_> {
-    /// A record from the cache, else from the store (and then kept).
-    fn lookup<R: Clone>(
-        &self,
-        find: impl Fn(&Records) -> Option<&R>,
-        load: impl FnOnce() -> Result<Option<R>, StoreError>,
-        change: impl FnOnce(R) -> Change,
-    ) -> Result<Option<R>, StoreError> {
-        if let Some(r) = self.cache.borrow().find(&find) {
-            return Ok(Some(r));
-        }
-        let loaded = load()?;
-        if let Some(r) = &loaded {
-            self.cache.borrow_mut().keep(change(r.clone()));
-        }
-        Ok(loaded)
-    }
-}
-
-impl LedgerView for CachedView<'_> {
-    type Error = StoreError;
-    fn trust(&self) -> &TrustRoots {
-        self.store.trust()
-    }
-    fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, StoreError> {
-        self.lookup(
-            |r| r.department(id),
-            || self.store.department(id),
-            |r| Change::Department(id.clone(), r),
-        )
-    }
-    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StoreError> {
-        self.lookup(
-            |r| r.key(key),
-            || self.store.key(key),
-            |r| Change::Key(*key, r),
-        )
-    }
-    fn item(&self, id: &Id) -> Result<Option<ItemRecord>, StoreError> {
-        self.lookup(
-            |r| r.item(id),
-            || self.store.item(id),
-            |r| Change::Item(id.clone(), r),
-        )
-    }
-    fn case(&self, id: &Id) -> Result<Option<CaseRecord>, StoreError> {
-        self.lookup(
-            |r| r.case(id),
-            || self.store.case(id),
-            |r| Change::Case(id.clone(), r),
-        )
-    }
-}
-
-/// The receipt of an appended entry against the newest checkpoint, with
-/// the original receipts of its evidence. Used by the read API.
-pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreError> {
-    let (size, note) = store.latest_checkpoint()?;
-    let Ok(mut receipt) = store.receipt(index, size, &note)? else {
-        return Ok(None);
+    let head = Head {
+        tree,
+        checkpoint: note,
     };
-    for i in store.evidence(index)? {
-        let r = store
-            .original_receipt(i)?
-            .ok_or_else(|| StoreError::Corrupt(format!("no checkpoint covers entry {i}")))?;
-        receipt.evidence.push(Arc::new(r));
-    }
-    Ok(Some(receipt))
+    Ok((head, frontier))
 }
