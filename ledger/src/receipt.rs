@@ -71,10 +71,12 @@ impl EvidenceReceipt {
         entry: Vec<u8>,
         head: (u64, &str),
     ) -> Result<Result<EvidenceReceipt, ProofError>, S::Error> {
-        Ok(Receipt::prove(nodes, index, entry, head, vec![])?.map(|receipt| {
-            let json = receipt.to_json();
-            EvidenceReceipt { receipt, json }
-        }))
+        Ok(
+            Receipt::prove(nodes, index, entry, head, vec![])?.map(|receipt| {
+                let json = receipt.to_json();
+                EvidenceReceipt { receipt, json }
+            }),
+        )
     }
 
     pub fn new(receipt: Receipt) -> Result<EvidenceReceipt, ReceiptError> {
@@ -490,8 +492,9 @@ mod tests {
 
     #[test]
     fn compact_json_is_what_serde_writes_and_round_trips() {
-        let evidence =
-            Arc::new(EvidenceReceipt::new(receipt(0, b"e0", "c2sp\nindex 0\n\n\u{2014} x\n")).unwrap());
+        let evidence = Arc::new(
+            EvidenceReceipt::new(receipt(0, b"e0", "c2sp\nindex 0\n\n\u{2014} x\n")).unwrap(),
+        );
         let r = Receipt {
             evidence: vec![evidence.clone(), evidence],
             ..receipt(3, b"entry \"q\"", "p\n")
@@ -509,8 +512,9 @@ mod tests {
     #[test]
     fn evidence_json_is_always_the_receipts_own() {
         let mut r = receipt(5, b"e5", "p\n");
-        r.evidence
-            .push(Arc::new(EvidenceReceipt::new(receipt(1, b"e1", "p1\n")).unwrap()));
+        r.evidence.push(Arc::new(
+            EvidenceReceipt::new(receipt(1, b"e1", "p1\n")).unwrap(),
+        ));
         let before = r.to_json();
         // Replacing the evidence after serializing changes what is written.
         r.evidence[0] = Arc::new(EvidenceReceipt::new(receipt(2, b"e2", "p2\n")).unwrap());

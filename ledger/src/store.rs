@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
-    Options, WriteBatch, WriteOptions, DB,
-};
 use crate::frontier::Frontier;
 use crate::hashing::Hash;
 use crate::proof::{range_nodes, NodeId, NodeSource};
 use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
+};
 
 const CF_ENTRIES: &str = "entries";
 const CF_NODES: &str = "nodes";

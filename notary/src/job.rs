@@ -25,4 +25,3 @@ pub struct Job {
     pub reply: oneshot::Sender<Reply>,
     pub queued_at: Instant,
 }
-

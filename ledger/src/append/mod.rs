@@ -370,9 +370,7 @@ impl Log {
         for p in pending {
             let outcome = match p {
                 Pending::New { index, evidence } => {
-                    let head = head
-                        .as_ref()
-                        .expect("a batch with new entries has a head");
+                    let head = head.as_ref().expect("a batch with new entries has a head");
                     let entry = entries[(index - first_index) as usize]
                         .take()
                         .expect("each new entry has one receipt");

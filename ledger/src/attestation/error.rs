@@ -32,4 +32,3 @@ pub enum AttestationError {
 pub(super) fn schema<E: std::fmt::Display>(e: E) -> AttestationError {
     AttestationError::Schema(e.to_string())
 }
-

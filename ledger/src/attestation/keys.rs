@@ -14,4 +14,3 @@ pub fn decode_key(key: &PublicKey) -> Result<DecodedKey, AttestationError> {
 pub fn registrable_key(key: &PublicKey) -> Result<DecodedKey, AttestationError> {
     signature::usable_key(&key.0).map_err(AttestationError::BadSignerKey)
 }
-

@@ -88,7 +88,6 @@ impl Statement {
     }
 }
 
-
 /// The signature rule of this ledger ([`crate::signature`]) over
 /// `CONTEXT || statement`, under the key the statement names.
 pub fn verify_signature(

@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::app::AppState;
 use super::error::ApiError;
-use super::AppState;
 
 /// Bytes charged against a budget (a semaphore of bytes shared by every
 /// connection), given back when dropped.

@@ -5,8 +5,7 @@
 //! reads go straight to the store, which RocksDB lets many threads read at
 //! once ([`read`], [`tiles`]).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -15,64 +14,19 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ledger::store::Store;
 
-use crate::ingest::IngestHandle;
-use crate::metrics::Metrics;
-use crate::sequencer::Latest;
-
+mod app;
 mod budget;
 mod error;
 mod read;
 mod submit;
+mod tile_cache;
 mod tiles;
 
+pub use app::{AppState, Shared, MAX_BODY_BYTES};
 pub use error::{refusal_status, ApiError};
 pub use submit::{MAX_BULK_BODY_BYTES, MAX_BULK_ITEMS};
-pub use tiles::TileCache;
-
-/// Largest request body accepted: a maximal statement in base64, plus JSON.
-pub const MAX_BODY_BYTES: usize = 128 * 1024;
-
-/// What every handler shares. Axum clones the state for each request, so
-/// it is one `Arc` around [`Shared`].
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl AppState {
-    pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
-    }
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-pub struct Shared {
-    pub store: Arc<Store>,
-    pub ingest: IngestHandle,
-    pub latest: Arc<RwLock<Latest>>,
-    pub metrics: Arc<Metrics>,
-    pub next_request_id: Arc<AtomicU64>,
-    /// Longest a request may take, body upload included.
-    pub request_timeout: std::time::Duration,
-    /// Bytes of request bodies held at once ([`budget`]).
-    pub uploads: Arc<tokio::sync::Semaphore>,
-    pub tiles: Arc<TileCache>,
-}
-
-impl Shared {
-    pub(crate) fn latest(&self) -> Latest {
-        self.latest
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
+pub use tile_cache::TileCache;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -171,13 +125,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// A receipt, serialized in the field order of specs/receipt.md.
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-pub(crate) fn text(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }

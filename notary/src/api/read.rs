@@ -9,8 +9,8 @@ use ledger::proof::{consistency_proof, ProofError};
 use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;
 
+use super::app::{json_response, text, AppState};
 use super::error::ApiError;
-use super::{json_response, text, AppState};
 
 pub(super) async fn checkpoint(State(state): State<AppState>) -> Response {
     let mut resp = text(state.latest().note);

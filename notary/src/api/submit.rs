@@ -12,13 +12,13 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
-use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
 use ledger::append::{Outcome, Submission};
+use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+use super::app::{json_response, AppState, MAX_BODY_BYTES};
 use super::error::{attestation_error, refusal_status, ApiError};
-use super::{json_response, AppState, MAX_BODY_BYTES};
 use crate::ingest::SubmitError;
 use crate::job::{Rejection, Reply};
 

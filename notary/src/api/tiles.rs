@@ -1,16 +1,13 @@
 //! The C2SP tlog-tiles read API, with an in-memory cache of full tiles.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
+use super::app::AppState;
 use super::error::ApiError;
-use super::AppState;
 
 /// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
 /// Tile contents never change, so every tile that exists is served with an
@@ -61,40 +58,4 @@ fn tile_response(body: Bytes) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Full tiles and entry bundles never change: the most recently served are
-/// kept in memory, up to a byte budget (then the cache starts again empty).
-pub struct TileCache {
-    tiles: Mutex<(HashMap<TileId, Bytes>, usize)>,
-    budget: usize,
-}
-
-impl TileCache {
-    pub fn new(budget: usize) -> TileCache {
-        TileCache {
-            tiles: Mutex::new((HashMap::new(), 0)),
-            budget,
-        }
-    }
-
-    fn get(&self, id: &TileId) -> Option<Bytes> {
-        self.tiles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .get(id)
-            .cloned()
-    }
-
-    fn put(&self, id: TileId, body: Bytes) {
-        let mut guard = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
-        let (tiles, bytes) = &mut *guard;
-        if *bytes + body.len() > self.budget {
-            tiles.clear();
-            *bytes = 0;
-        }
-        *bytes += body.len();
-        tiles.insert(id, body);
-    }
 }

@@ -1,0 +1,65 @@
+//! What every handler shares, and the answers they all write.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ledger::store::Store;
+
+use super::tile_cache::TileCache;
+use crate::ingest::IngestHandle;
+use crate::metrics::Metrics;
+use crate::sequencer::Latest;
+
+/// Largest request body accepted: a maximal statement in base64, plus JSON.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
+/// What every handler shares. Axum clones the state for each request, so
+/// it is one `Arc` around [`Shared`].
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub ingest: IngestHandle,
+    pub latest: Arc<RwLock<Latest>>,
+    pub metrics: Arc<Metrics>,
+    pub next_request_id: Arc<AtomicU64>,
+    /// Longest a request may take, body upload included.
+    pub request_timeout: std::time::Duration,
+    /// Bytes of request bodies held at once ([`super::budget`]).
+    pub uploads: Arc<tokio::sync::Semaphore>,
+    pub tiles: Arc<TileCache>,
+}
+
+impl Shared {
+    pub(crate) fn latest(&self) -> Latest {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// A receipt, serialized in the field order of specs/receipt.md.
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+pub fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
