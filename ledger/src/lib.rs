@@ -20,7 +20,7 @@
 //! | [`policy`] | the verifier's trust policy | policy.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
-//! | [`time`] | times shown to people, in China Standard Time | README.md |
+//! | [`time`] | the wall clock, and times shown to people in China Standard Time | notary.md |
 //! | `store` (feature `store`) | the RocksDB log | notary.md |
 //! | `append` (feature `store`) | the append path: decide, write, sign, answer | notary.md |
 
