@@ -426,3 +426,6 @@ fn load(store: &Store, origin: &str, keys: &[VerifierKey]) -> Result<(Head, Fron
     };
     Ok((head, frontier))
 }
+
+#[cfg(test)]
+mod tests;

@@ -62,6 +62,12 @@ impl RecordCache {
             .find_map(|r| r.get(key).cloned())
     }
 
+    /// How many prepared batches are not yet written.
+    #[cfg(test)]
+    pub fn unwritten_batches(&self) -> usize {
+        self.unwritten.len()
+    }
+
     /// How many records are kept.
     #[cfg(test)]
     pub fn len(&self) -> usize {

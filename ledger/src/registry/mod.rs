@@ -202,3 +202,91 @@ impl<V: RegistryView> RegistryView for &V {
         (*self).record(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attestation::{Role, ShareAttribute};
+
+    fn id(s: &str) -> Id {
+        Id::try_from(s.to_owned()).unwrap()
+    }
+
+    fn department(index: u64) -> DepartmentRecord {
+        DepartmentRecord {
+            name: "部门".into(),
+            roles: vec![Role::Provider],
+            index,
+        }
+    }
+
+    fn roots() -> TrustRoots {
+        TrustRoots {
+            origin: Origin::try_from("example.gov.cn/log".to_owned()).unwrap(),
+            roots: vec![SignerRef {
+                department: id("gd.root"),
+                key: PublicKey([9; 32]),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_record_is_read_back_as_its_kind_only() {
+        let mut records = Records::default();
+        records.apply(Change::new(&id("gd.rst"), department(3)));
+        let view = Overlay {
+            base: roots(),
+            records,
+        };
+        assert_eq!(view.department(&id("gd.rst")).unwrap(), Some(department(3)));
+        // The same id names another record of another kind.
+        assert_eq!(view.item(&id("gd.rst")).unwrap(), None);
+        assert_eq!(view.case(&id("gd.rst")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_overlay_shadows_its_base_and_the_newest_change_wins() {
+        let mut below = Overlay::new(roots());
+        below.apply(Change::new(&id("gd.rst"), department(1)));
+        below.apply(Change::new(
+            &id("rst/x"),
+            ItemRecord {
+                provider: id("gd.rst"),
+                share_attribute: ShareAttribute::Conditional,
+                index: 2,
+            },
+        ));
+        let mut above = Overlay::new(&below);
+        above.apply(Change::new(&id("gd.rst"), department(5)));
+        above.apply(Change::new(&id("gd.rst"), department(7)));
+        assert_eq!(above.department(&id("gd.rst")).unwrap().unwrap().index, 7);
+        assert_eq!(below.department(&id("gd.rst")).unwrap().unwrap().index, 1);
+        assert_eq!(above.item(&id("rst/x")).unwrap().unwrap().index, 2);
+        assert!(above.trust().is_root_name(&id("gd.root")));
+        let changes: Vec<Change> = above.into_records().into_changes().collect();
+        assert_eq!(changes, vec![Change::new(&id("gd.rst"), department(7))]);
+    }
+
+    #[test]
+    fn store_keys_and_values_are_stable() {
+        // The store's encoding (a tag byte per kind, then the id; the
+        // record as JSON) is what existing data directories hold.
+        let key = RecordKey::Department(id("gd.rst"));
+        assert_eq!(key.to_bytes(), b"dgd.rst");
+        assert_eq!(RecordKey::Item(id("x")).to_bytes(), b"ix");
+        assert_eq!(RecordKey::Case(id("x")).to_bytes(), b"cx");
+        assert_eq!(
+            RecordKey::Key(PublicKey([1; 32])).to_bytes()[..2],
+            [b'k', 1]
+        );
+        let record = Record::Department(department(3));
+        let json = record.to_json();
+        assert_eq!(
+            std::str::from_utf8(&json).unwrap(),
+            r#"{"name":"部门","roles":["provider"],"index":3}"#
+        );
+        assert_eq!(Record::from_json(&key, &json).unwrap(), record);
+        // Bytes of another kind do not read as this one.
+        assert!(Record::from_json(&RecordKey::Case(id("gd.rst")), &json).is_err());
+    }
+}
