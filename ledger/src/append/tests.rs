@@ -167,7 +167,7 @@ fn a_statement_is_appended_once() {
     assert_eq!(appended(&out[0]), duplicate(&out[1]));
     // In a batch prepared while the first is not written yet.
     let k = department_key("gd.rst", &key(0x33));
-    let first = t.log.prepare(&[k.clone()], T).unwrap();
+    let first = t.log.prepare(std::slice::from_ref(&k), T).unwrap();
     let second = t.log.prepare(&[k.clone(), dept.clone()], T).unwrap();
     assert!(
         second.checkpoint().is_none(),
