@@ -1,5 +1,17 @@
 //! The share-audit notary: checks attestations, appends them to the RocksDB
-//! ledger in batches, signs checkpoints and serves receipts and proofs.
+//! ledger in batches, signs checkpoints and serves receipts and proofs. The
+//! rules and formats are the `ledger` crate's; this crate runs them.
+//!
+//! | module | what it does | spec |
+//! |---|---|---|
+//! | [`api`] | the HTTP API: routes, refusals as JSON, the upload budget, tiles | api.md |
+//! | [`server`] | connections: limits, write deadlines, graceful shutdown | api.md |
+//! | [`job`] | a queued submission and the answer it waits for | notary.md |
+//! | [`ingest`] | the write path's queue and its signature-verification threads | notary.md |
+//! | [`sequencer`] | the one appending thread and the writer that makes batches durable | notary.md |
+//! | [`clock`] | the notary's clock, which never follows a wall clock jump | notary.md |
+//! | [`datadir`] | the data directory: policy, notary key, database | notary.md |
+//! | [`metrics`] | Prometheus metrics | api.md |
 
 pub mod api;
 pub mod clock;
