@@ -6,7 +6,7 @@
 //! | [`hashing`] | RFC 9162 leaf and node hashes | merkle.md |
 //! | [`proof`] | inclusion and consistency proofs from stored subtree hashes | merkle.md |
 //! | [`frontier`] | the right edge of the tree, for appending | merkle.md |
-//! | [`tiles`] | C2SP tlog-tiles addressing | notary.md |
+//! | [`tiles`] | C2SP tlog-tiles addressing | api.md |
 //! | [`note`] | C2SP signed notes and keys | checkpoint.md |
 //! | [`checkpoint`] | C2SP checkpoints | checkpoint.md |
 //! | [`tlog_proof`] | C2SP tlog-proof, the offline proof of one entry | checkpoint.md |

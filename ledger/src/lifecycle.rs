@@ -16,7 +16,7 @@
 //!   party of the case (only the case's provider approves, delivers, …; only
 //!   its requester records usage, disposes, …).
 
-use crate::attestation::{Body, Id, Kind, Origin, PublicKey, Role, Statement};
+use crate::attestation::{Body, Id, Origin, PublicKey, Role, Statement};
 use crate::registry::{
     CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, RegistryView, Revocation,
     TrustRoots,
@@ -164,38 +164,57 @@ pub struct Decision {
     pub evidence: Vec<u64>,
 }
 
-/// Who may sign a kind: the "permitted signer" column of
-/// specs/lifecycle.md §Rules.
+/// Who may sign an entry: the "permitted signer" column of
+/// specs/lifecycle.md §Rules, with what the signer is judged against (the
+/// case or item the entry is about, named by its body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signer {
-    /// A root key of the trust policy.
-    Root,
+pub enum Signer<'a> {
+    /// A root key of the trust policy, for a registry entry.
+    Root(RegistryEntry<'a>),
     /// Any department holding the role.
     Role(Role),
+    /// A department holding the role, for a step of an existing case.
+    RoleInCase(Role, &'a Id),
     /// The provider that published the catalog item.
-    ItemProvider,
+    ItemProvider(&'a Id),
     /// The provider named when the case was opened.
-    CaseProvider,
+    CaseProvider(&'a Id),
     /// The requester that opened the case.
-    CaseRequester,
-    /// The case's provider or any supervisor.
-    CaseProviderOrSupervisor,
+    CaseRequester(&'a Id),
+    /// The case's provider, or any supervisor.
+    CaseProviderOrSupervisor(&'a Id),
 }
 
-/// The one table of who may sign what. [`decide`] applies exactly this.
-pub fn permitted_signer(kind: Kind) -> Signer {
-    use Kind::*;
-    match kind {
-        Department | DepartmentKey | KeyRevocation => Signer::Root,
-        CatalogEntry => Signer::Role(Role::Provider),
-        ServiceChangeFiling => Signer::ItemProvider,
-        Application => Signer::Role(Role::Requester),
-        MaterialsIncomplete | Approval | Rejection | Delivery | CorrectionResult | Consent => {
-            Signer::CaseProvider
-        }
-        DeliveryReceipt | CorrectionRequest | UsageRecord | Disposal => Signer::CaseRequester,
-        ReplyExtension => Signer::Role(Role::Supervisor),
-        Suspension | Termination => Signer::CaseProviderOrSupervisor,
+/// The entries only a root of the trust policy signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryEntry<'a> {
+    Department(&'a crate::attestation::Department),
+    DepartmentKey(&'a crate::attestation::DepartmentKey),
+    KeyRevocation(&'a crate::attestation::KeyRevocation),
+}
+
+/// The one table of who may sign what; [`decide`] applies exactly this.
+pub fn permitted_signer(body: &Body) -> Signer<'_> {
+    match body {
+        Body::Department(b) => Signer::Root(RegistryEntry::Department(b)),
+        Body::DepartmentKey(b) => Signer::Root(RegistryEntry::DepartmentKey(b)),
+        Body::KeyRevocation(b) => Signer::Root(RegistryEntry::KeyRevocation(b)),
+        Body::CatalogEntry(_) => Signer::Role(Role::Provider),
+        Body::ServiceChangeFiling(b) => Signer::ItemProvider(&b.item),
+        Body::Application(_) => Signer::Role(Role::Requester),
+        Body::MaterialsIncomplete(b) => Signer::CaseProvider(&b.case),
+        Body::Approval(b) => Signer::CaseProvider(&b.case),
+        Body::Rejection(b) => Signer::CaseProvider(&b.case),
+        Body::Delivery(b) => Signer::CaseProvider(&b.case),
+        Body::CorrectionResult(b) => Signer::CaseProvider(&b.case),
+        Body::Consent(b) => Signer::CaseProvider(&b.case),
+        Body::DeliveryReceipt(b) => Signer::CaseRequester(&b.case),
+        Body::CorrectionRequest(b) => Signer::CaseRequester(&b.case),
+        Body::UsageRecord(b) => Signer::CaseRequester(&b.case),
+        Body::Disposal(b) => Signer::CaseRequester(&b.case),
+        Body::ReplyExtension(b) => Signer::RoleInCase(Role::Supervisor, &b.case),
+        Body::Suspension(b) => Signer::CaseProviderOrSupervisor(&b.case),
+        Body::Termination(b) => Signer::CaseProviderOrSupervisor(&b.case),
     }
 }
 
@@ -232,29 +251,32 @@ pub fn decide<V: RegistryView>(
     time: u64,
     index: u64,
 ) -> Result<Decision, DecideError<V::Error>> {
-    let kind = statement.kind();
+    let kind = statement.kind().name();
     let signer = &statement.signer;
     let trust = view.trust();
     check_statement(trust, statement, time)?;
 
     let mut evidence = Vec::new();
-    match permitted_signer(kind) {
-        Signer::Root => {
+    match permitted_signer(&statement.body) {
+        Signer::Root(entry) => {
             if !trust.is_root(signer) {
-                return Err(Refusal::NotRoot { kind: kind.name() }.into());
+                return Err(Refusal::NotRoot { kind }.into());
             }
-            check_registry_entry(view, &statement.body, time, &mut evidence)?;
+            evidence.extend(check_registry_entry(view, entry, time)?);
         }
-        required => {
+        permitted => {
             // A root key signs only registry entries, under any name.
             if trust.is_root_key(&signer.key) {
-                return Err(Refusal::RootSignsOnlyRegistry { kind: kind.name() }.into());
+                return Err(Refusal::RootSignsOnlyRegistry { kind }.into());
             }
-            let department =
-                check_signing_key(view, &signer.department, &signer.key, time, &mut evidence)?;
-            let subject = subject(view, &statement.body)?;
-            check_signer(required, statement, &department, &subject)?;
-            evidence.extend(subject.index());
+            let department = check_signing_key(view, &signer.department, &signer.key, time)?;
+            evidence.extend([department.index, department.key_index]);
+            evidence.extend(check_signer(
+                view,
+                permitted,
+                statement,
+                &department.record,
+            )?);
             evidence.extend(check_conditions(view, statement)?);
         }
     }
@@ -290,7 +312,7 @@ pub fn effect<V: RegistryView>(
                 revoked: None,
             },
         )],
-        Body::KeyRevocation(r) => match view.key(&r.key)? {
+        Body::KeyRevocation(r) => match view.get::<KeyRecord>(&r.key)? {
             Some(mut record) => {
                 record.revoked = Some(Revocation { time, index });
                 vec![Change::new(&r.key, record)]
@@ -346,24 +368,25 @@ pub fn check_statement(
     Ok(())
 }
 
-/// The rules of the registry kinds, once a root signed them.
+/// The rules of the registry kinds, once a root signed them; gives the
+/// entry they relied on, if any, as evidence.
 fn check_registry_entry<V: RegistryView>(
     view: &V,
-    body: &Body,
+    entry: RegistryEntry,
     time: u64,
-    evidence: &mut Vec<u64>,
-) -> Result<(), DecideError<V::Error>> {
-    match body {
-        Body::Department(d) => {
+) -> Result<Option<u64>, DecideError<V::Error>> {
+    match entry {
+        RegistryEntry::Department(d) => {
             // A root's name is its signer "department" in registry entries;
             // a department of that name would be mistaken for it.
             if view.trust().is_root_name(&d.id) {
                 return Err(Refusal::ReservedForRoot("the name").into());
             }
+            Ok(None)
         }
-        Body::DepartmentKey(k) => {
+        RegistryEntry::DepartmentKey(k) => {
             let department = view
-                .department(&k.department)
+                .get::<DepartmentRecord>(&k.department)
                 .map_err(DecideError::View)?
                 .ok_or_else(|| Refusal::UnknownDepartment(k.department.clone()))?;
             if crate::attestation::registrable_key(&k.key).is_err() {
@@ -372,7 +395,7 @@ fn check_registry_entry<V: RegistryView>(
             if view.trust().is_root_key(&k.key) {
                 return Err(Refusal::ReservedForRoot("the key").into());
             }
-            if let Some(existing) = view.key(&k.key).map_err(DecideError::View)? {
+            if let Some(existing) = view.get::<KeyRecord>(&k.key).map_err(DecideError::View)? {
                 return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
             }
             let valid_from = k.valid_from.unwrap_or(time);
@@ -385,20 +408,16 @@ fn check_registry_entry<V: RegistryView>(
                     .into());
                 }
             }
-            evidence.push(department.index);
+            Ok(Some(department.index))
         }
-        Body::KeyRevocation(r) => {
+        RegistryEntry::KeyRevocation(r) => {
             let record = registered_key(view, &r.department, &r.key)?;
             if record.revoked.is_some() {
                 return Err(Refusal::KeyAlreadyRevoked.into());
             }
-            evidence.push(record.index);
+            Ok(Some(record.index))
         }
-        // `permitted_signer` gives `Root` to the three kinds above only
-        // (tested in this module).
-        other => unreachable!("{} is not a registry kind", other.kind().name()),
     }
-    Ok(())
 }
 
 fn registered_key<V: RegistryView>(
@@ -407,7 +426,7 @@ fn registered_key<V: RegistryView>(
     key: &PublicKey,
 ) -> Result<KeyRecord, DecideError<V::Error>> {
     let record = view
-        .key(key)
+        .get::<KeyRecord>(key)
         .map_err(DecideError::View)?
         .ok_or(Refusal::UnknownKey)?;
     if &record.department != department {
@@ -420,6 +439,15 @@ fn registered_key<V: RegistryView>(
     Ok(record)
 }
 
+/// A registered department and the key it signs with.
+struct SigningDepartment {
+    record: DepartmentRecord,
+    /// The department's entry.
+    index: u64,
+    /// The key's registration entry.
+    key_index: u64,
+}
+
 /// A department key may sign at `time` if it is registered to the claimed
 /// department, inside its validity window, and not revoked.
 fn check_signing_key<V: RegistryView>(
@@ -427,10 +455,9 @@ fn check_signing_key<V: RegistryView>(
     department: &Id,
     key: &PublicKey,
     time: u64,
-    evidence: &mut Vec<u64>,
-) -> Result<DepartmentRecord, DecideError<V::Error>> {
+) -> Result<SigningDepartment, DecideError<V::Error>> {
     let dept = view
-        .department(department)
+        .get::<DepartmentRecord>(department)
         .map_err(DecideError::View)?
         .ok_or_else(|| Refusal::UnknownDepartment(department.clone()))?;
     let record = registered_key(view, department, key)?;
@@ -453,67 +480,47 @@ fn check_signing_key<V: RegistryView>(
             .into());
         }
     }
-    evidence.push(dept.index);
-    evidence.push(record.index);
-    Ok(dept)
+    Ok(SigningDepartment {
+        index: dept.index,
+        record: dept,
+        key_index: record.index,
+    })
 }
 
-/// What an entry is about, which must exist before its signer can be
-/// judged: the catalog item a filing is for, the case a step belongs to.
-enum Subject {
-    None,
-    Item(Id, ItemRecord),
-    Case(Id, CaseRecord),
+fn existing_item<V: RegistryView>(view: &V, id: &Id) -> Result<ItemRecord, DecideError<V::Error>> {
+    view.get::<ItemRecord>(id)
+        .map_err(DecideError::View)?
+        .ok_or_else(|| Refusal::UnknownItem(id.clone()).into())
 }
 
-impl Subject {
-    /// The entry that established the subject, cited as evidence.
-    fn index(&self) -> Option<u64> {
-        match self {
-            Subject::None => None,
-            Subject::Item(_, item) => Some(item.index),
-            Subject::Case(_, case) => Some(case.index),
-        }
-    }
+fn existing_case<V: RegistryView>(view: &V, id: &Id) -> Result<CaseRecord, DecideError<V::Error>> {
+    view.get::<CaseRecord>(id)
+        .map_err(DecideError::View)?
+        .ok_or_else(|| Refusal::UnknownCase(id.clone()).into())
 }
 
-fn subject<V: RegistryView>(view: &V, body: &Body) -> Result<Subject, DecideError<V::Error>> {
-    if let Body::ServiceChangeFiling(f) = body {
-        let item = view
-            .item(&f.item)
-            .map_err(DecideError::View)?
-            .ok_or_else(|| Refusal::UnknownItem(f.item.clone()))?;
-        return Ok(Subject::Item(f.item.clone(), item));
-    }
-    match case_of(body) {
-        // An application opens its case; the case's rules are its conditions.
-        Some(_) if matches!(body, Body::Application(_)) => Ok(Subject::None),
-        Some(id) => {
-            let case = view
-                .case(id)
-                .map_err(DecideError::View)?
-                .ok_or_else(|| Refusal::UnknownCase(id.clone()))?;
-            Ok(Subject::Case(id.clone(), case))
-        }
-        None => Ok(Subject::None),
-    }
-}
-
-/// The "permitted signer" of the kind ([`permitted_signer`]), for a
-/// registered department signing about `subject`.
-fn check_signer(
-    required: Signer,
+/// Whether a registered department may sign the entry, as [`permitted_signer`]
+/// says. What the entry is about (its item or case) must exist first; it is
+/// the evidence this gives.
+fn check_signer<V: RegistryView>(
+    view: &V,
+    permitted: Signer,
     statement: &Statement,
     department: &DepartmentRecord,
-    subject: &Subject,
-) -> Result<(), Refusal> {
+) -> Result<Option<u64>, DecideError<V::Error>> {
     let kind = statement.kind().name();
     let signer = &statement.signer.department;
     let has_role = |role: Role| department.roles.contains(&role);
-    let missing_role = |role: Role| Refusal::MissingRole {
-        department: signer.clone(),
-        role: role.as_str(),
-        kind,
+    let need_role = |role: Role| -> Result<(), Refusal> {
+        if has_role(role) {
+            Ok(())
+        } else {
+            Err(Refusal::MissingRole {
+                department: signer.clone(),
+                role: role.as_str(),
+                kind,
+            })
+        }
     };
     let not_party = |case: &Id, party: &'static str, expected: &Id| Refusal::NotCaseParty {
         kind,
@@ -521,37 +528,50 @@ fn check_signer(
         party,
         expected: expected.clone(),
     };
-    match (required, subject) {
-        (Signer::Role(role), _) if !has_role(role) => Err(missing_role(role)),
-        (Signer::Role(_), _) => Ok(()),
-        (Signer::ItemProvider, Subject::Item(id, item)) if &item.provider != signer => {
-            Err(Refusal::ItemOfOtherProvider {
-                item: id.clone(),
-                provider: item.provider.clone(),
-            })
+    match permitted {
+        // Registry entries are decided by `check_registry_entry`; a root
+        // kind reaching here was not signed by a root.
+        Signer::Root(_) => Err(Refusal::NotRoot { kind }.into()),
+        Signer::Role(role) => {
+            need_role(role)?;
+            Ok(None)
         }
-        (Signer::ItemProvider, Subject::Item(..)) => Ok(()),
-        (Signer::CaseProvider, Subject::Case(id, case)) if &case.provider != signer => {
-            Err(not_party(id, "provider", &case.provider))
+        Signer::RoleInCase(role, id) => {
+            let case = existing_case(view, id)?;
+            need_role(role)?;
+            Ok(Some(case.index))
         }
-        (Signer::CaseRequester, Subject::Case(id, case)) if &case.requester != signer => {
-            Err(not_party(id, "requester", &case.requester))
+        Signer::ItemProvider(id) => {
+            let item = existing_item(view, id)?;
+            if &item.provider != signer {
+                return Err(Refusal::ItemOfOtherProvider {
+                    item: id.clone(),
+                    provider: item.provider,
+                }
+                .into());
+            }
+            Ok(Some(item.index))
         }
-        (Signer::CaseProviderOrSupervisor, Subject::Case(id, case))
-            if &case.provider != signer && !has_role(Role::Supervisor) =>
-        {
-            Err(not_party(id, "provider (or a supervisor)", &case.provider))
+        Signer::CaseProvider(id) => {
+            let case = existing_case(view, id)?;
+            if &case.provider != signer {
+                return Err(not_party(id, "provider", &case.provider).into());
+            }
+            Ok(Some(case.index))
         }
-        (
-            Signer::CaseProvider | Signer::CaseRequester | Signer::CaseProviderOrSupervisor,
-            Subject::Case(..),
-        ) => Ok(()),
-        // Root kinds are decided by `check_registry_entry`, and `subject`
-        // finds the item or case of every kind whose signer is judged by one
-        // (every kind is decided in this module's tests).
-        (Signer::Root | Signer::ItemProvider | Signer::CaseProvider, _)
-        | (Signer::CaseRequester | Signer::CaseProviderOrSupervisor, _) => {
-            unreachable!("{kind}: no subject for its permitted signer {required:?}")
+        Signer::CaseRequester(id) => {
+            let case = existing_case(view, id)?;
+            if &case.requester != signer {
+                return Err(not_party(id, "requester", &case.requester).into());
+            }
+            Ok(Some(case.index))
+        }
+        Signer::CaseProviderOrSupervisor(id) => {
+            let case = existing_case(view, id)?;
+            if &case.provider != signer && !has_role(Role::Supervisor) {
+                return Err(not_party(id, "provider (or a supervisor)", &case.provider).into());
+            }
+            Ok(Some(case.index))
         }
     }
 }
@@ -565,7 +585,7 @@ fn check_conditions<V: RegistryView>(
     let signer = &statement.signer.department;
     match &statement.body {
         Body::CatalogEntry(c) => {
-            if let Some(item) = view.item(&c.item).map_err(DecideError::View)? {
+            if let Some(item) = view.get::<ItemRecord>(&c.item).map_err(DecideError::View)? {
                 if &item.provider != signer {
                     return Err(Refusal::ItemOfOtherProvider {
                         item: c.item.clone(),
@@ -577,13 +597,14 @@ fn check_conditions<V: RegistryView>(
             Ok(None)
         }
         Body::Application(a) => {
-            if view.case(&a.case).map_err(DecideError::View)?.is_some() {
+            if view
+                .get::<CaseRecord>(&a.case)
+                .map_err(DecideError::View)?
+                .is_some()
+            {
                 return Err(Refusal::CaseExists(a.case.clone()).into());
             }
-            let item = view
-                .item(&a.item)
-                .map_err(DecideError::View)?
-                .ok_or_else(|| Refusal::UnknownItem(a.item.clone()))?;
+            let item = existing_item(view, &a.item)?;
             if item.provider != a.provider {
                 return Err(Refusal::ItemOfOtherProvider {
                     item: a.item.clone(),
@@ -596,6 +617,22 @@ fn check_conditions<V: RegistryView>(
             }
             Ok(Some(item.index))
         }
-        _ => Ok(None),
+        Body::Department(_)
+        | Body::DepartmentKey(_)
+        | Body::KeyRevocation(_)
+        | Body::ServiceChangeFiling(_)
+        | Body::MaterialsIncomplete(_)
+        | Body::Approval(_)
+        | Body::Rejection(_)
+        | Body::ReplyExtension(_)
+        | Body::Delivery(_)
+        | Body::DeliveryReceipt(_)
+        | Body::CorrectionRequest(_)
+        | Body::CorrectionResult(_)
+        | Body::UsageRecord(_)
+        | Body::Disposal(_)
+        | Body::Suspension(_)
+        | Body::Termination(_)
+        | Body::Consent(_) => Ok(None),
     }
 }

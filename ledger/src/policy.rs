@@ -123,8 +123,8 @@ impl Policy {
         out
     }
 
-    /// The log's origin and the root keys as statement signers: the state
-    /// before the first entry.
+    /// The log's origin and the root keys as statement signers: the
+    /// registry before the first entry.
     pub fn trust_roots(&self) -> TrustRoots {
         TrustRoots {
             origin: Origin::try_from(self.origin.clone()).expect("checked at parse"),

@@ -509,14 +509,17 @@ mod tests {
         );
     }
 
+    /// An evidence receipt's JSON is written when it is made, from fields
+    /// only it holds (so no later change can make it stale), and a receipt
+    /// that carries evidence is not evidence.
     #[test]
-    fn evidence_json_is_always_the_receipts_own() {
+    fn evidence_receipts_carry_their_own_json_and_no_evidence() {
         let mut r = receipt(5, b"e5", "p\n");
         r.evidence.push(Arc::new(
             EvidenceReceipt::new(receipt(1, b"e1", "p1\n")).unwrap(),
         ));
+        assert_eq!(r.evidence[0].json(), r.evidence[0].receipt().to_json());
         let before = r.to_json();
-        // Replacing the evidence after serializing changes what is written.
         r.evidence[0] = Arc::new(EvidenceReceipt::new(receipt(2, b"e2", "p2\n")).unwrap());
         let after = r.to_json();
         assert_ne!(before, after);

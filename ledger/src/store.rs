@@ -1,4 +1,4 @@
-//! The RocksDB log: entries, tree hashes, indexes, state and checkpoints.
+//! The RocksDB log: entries, tree hashes, indexes, registry and checkpoints.
 //!
 //! | column family | key | value |
 //! |---|---|---|
@@ -11,7 +11,7 @@
 //! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
 //!
-//! A whole batch — entries, hashes, indexes, state, the new checkpoint and
+//! A whole batch — entries, hashes, indexes, registry records, the new checkpoint and
 //! the tree size — is one `WriteBatch` written with `sync`, so after a crash
 //! the store holds every acknowledged batch and nothing of any other.
 //! Proofs read O(log n) stored hashes; the tree is never rebuilt.

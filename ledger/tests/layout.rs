@@ -1,6 +1,7 @@
 //! The layout rules of the workspace's library crates: no two modules import
 //! each other, directly or through others (a parent and its child included),
-//! and each crate's module table (the `lib.rs` doc) lists every module.
+//! and each crate's module table (the `lib.rs` doc) lists every module and
+//! cites specs that exist.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -182,6 +183,20 @@ fn each_module_table_lists_every_module() {
             .filter(|l| l.starts_with("//! |"))
             .collect::<Vec<_>>()
             .join("\n");
+        // The spec column names spec files that exist.
+        for row in table.lines() {
+            for word in row.split(|c: char| c == '|' || c == ',' || c.is_whitespace()) {
+                if let Some(file) = word.strip_suffix(".md") {
+                    assert!(
+                        workspace()
+                            .join("specs")
+                            .join(format!("{file}.md"))
+                            .is_file(),
+                        "{krate}/src/lib.rs cites specs/{file}.md, which does not exist"
+                    );
+                }
+            }
+        }
         for line in lib.lines() {
             let Some(name) = line
                 .trim_start_matches("pub ")

@@ -14,7 +14,7 @@ fn id(s: &str) -> Id {
 
 /// Commits three entries (indexes 0..3) with records, evidence and a
 /// checkpoint "note of size 3".
-fn commit_three(store: &Store) -> Vec<Vec<u8>> {
+fn commit_three(store: &Store) -> (Vec<Vec<u8>>, Frontier) {
     let entries: Vec<Vec<u8>> = (0..3u8).map(|i| vec![b'e', i]).collect();
     let mut frontier = Frontier::empty();
     let mut commit = CommitBatch {
@@ -53,10 +53,10 @@ fn commit_three(store: &Store) -> Vec<Vec<u8>> {
     });
     commit.checkpoint = Some((3, "note of size 3".into()));
     store.commit(&commit).unwrap();
-    entries
+    (entries, frontier)
 }
 
-fn check(store: &Store, entries: &[Vec<u8>]) {
+fn check(store: &Store, entries: &[Vec<u8>], built: &Frontier) {
     assert_eq!(
         store.tree().unwrap(),
         Some(TreeState {
@@ -92,6 +92,7 @@ fn check(store: &Store, entries: &[Vec<u8>]) {
     );
     let frontier = store.frontier(store.tree().unwrap().unwrap()).unwrap();
     assert_eq!(frontier.size(), 3);
+    assert_eq!(frontier.root(), built.root());
     let record = store.record(&RecordKey::Key(PublicKey([7; 32]))).unwrap();
     match record {
         Some(Record::Key(k)) => assert_eq!(k.revoked.unwrap().index, 2),
@@ -118,13 +119,13 @@ fn a_committed_batch_reads_back_whole_before_and_after_reopening() {
         store.initialise("again".into()),
         Err(StoreError::AlreadyInitialised)
     ));
-    let entries = commit_three(&store);
-    check(&store, &entries);
+    let (entries, built) = commit_three(&store);
+    check(&store, &entries, &built);
     store.reopen().unwrap();
-    check(&store, &entries);
+    check(&store, &entries, &built);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    check(&store, &entries);
+    check(&store, &entries, &built);
     assert_eq!(
         store.checkpoint(0).unwrap().as_deref(),
         Some("note of size 0")

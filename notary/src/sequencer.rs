@@ -57,7 +57,7 @@ struct Writing {
 
 /// Starts the sequencer and the writer; they end once `jobs` is closed and
 /// every batch in flight is answered.
-pub fn spawn(
+pub(crate) fn spawn(
     log: Log,
     max_batch: usize,
     jobs: Receiver<Job>,

@@ -28,8 +28,8 @@ use crate::store::{CommitBatch, Store, StoreError, TreeState};
 mod receipts;
 mod records;
 
-pub use receipts::{full_receipt, stored_receipt, EvidenceCache};
-pub use records::RECORD_CACHE_LIMIT;
+pub use receipts::full_receipt;
+use receipts::{stored_receipt, EvidenceCache};
 use records::{CachedView, RecordCache};
 
 /// A submission whose statement parsed. Its signature is checked by
@@ -100,8 +100,9 @@ struct Head {
 /// Its state is in two stages. *Prepared*: the tree with every prepared
 /// batch appended ([`Log::prepare`]), ahead of the disk while batches are
 /// being written; new entries are decided and hashed against it. *Committed*:
-/// the newest head durably written ([`Log::finish`]); receipts of entries
-/// submitted again prove against it, and nothing else is shown outside.
+/// the newest head durably written and finished ([`Log::finish`]); receipts
+/// of entries submitted again prove against it, and nothing else is shown
+/// outside.
 pub struct Log {
     store: Arc<Store>,
     trust: TrustRoots,
@@ -230,9 +231,9 @@ impl Log {
         self.finish(batch)
     }
 
-    /// Decides on every submission against the state after all batches
-    /// prepared so far, and builds the batch: entries, tree hashes, state
-    /// changes and the signed checkpoint. The log's in-memory state moves
+    /// Decides on every submission against the registry as all batches
+    /// prepared so far leave it, and builds the batch: entries, tree hashes,
+    /// registry changes and the signed checkpoint. The prepared tree moves
     /// ahead; the batch must then be committed and finished in order (or,
     /// if a write fails, the log recovered).
     pub fn prepare(

@@ -27,7 +27,7 @@ pub struct RecordCache {
 
 /// Most records kept from the store and from finished batches; past it the
 /// kept records are dropped and kept again as they are read.
-pub const RECORD_CACHE_LIMIT: usize = 100_000;
+const RECORD_CACHE_LIMIT: usize = 100_000;
 
 impl RecordCache {
     /// A batch was prepared: its records are not in the store yet.

@@ -149,7 +149,7 @@ fn pipelined_batches_decide_on_what_is_prepared_and_answer_once_written() {
     // Both batches and their records are on disk.
     let view = t.log.store().view(&t.log.trust);
     assert_eq!(
-        view.item(&"rst/x".to_owned().try_into().unwrap())
+        view.get::<crate::registry::ItemRecord>(&"rst/x".to_owned().try_into().unwrap())
             .unwrap()
             .unwrap()
             .index,
@@ -261,4 +261,52 @@ fn notarised_time_never_decreases() {
     let entry = crate::entry::Entry::parse(&appended(&out[0]).entry).unwrap();
     assert_eq!(entry.time, T + 1000);
     assert_eq!(t.log.tree().last_time, T + 1000);
+}
+
+#[test]
+fn a_stored_receipt_is_the_receipt_the_batch_answered() {
+    let mut t = new_log();
+    let provider = key(0x33);
+    t.log
+        .append(
+            &[department("gd.rst"), department_key("gd.rst", &provider)],
+            T,
+        )
+        .unwrap();
+    let out = t
+        .log
+        .append(&[catalog_entry("gd.rst", &provider, "rst/x")], T + 1)
+        .unwrap();
+    let answered = appended(&out[0]);
+    let head = (t.log.tree().size, t.log.checkpoint().to_owned());
+    let stored = stored_receipt(
+        t.log.store(),
+        answered.index,
+        (head.0, &head.1),
+        &mut EvidenceCache::default(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(stored.to_json(), answered.to_json());
+    assert_eq!(
+        full_receipt(t.log.store(), answered.index)
+            .unwrap()
+            .as_ref(),
+        Some(answered)
+    );
+    // Beyond the tree of the head: no receipt.
+    let none = stored_receipt(
+        t.log.store(),
+        3,
+        (head.0, &head.1),
+        &mut EvidenceCache::default(),
+    );
+    assert_eq!(none.unwrap(), None);
+    let smaller = stored_receipt(
+        t.log.store(),
+        2,
+        (2, &head.1),
+        &mut EvidenceCache::default(),
+    );
+    assert_eq!(smaller.unwrap(), None);
 }

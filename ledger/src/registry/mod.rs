@@ -1,6 +1,6 @@
 //! The registry: what the log has established so far, as far as deciding on
-//! a new entry needs (registered departments and keys, catalog items, open
-//! cases; specs/lifecycle.md §State).
+//! a new entry needs (specs/lifecycle.md §State; the kinds of record are in
+//! [`record`]).
 //!
 //! Every record carries the index of the entry that established it, so a
 //! receipt can cite that entry as evidence. The notary reads records from
@@ -17,10 +17,7 @@ use crate::attestation::{Id, Origin, PublicKey, SignerRef};
 
 pub mod record;
 
-pub use record::{
-    BadRecord, CaseRecord, DepartmentRecord, ItemRecord, KeyRecord, Record, RecordKey, RecordKind,
-    Revocation,
-};
+pub use record::*;
 
 /// One record set by an accepted entry. Its key and record are of one kind
 /// by construction.
@@ -59,21 +56,9 @@ pub trait RegistryView {
     /// The record under `key`, if there is one.
     fn record(&self, key: &RecordKey) -> Result<Option<Record>, Self::Error>;
 
-    /// The record of kind `R` named `name`.
+    /// The record of kind `R` named `name`: `view.get::<KeyRecord>(&key)`.
     fn get<R: RecordKind>(&self, name: &R::Name) -> Result<Option<R>, Self::Error> {
         Ok(self.record(&R::key(name))?.and_then(R::from_record))
-    }
-    fn department(&self, id: &Id) -> Result<Option<DepartmentRecord>, Self::Error> {
-        self.get(id)
-    }
-    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, Self::Error> {
-        self.get(key)
-    }
-    fn item(&self, id: &Id) -> Result<Option<ItemRecord>, Self::Error> {
-        self.get(id)
-    }
-    fn case(&self, id: &Id) -> Result<Option<CaseRecord>, Self::Error> {
-        self.get(id)
     }
 }
 
@@ -230,38 +215,60 @@ mod tests {
         }
     }
 
+    fn item(index: u64) -> ItemRecord {
+        ItemRecord {
+            provider: id("gd.rst"),
+            share_attribute: ShareAttribute::Conditional,
+            index,
+        }
+    }
+
+    fn case(index: u64) -> CaseRecord {
+        CaseRecord {
+            requester: id("gd.gaj"),
+            provider: id("gd.rst"),
+            item: id("rst/x"),
+            index,
+        }
+    }
+
     #[test]
-    fn a_record_is_read_back_as_its_kind_only() {
-        let mut records = Records::default();
-        records.apply(Change::new(&id("gd.rst"), department(3)));
-        let view = Overlay {
-            base: roots(),
-            records,
-        };
-        assert_eq!(view.department(&id("gd.rst")).unwrap(), Some(department(3)));
-        // The same id names another record of another kind.
-        assert_eq!(view.item(&id("gd.rst")).unwrap(), None);
-        assert_eq!(view.case(&id("gd.rst")).unwrap(), None);
+    fn records_of_different_kinds_under_one_name_are_apart() {
+        let mut view = Overlay::new(roots());
+        view.apply(Change::new(&id("x"), department(1)));
+        view.apply(Change::new(&id("x"), item(2)));
+        view.apply(Change::new(&id("x"), case(3)));
+        assert_eq!(
+            view.get::<DepartmentRecord>(&id("x")).unwrap(),
+            Some(department(1))
+        );
+        assert_eq!(view.get::<ItemRecord>(&id("x")).unwrap(), Some(item(2)));
+        assert_eq!(view.get::<CaseRecord>(&id("x")).unwrap(), Some(case(3)));
+        assert_eq!(view.get::<DepartmentRecord>(&id("y")).unwrap(), None);
+        assert_eq!(view.into_records().len(), 3);
     }
 
     #[test]
     fn the_overlay_shadows_its_base_and_the_newest_change_wins() {
         let mut below = Overlay::new(roots());
         below.apply(Change::new(&id("gd.rst"), department(1)));
-        below.apply(Change::new(
-            &id("rst/x"),
-            ItemRecord {
-                provider: id("gd.rst"),
-                share_attribute: ShareAttribute::Conditional,
-                index: 2,
-            },
-        ));
+        below.apply(Change::new(&id("rst/x"), item(2)));
         let mut above = Overlay::new(&below);
         above.apply(Change::new(&id("gd.rst"), department(5)));
         above.apply(Change::new(&id("gd.rst"), department(7)));
-        assert_eq!(above.department(&id("gd.rst")).unwrap().unwrap().index, 7);
-        assert_eq!(below.department(&id("gd.rst")).unwrap().unwrap().index, 1);
-        assert_eq!(above.item(&id("rst/x")).unwrap().unwrap().index, 2);
+        let rst = id("gd.rst");
+        assert_eq!(
+            above.get::<DepartmentRecord>(&rst).unwrap(),
+            Some(department(7))
+        );
+        assert_eq!(
+            below.get::<DepartmentRecord>(&rst).unwrap(),
+            Some(department(1))
+        );
+        assert_eq!(
+            above.get::<ItemRecord>(&id("rst/x")).unwrap(),
+            Some(item(2))
+        );
         assert!(above.trust().is_root_name(&id("gd.root")));
         let changes: Vec<Change> = above.into_records().into_changes().collect();
         assert_eq!(changes, vec![Change::new(&id("gd.rst"), department(7))]);
@@ -269,24 +276,52 @@ mod tests {
 
     #[test]
     fn store_keys_and_values_are_stable() {
-        // The store's encoding (a tag byte per kind, then the id; the
+        // The store's encoding (a tag byte per kind, then the name; the
         // record as JSON) is what existing data directories hold.
-        let key = RecordKey::Department(id("gd.rst"));
-        assert_eq!(key.to_bytes(), b"dgd.rst");
+        assert_eq!(RecordKey::Department(id("gd.rst")).to_bytes(), b"dgd.rst");
         assert_eq!(RecordKey::Item(id("x")).to_bytes(), b"ix");
         assert_eq!(RecordKey::Case(id("x")).to_bytes(), b"cx");
         assert_eq!(
-            RecordKey::Key(PublicKey([1; 32])).to_bytes()[..2],
-            [b'k', 1]
+            RecordKey::Key(PublicKey([1; 32])).to_bytes(),
+            [&b"k"[..], &[1; 32]].concat()
         );
-        let record = Record::Department(department(3));
-        let json = record.to_json();
-        assert_eq!(
-            std::str::from_utf8(&json).unwrap(),
-            r#"{"name":"部门","roles":["provider"],"index":3}"#
-        );
-        assert_eq!(Record::from_json(&key, &json).unwrap(), record);
-        // Bytes of another kind do not read as this one.
-        assert!(Record::from_json(&RecordKey::Case(id("gd.rst")), &json).is_err());
+        let tags: std::collections::BTreeSet<u8> = RecordKey::TAGS.iter().copied().collect();
+        assert_eq!(tags.len(), RecordKey::TAGS.len(), "one tag per kind");
+        let key = KeyRecord {
+            department: id("gd.rst"),
+            valid_from: 5,
+            valid_until: Some(9),
+            index: 1,
+            revoked: Some(Revocation { time: 7, index: 2 }),
+        };
+        let pinned: [(RecordKey, Record, &str); 4] = [
+            (
+                RecordKey::Department(id("gd.rst")),
+                Record::Department(department(3)),
+                r#"{"name":"部门","roles":["provider"],"index":3}"#,
+            ),
+            (
+                RecordKey::Key(PublicKey([1; 32])),
+                Record::Key(key),
+                r#"{"department":"gd.rst","valid_from":5,"valid_until":9,"index":1,"revoked":{"time":7,"index":2}}"#,
+            ),
+            (
+                RecordKey::Item(id("rst/x")),
+                Record::Item(item(4)),
+                r#"{"provider":"gd.rst","share_attribute":"conditional","index":4}"#,
+            ),
+            (
+                RecordKey::Case(id("c1")),
+                Record::Case(case(6)),
+                r#"{"requester":"gd.gaj","provider":"gd.rst","item":"rst/x","index":6}"#,
+            ),
+        ];
+        for (key, record, json) in pinned {
+            assert_eq!(std::str::from_utf8(&record.to_json()).unwrap(), json);
+            assert_eq!(Record::from_json(&key, json.as_bytes()).unwrap(), record);
+        }
+        // Bytes of one kind do not read as another.
+        let department = Record::Department(department(3)).to_json();
+        assert!(Record::from_json(&RecordKey::Case(id("gd.rst")), &department).is_err());
     }
 }

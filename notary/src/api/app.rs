@@ -55,7 +55,8 @@ impl Shared {
     }
 }
 
-/// A receipt, serialized in the field order of specs/receipt.md.
+/// A JSON answer already serialized (receipts keep the field order of
+/// specs/receipt.md).
 pub fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

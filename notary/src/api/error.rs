@@ -87,3 +87,23 @@ pub fn refusal_status(r: &Refusal) -> StatusCode {
         RefusalClass::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_of_refusal_has_its_status() {
+        // Which refusal is of which class is tested against specs/api.md in
+        // ledger/tests/lifecycle_rules.rs; this is the class's status.
+        assert_eq!(refusal_status(&Refusal::UnknownKey), StatusCode::FORBIDDEN);
+        assert_eq!(
+            refusal_status(&Refusal::KeyAlreadyRevoked),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            refusal_status(&Refusal::WeakKey),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}
