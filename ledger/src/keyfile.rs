@@ -24,25 +24,36 @@ pub fn write_secret(path: &Path, contents: &str) -> io::Result<()> {
     f.sync_all()
 }
 
+/// `<prefix>.<extension>`, the extension added even when the prefix has a
+/// dot of its own (`keys/gd.rst` gives `keys/gd.rst.key`).
+pub fn with_added_extension(prefix: &Path, extension: &str) -> std::path::PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(".");
+    name.push(extension);
+    name.into()
+}
+
 /// Writes `<prefix>.key` (0600) and `<prefix>.vkey` for a signer.
 pub fn write_key_pair(prefix: &Path, signer: &NoteSigner) -> io::Result<()> {
-    write_secret(&prefix.with_extension("key"), &signer.encode_private())?;
+    write_secret(&with_added_extension(prefix, "key"), &signer.encode_private())?;
     fs::write(
-        prefix.with_extension("vkey"),
+        with_added_extension(prefix, "vkey"),
         format!("{}\n", signer.verifier().encode()),
     )
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: io::Error },
+    // The causes are part of the message, not error sources: a tool
+    // printing the whole chain would say them twice.
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: io::Error },
     #[error("{path} is a private key that other users may read (mode {mode:03o}); allow its owner only: chmod 600 {path}")]
     Exposed { path: String, mode: u32 },
-    #[error("{path} does not hold a key: {source}")]
+    #[error("{path} does not hold a key: {error}")]
     Format {
         path: String,
-        source: crate::note::NoteError,
+        error: crate::note::NoteError,
     },
 }
 
@@ -55,9 +66,9 @@ pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(path)
-            .map_err(|source| KeyFileError::Io {
+            .map_err(|error| KeyFileError::Io {
                 path: p.clone(),
-                source,
+                error,
             })?
             .permissions()
             .mode();
@@ -68,18 +79,23 @@ pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
             });
         }
     }
-    let text = fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+    let text = fs::read_to_string(path).map_err(|error| KeyFileError::Io {
         path: p.clone(),
-        source,
+        error,
     })?;
-    NoteSigner::parse(&text).map_err(|source| KeyFileError::Format { path: p, source })
+    NoteSigner::parse(&text).map_err(|error| KeyFileError::Format { path: p, error })
 }
 
-/// Reads a vkey from a file, or takes the argument itself as a vkey.
+/// Reads a vkey from a file, or takes the argument itself as a vkey. An
+/// error names the file, or the argument if it is not a file (unless it is
+/// a private key: that is never repeated).
 pub fn read_vkey(file_or_vkey: &str) -> Result<VerifierKey, KeyFileError> {
-    let text = fs::read_to_string(file_or_vkey).unwrap_or_else(|_| file_or_vkey.to_owned());
-    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Format {
-        path: file_or_vkey.to_owned(),
-        source,
-    })
+    let (text, shown) = match fs::read_to_string(file_or_vkey) {
+        Ok(text) => (text, file_or_vkey.to_owned()),
+        Err(_) if file_or_vkey.contains("PRIVATE+KEY") => {
+            (file_or_vkey.to_owned(), "the key given".to_owned())
+        }
+        Err(_) => (file_or_vkey.to_owned(), format!("{file_or_vkey:?}")),
+    };
+    VerifierKey::parse(text.trim()).map_err(|error| KeyFileError::Format { path: shown, error })
 }

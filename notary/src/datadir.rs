@@ -86,6 +86,30 @@ impl DataDir {
         Ok(vkey)
     }
 
+    /// Refuses a directory `notary init` did not make, saying how to make one.
+    pub fn check_initialised(&self) -> Result<()> {
+        if !self.policy().is_file() || !self.key().is_file() || !self.db().is_dir() {
+            bail!(
+                "{dir} is not a notary data directory (no policy.txt, notary.key and db/ in it); \
+                 create one with `notary init --data {dir} --origin <origin> --root <root.vkey>`",
+                dir = self.root.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Opens the store, saying so plainly when another notary has it open.
+    pub fn open_store(&self) -> Result<Store> {
+        Store::open(&self.db()).map_err(|e| match e {
+            // RocksDB locks the directory of an open database (`LOCK`).
+            ledger::store::StoreError::Db(db) if db.to_string().contains("lock") => anyhow::anyhow!(
+                "another notary is already serving {} (its database is locked); stop it first, or give another --data",
+                self.root.display()
+            ),
+            e => anyhow::Error::new(e).context(format!("opening {}", self.db().display())),
+        })
+    }
+
     pub fn load_signer(&self) -> Result<NoteSigner> {
         Ok(ledger::keyfile::read_signer(&self.key())?)
     }

@@ -28,7 +28,6 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use ledger::append::Log;
-use ledger::store::Store;
 
 use crate::api::AppState;
 use crate::datadir::DataDir;
@@ -44,11 +43,10 @@ pub async fn serve(
     limits: server::Limits,
 ) -> Result<()> {
     let dir = DataDir::new(data);
+    dir.check_initialised()?;
     let policy = dir.load_policy()?;
     let signer = dir.load_signer()?;
-    let store = Arc::new(
-        Store::open(&dir.db()).with_context(|| format!("opening {}", dir.db().display()))?,
-    );
+    let store = Arc::new(dir.open_store()?);
     let log = Log::open(store.clone(), &policy, signer).context("opening the log")?;
     let latest = Arc::new(RwLock::new(Latest {
         size: log.tree().size,
@@ -71,7 +69,9 @@ pub async fn serve(
         ingest,
         latest,
         metrics,
-        next_request_id: Arc::default(),
+        // Request ids count on from the start time (2^22 per millisecond),
+        // so that they never repeat across restarts.
+        next_request_id: Arc::new(std::sync::atomic::AtomicU64::new(clock::wall_ms() << 22)),
         request_timeout: limits.request_timeout,
         uploads: Arc::new(tokio::sync::Semaphore::new(limits.upload_budget)),
         tiles: Arc::new(api::TileCache::new(64 << 20)),

@@ -1,7 +1,9 @@
 //! `notary`: initialise a data directory, or serve the API over it.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -32,11 +34,13 @@ enum Command {
     Init {
         #[arg(long, default_value = "./data")]
         data: PathBuf,
-        /// Log origin, also the notary key name, e.g. example.gov.cn/share-audit/2026.
+        /// The log's origin, for good: every statement names it and every
+        /// checkpoint carries it, e.g. example.gov.cn/share-audit/2026.
         #[arg(long)]
-        origin: Option<String>,
-        /// Supervisor root key for the trust policy: a vkey, or a file holding one. Repeatable.
-        #[arg(long = "root")]
+        origin: String,
+        /// Supervisor root key for the trust policy: a .vkey file (from
+        /// `dept keygen`) or a vkey line. Repeatable; at least one.
+        #[arg(long = "root", required = true)]
         roots: Vec<String>,
     },
     /// Serve the HTTP API.
@@ -93,31 +97,44 @@ enum Command {
     },
 }
 
-fn default_origin() -> String {
-    let year = 1970 + notary::clock::wall_ms() / 1000 / 31_556_952;
-    format!("localhost/share-audit/{year}")
-}
-
 fn read_vkey(arg: &str) -> Result<VerifierKey> {
-    ledger::keyfile::read_vkey(arg)
-        .with_context(|| format!("--root {arg:?} is neither a vkey nor a file holding one"))
+    ledger::keyfile::read_vkey(arg).context("--root takes a root's public key (.vkey)")
 }
 
-fn main() -> Result<()> {
-    // Logs go to stderr: NOTARY_LOG sets the filter (e.g. `info`,
-    // `notary=debug` for one line per request with its request id), and
-    // NOTARY_LOG_FORMAT=json gives one JSON object per line for collectors.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    // Errors are for the operator: what is wrong and what to do, never a
+    // backtrace (whatever RUST_BACKTRACE says).
+    cli::exit_code(match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            cli::errln!("notary: {e:#}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Logs go to stderr: NOTARY_LOG sets the filter (e.g. `info`,
+/// `notary=debug` for one line per request with its request id), and
+/// NOTARY_LOG_FORMAT=json gives one JSON object per line for collectors.
+/// Colours only on a terminal.
+fn init_logs() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("NOTARY_LOG").unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if std::env::var("NOTARY_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().with_current_span(true).init();
     } else {
         logs.init();
     }
-    match Cli::parse().command {
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Init {
             data,
             origin,
@@ -127,15 +144,11 @@ fn main() -> Result<()> {
                 .iter()
                 .map(|r| read_vkey(r))
                 .collect::<Result<Vec<_>>>()?;
-            let origin = origin.unwrap_or_else(default_origin);
             let dir = DataDir::new(&data);
             let vkey = dir.init(&origin, &roots)?;
             cli::outln!("initialised notary for {origin} in {}", data.display());
             cli::outln!("verifier key ({}): {}", dir.vkey().display(), vkey.encode());
             cli::outln!("trust policy: {}", dir.policy().display());
-            if roots.is_empty() {
-                cli::outln!("note: no --root given; add the supervisor's root key to policy.txt before serving");
-            }
             match cli::stdout_error() {
                 Some(e) => anyhow::bail!(
                     "the notary is initialised, but its report could not be written: {e}"

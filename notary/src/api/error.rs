@@ -35,6 +35,10 @@ impl ApiError {
     }
 }
 
+/// The code of a refusal, kept on its response for the request log.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (
@@ -42,6 +46,7 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": self.code, "message": self.message })),
         )
             .into_response();
+        resp.extensions_mut().insert(RefusalCode(self.code));
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -24,7 +24,7 @@ mod tile_cache;
 mod tiles;
 
 pub use app::{AppState, Shared, MAX_BODY_BYTES};
-pub use error::{refusal_status, ApiError};
+pub use error::{refusal_status, ApiError, RefusalCode};
 pub use submit::{MAX_BULK_BODY_BYTES, MAX_BULK_ITEMS};
 pub use tile_cache::TileCache;
 
@@ -81,7 +81,14 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
         .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:016x}", state.next_request_id.fetch_add(1, Relaxed)));
-    let span = tracing::debug_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    // `department` is filled in once a submission names its signer.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        department = tracing::field::Empty,
+    );
     let started = Instant::now();
     // Bounds slow clients: a body trickled in, or a reply not awaited in time.
     let mut resp = match tokio::time::timeout(
@@ -106,8 +113,12 @@ async fn trace_request(State(state): State<AppState>, req: Request, next: Next) 
     span.in_scope(|| {
         // 503s are expected under overload or while the store recovers, and
         // are logged once by the sequencer, not once per request.
+        let code = resp.extensions().get::<RefusalCode>().map(|c| c.0);
         if status >= 500 && status != 503 {
-            tracing::warn!(status, micros, "request failed");
+            tracing::warn!(status, code, micros, "request failed");
+        } else if let (400..=499, Some(code)) = (status, code) {
+            // Refusals are what an operator is asked about: one line each.
+            tracing::info!(status, code, micros, "refused");
         } else {
             tracing::debug!(status, micros, "request");
         }

@@ -38,7 +38,7 @@ async fn submit_checked(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, MAX_BODY_BYTES)?;
-    let reply = accept(state, SignedAttestation::from_json(&body))?;
+    let reply = accept(state, SignedAttestation::from_json(&body), true)?;
     let (status, receipt) = outcome(reply).await?;
     Ok(json_response(status, receipt))
 }
@@ -58,13 +58,19 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
 }
 
 /// Checks a submission's format and queues it; the signature is checked by
-/// the verification stage, in batches.
+/// the verification stage, in batches. `name_in_log`: the request's log line
+/// names the signing department (a request of one submission).
 fn accept(
     state: &AppState,
     attestation: Result<SignedAttestation, AttestationError>,
+    name_in_log: bool,
 ) -> Result<oneshot::Receiver<Reply>, ApiError> {
     let attestation = attestation.map_err(|e| attestation_error(&e))?;
     let submission = Submission::parse(attestation).map_err(|e| attestation_error(&e))?;
+    if name_in_log {
+        let department = submission.statement.signer.department.as_str();
+        tracing::Span::current().record("department", tracing::field::display(department));
+    }
     state.ingest.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
@@ -137,7 +143,10 @@ async fn submit_bulk_checked(
     // one sequencer batch; then answer them in order, each as the client
     // reads: a bulk of resubmissions asks for little and is answered with
     // much, so the answer is never built whole.
-    let queued = items.into_iter().map(|item| accept(state, item)).collect();
+    let queued = items
+        .into_iter()
+        .map(|item| accept(state, item, false))
+        .collect();
     let body = BulkAnswer {
         state: state.clone(),
         queued,
