@@ -82,40 +82,38 @@ pub fn load_key(path: &std::path::Path) -> Result<DepartmentKey, keyfile::KeyFil
     Ok(DepartmentKey::from_signer(&signer))
 }
 
-/// The notary's answer to a submission.
-#[derive(Debug)]
-pub struct SubmitResponse {
-    pub status: u16,
-    pub body: Value,
-}
+pub mod client;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("cannot reach the notary: {0}")]
-    Transport(String),
-    #[error("the notary answered {status} with a body that is not JSON")]
-    NotJson { status: u16 },
-}
+pub use client::{Client, ClientError, SubmitResponse};
 
-/// POSTs a signed attestation to `<notary>/v1/attestations`.
+/// POSTs a signed attestation to `<notary>/v1/attestations` once, over
+/// plain HTTP or TLS with the system's CA certificates (no retries).
 pub fn submit(
     notary: &str,
     attestation: &SignedAttestation,
 ) -> Result<SubmitResponse, ClientError> {
-    let url = format!("{}/v1/attestations", notary.trim_end_matches('/'));
-    let result = ureq::post(&url)
-        .set("Content-Type", "application/json")
-        .send_string(&attestation.to_json());
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => return Err(ClientError::Transport(e.to_string())),
-    };
-    let status = resp.status();
-    let body: Value = resp
-        .into_json()
-        .map_err(|_| ClientError::NotJson { status })?;
-    Ok(SubmitResponse { status, body })
+    let mut client = Client::new(notary, None)?;
+    client.retries = 0;
+    client.submit(attestation)
+}
+
+/// `sha256:<hex>` of `salt || data` (specs/attestation.md §Field types:
+/// low-entropy data is salted so that its digest cannot be guessed).
+pub fn digest(mut data: impl std::io::Read, salt: Option<&[u8]>) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    if let Some(salt) = salt {
+        hash.update(salt);
+    }
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = data.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{}", hex::encode(hash.finalize())))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,23 +1,47 @@
 //! `dept`: a department's key, signature and submission tool.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
-use department::{keyfile, load_key, now_ms, DepartmentKey};
-use ledger::attestation::{Kind, SignedAttestation};
+use department::{keyfile, load_key, now_ms, Client, DepartmentKey};
+use ledger::attestation::{Kind, SignedAttestation, Statement};
 use ledger::policy::Policy;
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
     name = "dept",
     version,
-    about = "Sign and submit share-audit attestations for a department"
+    about = "Sign and submit share-audit attestations for a department",
+    after_help = "Files may be given as `-` for standard input. Times are milliseconds since the Unix epoch."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the statement is for: a log origin, or the policy that names it.
+#[derive(clap::Args)]
+struct LogArg {
+    /// The log the statement is for: its origin, e.g. example.gov.cn/share-audit/2026.
+    #[arg(long, required_unless_present = "policy", conflicts_with = "policy")]
+    log: Option<String>,
+    /// Take the log's origin from this trust policy (the notary's policy.txt).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+impl LogArg {
+    fn origin(&self) -> Result<String> {
+        match (&self.log, &self.policy) {
+            (Some(log), _) => Ok(log.clone()),
+            (None, Some(policy)) => Ok(Policy::read(policy)?.origin),
+            (None, None) => bail!("give --log or --policy"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -31,42 +55,133 @@ enum Command {
         out: PathBuf,
     },
     /// Print the base64 public key of a .key or .vkey file (as `department_key` bodies take it).
-    Pubkey { file: String },
+    Pubkey {
+        file: String,
+        /// Print {"name": …, "key": …}: the key and the department it was made for.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the registration of a department's key (a root's job): the
+    /// department is the one the key was made for (`dept keygen --name`).
+    Register {
+        /// The root's private key.
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        log: LogArg,
+        /// The department's public key file (.vkey), from `dept keygen`.
+        #[arg(long)]
+        vkey: String,
+        /// The department, if given: must be the one the key was made for.
+        #[arg(long)]
+        department: Option<String>,
+        /// First instant the key may sign (ms); default: when notarised.
+        #[arg(long, value_parser = parse_ms)]
+        valid_from: Option<u64>,
+        /// Instant from which the key no longer signs (ms).
+        #[arg(long, value_parser = parse_ms)]
+        valid_until: Option<u64>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Sign a statement and print the signed attestation (JSON).
     Sign {
         #[arg(long)]
         key: PathBuf,
-        /// The log the statement is for: its origin, e.g. example.gov.cn/share-audit/2026.
-        #[arg(long, required_unless_present = "policy", conflicts_with = "policy")]
-        log: Option<String>,
-        /// Take the log's origin from this trust policy (the notary's policy.txt).
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// Statement kind, e.g. application, approval, delivery.
+        #[command(flatten)]
+        log: LogArg,
+        /// Statement kind, e.g. application, approval, delivery (`dept template KIND` shows one).
         #[arg(long)]
         kind: String,
-        /// The body as JSON, or @FILE.
+        /// The body as JSON, or @FILE (@- for standard input).
         #[arg(long)]
         body: String,
         /// The signer's claimed time (ms since the Unix epoch); default now.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_ms)]
         signed_at: Option<u64>,
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Submit a signed attestation; check and print the receipt (exit 1 if refused).
+    /// Submit signed attestations (files, folders of *.json, or -); check
+    /// each receipt and keep it. Exit 0 if all were notarised, 1 if any
+    /// was refused.
     Submit {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         notary: String,
-        file: PathBuf,
-        /// Verify the receipt against this trust policy before keeping it
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Verify each receipt against this trust policy before keeping it
         /// (without it, only that the receipt holds the attestation and its
         /// proof matches its checkpoint is checked).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Trust only the CA certificates of this PEM bundle for https://
+        /// (default: the system's).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Times to resend when the notary is busy (503), timed out (408)
+        /// or unreachable, waiting as it asks (Retry-After).
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
+        /// Where to keep the receipt: a file for one input, a folder for
+        /// several (each receipt named as its attestation). Default: print
+        /// the receipt of a single input.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print an example body of a kind, that `dept sign` accepts once edited.
+    Template { kind: String },
+    /// Print the JSON Schema of a kind's body (draft 2020-12).
+    Schema { kind: String },
+    /// Print the digest of a file as attestations carry it (sha256:<hex>).
+    Digest {
+        file: String,
+        /// Salt the digest with the contents of this file (SHA-256(salt ‖
+        /// data)): for low-entropy data, keep the salt with the data.
+        #[arg(long)]
+        salt: Option<String>,
+    },
+}
+
+/// A time in milliseconds since the Unix epoch. A number of seconds is the
+/// likely mistake, and would be taken as a day in 1970: refused.
+fn parse_ms(s: &str) -> Result<u64, String> {
+    let ms: u64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of milliseconds since the Unix epoch"))?;
+    if ms < 100_000_000_000 {
+        return Err(format!(
+            "{ms} looks like seconds (it would be {}); give milliseconds: {}000",
+            ledger::time::cst(ms),
+            ms
+        ));
+    }
+    Ok(ms)
+}
+
+fn parse_kind(name: &str) -> Result<Kind> {
+    Kind::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        anyhow!("unknown kind {name:?}; one of: {}", names.join(", "))
+    })
+}
+
+/// The bytes of a file, or of standard input for `-`.
+fn read_input(path: &str) -> Result<Vec<u8>> {
+    if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).with_context(|| format!("reading {path}"))
+}
+
+/// JSON text as people save it: a UTF-8 byte order mark (Windows editors
+/// write one) is not part of the document.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
@@ -80,6 +195,23 @@ fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
     }
 }
 
+/// The body given to `dept sign`: JSON, or @FILE.
+fn read_body(arg: &str) -> Result<serde_json::Value> {
+    let (text, from) = match arg.strip_prefix('@') {
+        Some(path) => (read_input(path)?, path),
+        None => (arg.as_bytes().to_vec(), ""),
+    };
+    serde_json::from_slice(without_bom(&text)).map_err(|e| {
+        if from.is_empty() && (Path::new(arg).is_file() || arg.ends_with(".json")) {
+            anyhow!("--body is not JSON ({e}); to read the body from the file {arg}, write --body @{arg}")
+        } else if from.is_empty() {
+            anyhow!("--body is not JSON: {e}")
+        } else {
+            anyhow!("{from} is not JSON: {e}")
+        }
+    })
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Keygen { name, out } => {
@@ -89,81 +221,233 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("writing {}.key/.vkey", out.display()))?;
             cli::outln!("{}", signer.verifier().encode());
             cli::errln!(
-                "public key {} written to {}.key (0600) and {}.vkey",
+                "key of {name}: public key {} written to {}.key (0600) and {}.vkey",
                 key.public_key_base64(),
                 out.display(),
                 out.display()
             );
         }
-        Command::Pubkey { file } => {
-            let key = keyfile::read_vkey(&file)
-                .map(|v| v.key)
-                .or_else(|_| load_key(std::path::Path::new(&file)).map(|k| k.key.verifying_key()))
-                .map_err(|e| anyhow!("{e}"))?;
-            cli::outln!("{}", base64_encode(key.as_bytes()));
+        Command::Pubkey { file, json } => {
+            let (name, key) = public_key(&file)?;
+            let key = base64_encode(key.as_bytes());
+            if json {
+                cli::outln!("{}", json!({ "name": name, "key": key }));
+            } else {
+                cli::outln!("{key}");
+                cli::errln!("(the key of {name})");
+            }
+        }
+        Command::Register {
+            key,
+            log,
+            vkey,
+            department,
+            valid_from,
+            valid_until,
+            out,
+        } => {
+            let root = load_key(&key)?;
+            let origin = log.origin()?;
+            let (name, public) = public_key(&vkey)?;
+            let department = department.unwrap_or_else(|| name.clone());
+            if department != name {
+                bail!(
+                    "{vkey} is the key of {name}, not {department}: make a key for {department} with `dept keygen --name {department}`, or register this one to {name}"
+                );
+            }
+            let mut body =
+                json!({ "department": department, "key": base64_encode(public.as_bytes()) });
+            if let Some(t) = valid_from {
+                body["valid_from"] = json!(t);
+            }
+            if let Some(t) = valid_until {
+                body["valid_until"] = json!(t);
+            }
+            let signed = root
+                .sign(&origin, Kind::DepartmentKey, body, now_ms())
+                .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
+            write_or_print(&out, &signed.to_json())?;
         }
         Command::Sign {
             key,
             log,
-            policy,
             kind,
             body,
             signed_at,
             out,
         } => {
             let key = load_key(&key)?;
-            let log = match (log, policy) {
-                (Some(log), _) => log,
-                (None, Some(policy)) => Policy::read(&policy)?.origin,
-                (None, None) => unreachable!("clap requires --log or --policy"),
-            };
-            let kind = Kind::from_name(&kind).ok_or_else(|| {
-                let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
-                anyhow!("unknown kind {kind:?}; one of: {}", names.join(", "))
-            })?;
-            let body_text = match body.strip_prefix('@') {
-                Some(path) => {
-                    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
-                }
-                None => body,
-            };
-            let body = serde_json::from_str(&body_text).context("--body is not JSON")?;
+            let origin = log.origin()?;
+            let kind = parse_kind(&kind)?;
+            let body = read_body(&body)?;
             let signed = key
-                .sign(&log, kind, body, signed_at.unwrap_or_else(now_ms))
+                .sign(&origin, kind, body, signed_at.unwrap_or_else(now_ms))
                 .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
             write_or_print(&out, &signed.to_json())?;
         }
         Command::Submit {
             notary,
-            file,
+            inputs,
             policy,
+            ca,
+            retries,
             out,
-        } => {
-            let policy = policy.as_deref().map(Policy::read).transpose()?;
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let signed = SignedAttestation::from_json(&bytes)
-                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-            let resp = department::submit(&notary, &signed)?;
-            match resp.status {
-                200 | 201 => {
-                    let receipt = department::check_receipt(&resp.body, &signed, policy.as_ref())
-                        .map_err(|e| {
-                        anyhow!(
-                            "the notary answered {} with no good receipt: {e}; nothing saved",
-                            resp.status
-                        )
-                    })?;
-                    write_or_print(&out, &receipt.to_json_pretty())?
-                }
-                status => {
-                    cli::errln!("refused ({status}): {}", resp.body);
-                    return Ok(ExitCode::from(1));
-                }
-            }
+        } => return submit(&notary, &inputs, policy, ca, retries, out),
+        Command::Template { kind } => {
+            let body = parse_kind(&kind)?.example_body();
+            cli::outln!("{}", serde_json::to_string_pretty(&body)?);
+        }
+        Command::Schema { kind } => {
+            let schema = parse_kind(&kind)?.body_schema();
+            cli::outln!("{}", serde_json::to_string_pretty(&schema)?);
+        }
+        Command::Digest { file, salt } => {
+            let salt = salt.as_deref().map(read_input).transpose()?;
+            let data: Box<dyn std::io::Read> = if file == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(std::fs::File::open(&file).with_context(|| format!("reading {file}"))?)
+            };
+            let digest = department::digest(data, salt.as_deref())
+                .with_context(|| format!("reading {file}"))?;
+            cli::outln!("{digest}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The department a key file was made for, and its public key.
+fn public_key(file: &str) -> Result<(String, ed25519_dalek::VerifyingKey)> {
+    if let Ok(v) = keyfile::read_vkey(file) {
+        return Ok((v.name, v.key));
+    }
+    let key = load_key(Path::new(file)).map_err(|e| anyhow!("{e}"))?;
+    Ok((key.department, key.key.verifying_key()))
+}
+
+/// The attestation files named by `inputs`: files as given, the `*.json`
+/// of folders in name order, `-` for standard input.
+fn expand(inputs: &[String]) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = Path::new(input);
+        if input != "-" && path.is_dir() {
+            let mut found: Vec<String> = std::fs::read_dir(path)
+                .with_context(|| format!("reading {input}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+                .map(|p| p.display().to_string())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("{input} holds no *.json attestation");
+            }
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn submit(
+    notary: &str,
+    inputs: &[String],
+    policy: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    retries: u32,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let policy = policy.as_deref().map(Policy::read).transpose()?;
+    let files = expand(inputs)?;
+    let several = files.len() > 1 || inputs.iter().any(|i| Path::new(i).is_dir());
+    if several {
+        let dir = out
+            .as_ref()
+            .ok_or_else(|| anyhow!("several attestations: give --out FOLDER for their receipts"))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut client = Client::new(notary, ca.as_deref())?;
+    client.retries = retries;
+    let (mut notarised, mut refused) = (0, 0);
+    for file in &files {
+        let shown = if file == "-" {
+            "(stdin)"
+        } else {
+            file.as_str()
+        };
+        let bytes = read_input(file)?;
+        let signed = SignedAttestation::from_json(without_bom(&bytes))
+            .map_err(|e| anyhow!("{shown}: not a signed attestation: {e}"))?;
+        let about = describe(&signed);
+        let resp = client.submit(&signed)?;
+        let tries = match resp.attempts {
+            1 => String::new(),
+            n => format!(" (after {n} attempts)"),
+        };
+        match resp.status {
+            200 | 201 => {
+                let receipt = department::check_receipt(&resp.body, &signed, policy.as_ref())
+                    .map_err(|e| {
+                        anyhow!(
+                            "{shown}: the notary answered {} with no good receipt: {e}; nothing saved",
+                            resp.status
+                        )
+                    })?;
+                let target = match (&out, several) {
+                    (Some(dir), true) => {
+                        let name = Path::new(file).file_name().unwrap_or_default();
+                        Some(dir.join(name))
+                    }
+                    (out, _) => out.clone(),
+                };
+                write_or_print(&target, &receipt.to_json_pretty())?;
+                let kept = target
+                    .map(|t| format!("; receipt in {}", t.display()))
+                    .unwrap_or_default();
+                if resp.status == 201 {
+                    cli::errln!(
+                        "{shown}: notarised as entry {} ({about}){tries}{kept}",
+                        receipt.index
+                    );
+                } else {
+                    cli::errln!(
+                        "{shown}: already notarised as entry {} ({about}): submitted before, this is its receipt{tries}{kept}",
+                        receipt.index
+                    );
+                }
+                notarised += 1;
+            }
+            status => {
+                let code = resp.body["error"].as_str().unwrap_or("?");
+                let message = resp.body["message"].as_str().unwrap_or("");
+                cli::errln!("{shown}: refused ({status} {code}): {message}{tries}");
+                refused += 1;
+            }
+        }
+    }
+    if several {
+        cli::errln!(
+            "{notarised} notarised, {refused} refused, of {}",
+            files.len()
+        );
+    }
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// "approval of case GD-1", for the summary line.
+fn describe(signed: &SignedAttestation) -> String {
+    match Statement::parse(&signed.statement) {
+        Ok(s) => match ledger::lifecycle::case_of(&s.body) {
+            Some(case) => format!("{} of case {}", s.kind().name(), case.as_str()),
+            None => s.kind().name().to_owned(),
+        },
+        Err(_) => "a statement the notary will refuse".to_owned(),
+    }
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

@@ -35,7 +35,10 @@ pub fn with_added_extension(prefix: &Path, extension: &str) -> std::path::PathBu
 
 /// Writes `<prefix>.key` (0600) and `<prefix>.vkey` for a signer.
 pub fn write_key_pair(prefix: &Path, signer: &NoteSigner) -> io::Result<()> {
-    write_secret(&with_added_extension(prefix, "key"), &signer.encode_private())?;
+    write_secret(
+        &with_added_extension(prefix, "key"),
+        &signer.encode_private(),
+    )?;
     fs::write(
         with_added_extension(prefix, "vkey"),
         format!("{}\n", signer.verifier().encode()),

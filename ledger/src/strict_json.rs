@@ -157,12 +157,55 @@ fn classify(e: serde_json::Error) -> StrictJsonError {
 ///
 /// Two readers that follow the specs therefore agree on every document this
 /// accepts. Call [`check`] first: this does not repeat its rules.
-pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, serde_json::Error> {
+pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ShapeError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(Shaped(&mut de))?;
-    de.end()?;
+    let value = serde_path_to_error::deserialize(Shaped(&mut de)).map_err(|e| ShapeError {
+        path: e.path().to_string(),
+        error: e.into_inner(),
+    })?;
+    de.end().map_err(|error| ShapeError {
+        path: ".".into(),
+        error,
+    })?;
     Ok(value)
 }
+
+/// A document that is not of the expected shape, and where: the JSON path
+/// of the member that is wrong (`signer.key`, `data_items[2]`), so that a
+/// person can find it in what they wrote.
+#[derive(Debug)]
+pub struct ShapeError {
+    path: String,
+    error: serde_json::Error,
+}
+
+impl ShapeError {
+    /// The member's JSON path, `.` for the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path == "." {
+            return write!(f, "{}", self.error);
+        }
+        // The member's path says where; serde's line and column would count
+        // in a body parsed apart from its statement, or in a document the
+        // person did not write (`dept sign` builds the statement).
+        let message = self.error.to_string();
+        let position = format!(
+            " at line {} column {}",
+            self.error.line(),
+            self.error.column()
+        );
+        let message = message.strip_suffix(&position).unwrap_or(&message);
+        write!(f, "at `{}`: {message}", self.path)
+    }
+}
+
+impl std::error::Error for ShapeError {}
 
 /// A deserializer that passes on only the canonical shape of each type (see
 /// [`from_slice`]). It wraps every nested value the same way, except the

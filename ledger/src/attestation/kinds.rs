@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::error::AttestationError;
 use super::fields::*;
+use super::schema::{self, FieldSchema};
 
 macro_rules! bodies {
     ($( $(#[$doc:meta])* $variant:ident = $name:literal { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? } )*) => {
@@ -33,6 +34,28 @@ macro_rules! bodies {
 
             pub fn from_name(name: &str) -> Option<Kind> {
                 match name { $( $name => Some(Kind::$variant), )* _ => None }
+            }
+
+            fn members(self) -> Vec<schema::Member> {
+                match self {
+                    $( Kind::$variant => vec![ $( (
+                        stringify!($field),
+                        <$ty as FieldSchema>::schema(),
+                        <$ty as FieldSchema>::REQUIRED,
+                        <$ty as FieldSchema>::example(),
+                    ) ),* ], )*
+                }
+            }
+
+            /// The JSON Schema (2020-12) of this kind's body.
+            pub fn body_schema(self) -> Value {
+                schema::body_schema(self.name(), self.members())
+            }
+
+            /// A body of this kind that the parser accepts, with every
+            /// required member and no optional one: a template to edit.
+            pub fn example_body(self) -> Value {
+                schema::example_body(self.members())
             }
         }
 

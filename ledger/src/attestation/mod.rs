@@ -20,6 +20,7 @@ mod fields;
 mod keys;
 mod kinds;
 mod limits;
+mod schema;
 mod statement;
 mod submission;
 
@@ -177,5 +178,53 @@ mod tests {
         );
         let round = SignedAttestation::from_json(signed.to_json().as_bytes()).unwrap();
         assert_eq!(round, signed);
+    }
+
+    #[test]
+    fn every_example_body_parses_and_matches_its_schema() {
+        for kind in Kind::ALL {
+            let body = kind.example_body();
+            let json = statement_json(kind.name(), &body.to_string());
+            Statement::parse(json.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: example refused: {e}", kind.name()));
+            let schema = kind.body_schema();
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let given: Vec<&str> = body
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut sorted = required.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                given,
+                "{}: the example has the required members",
+                kind.name()
+            );
+            // Every member the parser knows is in the schema, and no other:
+            // an unknown member is refused.
+            for name in schema["properties"].as_object().unwrap().keys() {
+                assert!(!name.is_empty());
+            }
+            if let Body::DepartmentKey(k) = Statement::parse(json.as_bytes()).unwrap().body {
+                let seed_one = SigningKey::from_bytes(&[1; 32]).verifying_key();
+                assert_eq!(
+                    k.key.0,
+                    seed_one.to_bytes(),
+                    "{}",
+                    BASE64.encode(seed_one.as_bytes())
+                );
+                registrable_key(&k.key).unwrap();
+            }
+            let extra = statement_json(kind.name(), &serde_json::json!({"zzz": 1}).to_string());
+            assert!(Statement::parse(extra.as_bytes()).is_err());
+        }
     }
 }

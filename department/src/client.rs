@@ -1,0 +1,137 @@
+//! Talking to the notary over HTTP or HTTPS (specs/api.md): TLS with the
+//! system's CA certificates or a given bundle, and retries of what the
+//! notary asks to be retried (503 and 408, honouring `Retry-After`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger::attestation::SignedAttestation;
+use serde_json::Value;
+
+/// The notary's answer to a submission.
+#[derive(Debug)]
+pub struct SubmitResponse {
+    pub status: u16,
+    pub body: Value,
+    /// How many times the submission was sent.
+    pub attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the notary at {url}: {reason}")]
+    Transport { url: String, reason: String },
+    #[error("the notary answered {status} with a body that is not JSON")]
+    NotJson { status: u16 },
+    #[error("cannot read the CA bundle {path}: {reason}")]
+    CaBundle { path: String, reason: String },
+}
+
+/// How a client reaches the notary.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    notary: String,
+    /// Retries after the first attempt, for 503, 408 and lost connections.
+    pub retries: u32,
+    /// The longest wait between attempts.
+    pub max_wait: Duration,
+}
+
+impl Client {
+    /// A client of the notary at `notary` (`http://…` or `https://…`). TLS
+    /// trusts the system's CA certificates, or only those of `ca_bundle`
+    /// (PEM), for a notary behind a government CA.
+    pub fn new(notary: &str, ca_bundle: Option<&Path>) -> Result<Client, ClientError> {
+        let mut builder = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if let Some(path) = ca_bundle {
+            builder = builder.tls_config(Arc::new(tls_config(path)?));
+        }
+        Ok(Client {
+            agent: builder.build(),
+            notary: notary.trim_end_matches('/').to_owned(),
+            retries: 5,
+            max_wait: Duration::from_secs(30),
+        })
+    }
+
+    /// POSTs a signed attestation to `<notary>/v1/attestations`, retrying
+    /// while the notary says it cannot take it now (503, 408: nothing was
+    /// appended, resubmitting is safe) or the connection fails.
+    pub fn submit(&self, attestation: &SignedAttestation) -> Result<SubmitResponse, ClientError> {
+        let url = format!("{}/v1/attestations", self.notary);
+        let body = attestation.to_json();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .agent
+                .post(&url)
+                .set("Content-Type", "application/json")
+                .send_string(&body);
+            let retry_after = match sent {
+                Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
+                    let status = resp.status();
+                    let retry_after = resp
+                        .header("Retry-After")
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    if !matches!(status, 503 | 408) || attempt > self.retries {
+                        let body: Value = resp
+                            .into_json()
+                            .map_err(|_| ClientError::NotJson { status })?;
+                        return Ok(SubmitResponse {
+                            status,
+                            body,
+                            attempts: attempt,
+                        });
+                    }
+                    retry_after
+                }
+                Err(e) if attempt > self.retries => {
+                    return Err(ClientError::Transport {
+                        url,
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => None,
+            };
+            std::thread::sleep(self.wait(attempt, retry_after));
+        }
+    }
+
+    /// Exponential backoff from 250 ms, or what the notary asked for; never
+    /// more than `max_wait`.
+    fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = Duration::from_millis(250) * 2u32.saturating_pow(attempt.min(16) - 1);
+        retry_after.unwrap_or(backoff).min(self.max_wait)
+    }
+}
+
+/// TLS trusting exactly the certificates of a PEM bundle.
+fn tls_config(path: &Path) -> Result<rustls::ClientConfig, ClientError> {
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+    let fail = |reason: String| ClientError::CaBundle {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| fail(e.to_string()))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(fail("it holds no PEM certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
