@@ -56,7 +56,11 @@ impl<T: Read + Write + Send> Stream for T {}
 
 impl Proxy {
     /// Proxies to the notary at `upstream` (`http://host:port`).
-    pub fn start(upstream: &str, tls: Option<Arc<rustls::ServerConfig>>, refuse_first: usize) -> Proxy {
+    pub fn start(
+        upstream: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        refuse_first: usize,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let url = match tls {

@@ -252,28 +252,68 @@ fn dept_says_what_became_of_each_attestation() {
     let policy = setup.data().join("policy.txt");
     let policy = policy.to_str().unwrap();
     let url = notary.url.as_str();
-    assert_ok(&dept(dir, &["keygen", "--name", "gd.rst", "--out", "gd.rst"], None));
+    assert_ok(&dept(
+        dir,
+        &["keygen", "--name", "gd.rst", "--out", "gd.rst"],
+        None,
+    ));
     std::fs::create_dir(dir.join("registry")).unwrap();
 
     // The department's registration, its body from standard input.
     let body = r#"{"id":"gd.rst","name":"省人社厅","roles":["provider"],"jurisdiction":"广东省"}"#;
     let out = dept(
         dir,
-        &["sign", "--key", "root.key", "--policy", policy, "--kind", "department", "--body", "@-", "--out", "registry/1-department.json"],
+        &[
+            "sign",
+            "--key",
+            "root.key",
+            "--policy",
+            policy,
+            "--kind",
+            "department",
+            "--body",
+            "@-",
+            "--out",
+            "registry/1-department.json",
+        ],
         Some(body.as_bytes()),
     );
     assert_ok(&out);
     // A key made for a misspelt name is not registered to another.
-    assert_ok(&dept(dir, &["keygen", "--name", "gd.rsst", "--out", "typo"], None));
+    assert_ok(&dept(
+        dir,
+        &["keygen", "--name", "gd.rsst", "--out", "typo"],
+        None,
+    ));
     let out = dept(
         dir,
-        &["register", "--key", "root.key", "--policy", policy, "--vkey", "typo.vkey", "--department", "gd.rst"],
+        &[
+            "register",
+            "--key",
+            "root.key",
+            "--policy",
+            policy,
+            "--vkey",
+            "typo.vkey",
+            "--department",
+            "gd.rst",
+        ],
         None,
     );
     assert_user_error(&out, "is the key of gd.rsst, not gd.rst");
     let out = dept(
         dir,
-        &["register", "--key", "root.key", "--policy", policy, "--vkey", "gd.rst.vkey", "--out", "registry/2-key.json"],
+        &[
+            "register",
+            "--key",
+            "root.key",
+            "--policy",
+            policy,
+            "--vkey",
+            "gd.rst.vkey",
+            "--out",
+            "registry/2-key.json",
+        ],
         None,
     );
     assert_ok(&out);
@@ -284,45 +324,102 @@ fn dept_says_what_became_of_each_attestation() {
     // A folder, submitted at once: one line per attestation and a total.
     let out = dept(
         dir,
-        &["submit", "--notary", url, "--policy", policy, "registry", "--out", "receipts"],
+        &[
+            "submit", "--notary", url, "--policy", policy, "registry", "--out", "receipts",
+        ],
         None,
     );
     assert_ok(&out);
     let err = stderr(&out);
-    assert!(err.contains("registry/1-department.json: notarised as entry 0 (department)"), "{err}");
-    assert!(err.contains("registry/2-key.json: notarised as entry 1 (department_key)"), "{err}");
+    assert!(
+        err.contains("registry/1-department.json: notarised as entry 0 (department)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("registry/2-key.json: notarised as entry 1 (department_key)"),
+        "{err}"
+    );
     assert!(err.contains("2 notarised, 0 refused, of 2"), "{err}");
     assert!(dir.join("receipts/2-key.json").is_file());
 
     // Submitted again, with --out: said so, and the original entry.
     let out = dept(
         dir,
-        &["submit", "--notary", url, "registry/1-department.json", "--out", "again.json"],
+        &[
+            "submit",
+            "--notary",
+            url,
+            "registry/1-department.json",
+            "--out",
+            "again.json",
+        ],
         None,
     );
     assert_ok(&out);
-    assert!(stderr(&out).contains("already notarised as entry 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already notarised as entry 0"),
+        "{}",
+        stderr(&out)
+    );
 
     // A body file given without @, then with a byte order mark.
     let catalog = r#"{"item":"rst/x","name":"社保缴费记录","data_items":["缴费月份"],"format":"JSON","update_frequency":"每日","share_attribute":"unconditional","sharing_method":"service_interface","classification":"二级"}"#;
-    std::fs::write(dir.join("catalog.json"), [&b"\xEF\xBB\xBF"[..], catalog.as_bytes()].concat()).unwrap();
+    std::fs::write(
+        dir.join("catalog.json"),
+        [&b"\xEF\xBB\xBF"[..], catalog.as_bytes()].concat(),
+    )
+    .unwrap();
     let sign_catalog = |body: &str| {
-        dept(dir, &["sign", "--key", "gd.rst.key", "--policy", policy, "--kind", "catalog_entry", "--body", body], None)
+        dept(
+            dir,
+            &[
+                "sign",
+                "--key",
+                "gd.rst.key",
+                "--policy",
+                policy,
+                "--kind",
+                "catalog_entry",
+                "--body",
+                body,
+            ],
+            None,
+        )
     };
     assert_user_error(&sign_catalog("catalog.json"), "--body @catalog.json");
     let out = sign_catalog("@catalog.json");
     assert_ok(&out);
     // Submitted from standard input: the receipt on stdout, a line on stderr.
-    let out = dept(dir, &["submit", "--notary", url, "--policy", policy, "-"], Some(&out.stdout));
+    let out = dept(
+        dir,
+        &["submit", "--notary", url, "--policy", policy, "-"],
+        Some(&out.stdout),
+    );
     assert_ok(&out);
-    assert!(stderr(&out).contains("(stdin): notarised as entry 2 (catalog_entry)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(stdin): notarised as entry 2 (catalog_entry)"),
+        "{}",
+        stderr(&out)
+    );
     let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(receipt["index"], 2);
 
     // Mistakes: a time in seconds, a member of the wrong type.
     let out = dept(
         dir,
-        &["sign", "--key", "gd.rst.key", "--policy", policy, "--kind", "approval", "--body", r#"{"case":"c9"}"#, "--signed-at", "1764201600"],
+        &[
+            "sign",
+            "--key",
+            "gd.rst.key",
+            "--policy",
+            policy,
+            "--kind",
+            "approval",
+            "--body",
+            r#"{"case":"c9"}"#,
+            "--signed-at",
+            "1764201600",
+        ],
         None,
     );
     assert_user_error(&out, "looks like seconds");
@@ -332,27 +429,55 @@ fn dept_says_what_became_of_each_attestation() {
     // A refusal: its status, code and message; exit 1.
     let out = dept(
         dir,
-        &["sign", "--key", "gd.rst.key", "--policy", policy, "--kind", "approval", "--body", r#"{"case":"c9"}"#],
+        &[
+            "sign",
+            "--key",
+            "gd.rst.key",
+            "--policy",
+            policy,
+            "--kind",
+            "approval",
+            "--body",
+            r#"{"case":"c9"}"#,
+        ],
         None,
     );
     assert_ok(&out);
     let out = dept(dir, &["submit", "--notary", url, "-"], Some(&out.stdout));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("refused (422 unknown_case)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused (422 unknown_case)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn dept_templates_schemas_and_digests() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    assert_ok(&dept(dir, &["keygen", "--name", "gd.rst", "--out", "k"], None));
+    assert_ok(&dept(
+        dir,
+        &["keygen", "--name", "gd.rst", "--out", "k"],
+        None,
+    ));
     for kind in ledger::attestation::Kind::ALL {
         let template = dept(dir, &["template", kind.name()], None);
         assert_ok(&template);
         let body = String::from_utf8(template.stdout).unwrap();
         let out = dept(
             dir,
-            &["sign", "--key", "k.key", "--log", "x.gov.cn/share-audit/2026", "--kind", kind.name(), "--body", &body],
+            &[
+                "sign",
+                "--key",
+                "k.key",
+                "--log",
+                "x.gov.cn/share-audit/2026",
+                "--kind",
+                kind.name(),
+                "--body",
+                &body,
+            ],
             None,
         );
         assert_ok(&out);
@@ -360,7 +485,10 @@ fn dept_templates_schemas_and_digests() {
         let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
         let template: serde_json::Value = serde_json::from_str(&body).unwrap();
         for member in schema["required"].as_array().unwrap() {
-            assert!(template.get(member.as_str().unwrap()).is_some(), "{kind:?} {member}");
+            assert!(
+                template.get(member.as_str().unwrap()).is_some(),
+                "{kind:?} {member}"
+            );
         }
     }
     assert_user_error(&dept(dir, &["template", "wiretap"], None), "unknown kind");
@@ -376,7 +504,10 @@ fn dept_templates_schemas_and_digests() {
     let salted = dept(dir, &["digest", "--salt", "salt", "-"], Some(b"a,b\n1,2\n"));
     assert_eq!(
         stdout(&salted).trim(),
-        format!("sha256:{}", hex(&ledger::hashing::sha256(b"0123456789abcdefa,b\n1,2\n")))
+        format!(
+            "sha256:{}",
+            hex(&ledger::hashing::sha256(b"0123456789abcdefa,b\n1,2\n"))
+        )
     );
 }
 
@@ -386,7 +517,17 @@ fn registration_of(setup: &Setup, dir: &Path) -> Vec<u8> {
     let policy = setup.data().join("policy.txt");
     let out = dept(
         dir,
-        &["sign", "--key", "root.key", "--policy", policy.to_str().unwrap(), "--kind", "department", "--body", r#"{"id":"gd.rst","name":"人社厅","roles":["provider"],"jurisdiction":"广东省"}"#],
+        &[
+            "sign",
+            "--key",
+            "root.key",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--kind",
+            "department",
+            "--body",
+            r#"{"id":"gd.rst","name":"人社厅","roles":["provider"],"jurisdiction":"广东省"}"#,
+        ],
         None,
     );
     assert_ok(&out);
@@ -404,26 +545,67 @@ fn dept_reaches_a_notary_behind_tls_and_retries_when_it_is_busy() {
     let attestation = registration_of(&setup, dir);
 
     // The test CA is not the system's: refused, and said why.
-    let out = dept(dir, &["submit", "--notary", &front.url, "--retries", "0", "-"], Some(&attestation));
+    let out = dept(
+        dir,
+        &["submit", "--notary", &front.url, "--retries", "0", "-"],
+        Some(&attestation),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot reach the notary"), "{}", stderr(&out));
-    assert!(stderr(&out).to_lowercase().contains("certificate"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach the notary"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
 
     // Trusting the bundle: the first two answers are 503, the third a receipt.
     let out = dept(
         dir,
-        &["submit", "--notary", &front.url, "--ca", "ca.pem", "--retries", "3", "-"],
+        &[
+            "submit",
+            "--notary",
+            &front.url,
+            "--ca",
+            "ca.pem",
+            "--retries",
+            "3",
+            "-",
+        ],
         Some(&attestation),
     );
     assert_ok(&out);
-    assert!(stderr(&out).contains("notarised as entry 0"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("after 3 attempts"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("notarised as entry 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("after 3 attempts"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(front.refused.load(std::sync::atomic::Ordering::SeqCst), 2);
 
     // Out of retries: the notary's 503, as a refusal.
     let busy = proxy::Proxy::start(&notary.url, None, 5);
-    let out = dept(dir, &["submit", "--notary", &busy.url, "--retries", "1", "-"], Some(&attestation));
+    let out = dept(
+        dir,
+        &["submit", "--notary", &busy.url, "--retries", "1", "-"],
+        Some(&attestation),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("refused (503 overloaded)"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("after 2 attempts"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused (503 overloaded)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("after 2 attempts"),
+        "{}",
+        stderr(&out)
+    );
 }

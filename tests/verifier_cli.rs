@@ -200,3 +200,120 @@ fn consistency_of_two_checkpoints() {
     ]);
     assert_eq!(out.status.code(), Some(1), "a wrong proof is refused");
 }
+
+#[test]
+fn the_report_shows_what_an_auditor_needs() {
+    let (receipt, policy) = (
+        examples().join("receipt.json"),
+        examples().join("policy.txt"),
+    );
+    let out = verifier(&["receipt", path(&receipt), "--policy", path(&policy)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "notarised 2025-11-27 08:00:02.100 CST",
+        "(2025-11-27T00:00:02.100Z)",
+        "department  gd.rst",
+        "step        catalog_entry",
+        "\"item\": \"rst/shebao-jiaofei\"",
+        "entry 0 (department) signed by gd.zsj.root",
+        "entry 1 (department_key) signed by gd.zsj.root",
+        "signed by example.gov.cn/share-audit/2026+",
+    ] {
+        assert!(text.contains(part), "{part:?} not in:\n{text}");
+    }
+    let out = verifier(&["--json", "receipt", "-", "--policy", path(&policy)]);
+    assert_eq!(out.status.code(), Some(1), "an empty input is no receipt");
+    let out = std::process::Command::new(binary("verifier"))
+        .args(["--json", "receipt", "-", "--policy", path(&policy)])
+        .stdin(std::fs::File::open(&receipt).unwrap())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["statement"]["body"]["item"], "rst/shebao-jiaofei");
+    assert_eq!(report["evidence"][1]["kind"], "department_key");
+    assert_eq!(report["notarised_at_utc"], "2025-11-27T00:00:02.100Z");
+    assert_eq!(
+        report["checkpoint"]["signed_by"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn several_receipts_at_once_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(examples().join("receipt.json")).unwrap();
+    std::fs::write(dir.path().join("a.json"), &good).unwrap();
+    let mut bad: Value = serde_json::from_slice(&good).unwrap();
+    bad["index"] = 1.into();
+    std::fs::write(dir.path().join("b.json"), bad.to_string()).unwrap();
+    let policy = examples().join("policy.txt");
+    let out = verifier(&["receipt", path(dir.path()), "--policy", path(&policy)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a.json: VALID: entry 2"), "{text}");
+    assert!(text.contains("b.json: INVALID"), "{text}");
+    assert!(text.contains("1 valid, 1 invalid, of 2"), "{text}");
+    let out = verifier(&[
+        "--json",
+        "receipt",
+        path(dir.path()),
+        "--policy",
+        path(&policy),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["counts"]["invalid"], 1);
+    assert_eq!(report["receipts"][1]["error"], "index_mismatch");
+}
+
+#[test]
+fn a_receipt_of_another_notary_names_its_key_and_the_trusted_ones() {
+    // The example's policy with another log key under the same origin.
+    let other =
+        ledger::note::NoteSigner::new("example.gov.cn/share-audit/2026", ed25519_dalek_key())
+            .unwrap();
+    let example = std::fs::read_to_string(examples().join("policy.txt")).unwrap();
+    let policy: String = example
+        .lines()
+        .map(|l| {
+            if l.starts_with("log ") {
+                format!("log {}\n", other.verifier().encode())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = dir.path().join("policy.txt");
+    std::fs::write(&policy_file, policy).unwrap();
+    let receipt = examples().join("receipt.json");
+    let out = verifier(&[
+        "--json",
+        "receipt",
+        path(&receipt),
+        "--policy",
+        path(&policy_file),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let signed_by = report["signed_by"][0].as_str().unwrap().to_owned();
+    let trusted = report["trusted"][0].as_str().unwrap().to_owned();
+    assert!(signed_by.starts_with("example.gov.cn/share-audit/2026+"));
+    assert_eq!(
+        trusted,
+        format!(
+            "example.gov.cn/share-audit/2026+{:08x}",
+            other.verifier().key_id
+        )
+    );
+    assert_ne!(signed_by, trusted);
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        message.contains(&signed_by) && message.contains(&trusted),
+        "{message}"
+    );
+}
+
+fn ed25519_dalek_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32])
+}

@@ -18,17 +18,33 @@ const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
 /// A time in milliseconds since the Unix epoch as people read it here:
 /// `2026-11-27 22:07:06.123 CST` (China Standard Time, UTC+8).
 pub fn cst(ms: u64) -> String {
+    let (date, time) = date_and_time(ms, CST_OFFSET_MS);
+    format!("{date} {time} CST")
+}
+
+/// The same instant in UTC, RFC 3339: `2026-11-27T14:07:06.123Z`, for
+/// readers elsewhere and for machines.
+pub fn utc(ms: u64) -> String {
+    let (date, time) = date_and_time(ms, 0);
+    format!("{date}T{time}Z")
+}
+
+/// `YYYY-MM-DD` and `HH:MM:SS.mmm` of an instant at a fixed offset.
+fn date_and_time(ms: u64, offset_ms: i64) -> (String, String) {
     // In i128: any u64 a forged entry may carry must print, not overflow.
-    let local = i128::from(ms) + i128::from(CST_OFFSET_MS);
+    let local = i128::from(ms) + i128::from(offset_ms);
     let days = local.div_euclid(86_400_000) as i64;
     let in_day = local.rem_euclid(86_400_000) as i64;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03} CST",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            in_day / 3_600_000,
+            in_day / 60_000 % 60,
+            in_day / 1000 % 60,
+            in_day % 1000
+        ),
     )
 }
 
@@ -62,5 +78,11 @@ mod tests {
         assert_eq!(cst(951_753_600_000), "2000-02-29 00:00:00.000 CST");
         // The largest time an entry can carry still prints.
         assert_eq!(cst(u64::MAX), "584556019-04-03 22:25:51.615 CST");
+    }
+
+    #[test]
+    fn utc_is_rfc_3339() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(1_764_259_200_000), "2025-11-27T16:00:00.000Z");
     }
 }
