@@ -470,6 +470,45 @@ fn dept_says_what_became_of_each_attestation() {
         "{}",
         stderr(&out)
     );
+
+    // In Chinese: by option, or by the locale; the code stays the same.
+    let approval = dept(
+        dir,
+        &[
+            "sign",
+            "--key",
+            "gd.rst.key",
+            "--policy",
+            policy,
+            "--kind",
+            "approval",
+            "--body",
+            r#"{"case":"c9"}"#,
+        ],
+        None,
+    );
+    let out = dept(
+        dir,
+        &["--lang", "zh", "submit", "--notary", url, "-"],
+        Some(&approval.stdout),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("被拒绝（422 unknown_case）：案件 c9 不存在"),
+        "{err}"
+    );
+    let out = Command::new(binary("dept"))
+        .args(["submit", "--notary", url, "registry/1-department.json"])
+        .current_dir(dir)
+        .env("LANG", "zh_CN.UTF-8")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("此前已公证为第 0 条"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -317,3 +317,51 @@ fn a_receipt_of_another_notary_names_its_key_and_the_trusted_ones() {
 fn ed25519_dalek_key() -> ed25519_dalek::SigningKey {
     ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32])
 }
+
+#[test]
+fn reports_in_chinese_keep_their_codes() {
+    let (receipt, policy) = (
+        examples().join("receipt.json"),
+        examples().join("policy.txt"),
+    );
+    let out = verifier(&[
+        "--lang",
+        "zh",
+        "receipt",
+        path(&receipt),
+        "--policy",
+        path(&policy),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("有效：第 2 条（catalog_entry），由 gd.rst 签署"),
+        "{text}"
+    );
+    assert!(text.contains("公证时间"), "{text}");
+    let mut bad: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    bad["index"] = 1.into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, bad.to_string()).unwrap();
+    let out = verifier(&[
+        "--lang",
+        "zh",
+        "receipt",
+        path(&file),
+        "--policy",
+        path(&policy),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("无效："));
+    let out = verifier(&[
+        "--lang",
+        "zh",
+        "--json",
+        "receipt",
+        path(&file),
+        "--policy",
+        path(&policy),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "index_mismatch");
+}

@@ -37,6 +37,8 @@ pub struct Client {
     pub retries: u32,
     /// The longest wait between attempts.
     pub max_wait: Duration,
+    /// The language the notary writes refusal messages in.
+    pub lang: ledger::lang::Lang,
 }
 
 impl Client {
@@ -55,6 +57,7 @@ impl Client {
             notary: notary.trim_end_matches('/').to_owned(),
             retries: 5,
             max_wait: Duration::from_secs(30),
+            lang: ledger::lang::Lang::En,
         })
     }
 
@@ -71,6 +74,7 @@ impl Client {
                 .agent
                 .post(&url)
                 .set("Content-Type", "application/json")
+                .set("Accept-Language", self.lang.tag())
                 .send_string(&body);
             let retry_after = match sent {
                 Ok(resp) | Err(ureq::Error::Status(_, resp)) => {

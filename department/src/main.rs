@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use department::{keyfile, load_key, now_ms, Client, DepartmentKey};
 use ledger::attestation::{Kind, SignedAttestation, Statement};
+use ledger::lang::Lang;
 use ledger::policy::Policy;
 use serde_json::json;
 
@@ -19,8 +20,15 @@ use serde_json::json;
     after_help = "Files may be given as `-` for standard input. Times are milliseconds since the Unix epoch."
 )]
 struct Cli {
+    /// Language of the messages: en or zh (default: the locale's).
+    #[arg(long, global = true, value_parser = parse_lang)]
+    lang: Option<Lang>,
     #[command(subcommand)]
     command: Command,
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("{s:?}: messages are in en or zh"))
 }
 
 /// Where the statement is for: a log origin, or the policy that names it.
@@ -212,7 +220,16 @@ fn read_body(arg: &str) -> Result<serde_json::Value> {
     })
 }
 
+/// Why a statement was not signed, in `lang`.
+fn not_signed(e: ledger::attestation::AttestationError, lang: Lang) -> anyhow::Error {
+    match lang {
+        Lang::En => anyhow!("statement refused before signing: {e}"),
+        Lang::Zh => anyhow!("签署前检查未通过：{}", e.message(lang)),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    let lang = cli.lang.unwrap_or_else(Lang::from_env);
     match cli.command {
         Command::Keygen { name, out } => {
             let (key, signer) =
@@ -265,7 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let signed = root
                 .sign(&origin, Kind::DepartmentKey, body, now_ms())
-                .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
+                .map_err(|e| not_signed(e, lang))?;
             write_or_print(&out, &signed.to_json())?;
         }
         Command::Sign {
@@ -282,7 +299,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let body = read_body(&body)?;
             let signed = key
                 .sign(&origin, kind, body, signed_at.unwrap_or_else(now_ms))
-                .map_err(|e| anyhow!("statement refused before signing: {e}"))?;
+                .map_err(|e| not_signed(e, lang))?;
             write_or_print(&out, &signed.to_json())?;
         }
         Command::Submit {
@@ -292,7 +309,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ca,
             retries,
             out,
-        } => return submit(&notary, &inputs, policy, ca, retries, out),
+        } => return submit(&notary, &inputs, policy, ca, retries, out, lang),
         Command::Template { kind } => {
             let body = parse_kind(&kind)?.example_body();
             cli::outln!("{}", serde_json::to_string_pretty(&body)?);
@@ -357,6 +374,7 @@ fn submit(
     ca: Option<PathBuf>,
     retries: u32,
     out: Option<PathBuf>,
+    lang: Lang,
 ) -> Result<ExitCode> {
     let policy = policy.as_deref().map(Policy::read).transpose()?;
     let files = expand(inputs)?;
@@ -369,6 +387,7 @@ fn submit(
     }
     let mut client = Client::new(notary, ca.as_deref())?;
     client.retries = retries;
+    client.lang = lang;
     let (mut notarised, mut refused) = (0, 0);
     for file in &files {
         let shown = if file == "-" {
@@ -379,11 +398,12 @@ fn submit(
         let bytes = read_input(file)?;
         let signed = SignedAttestation::from_json(without_bom(&bytes))
             .map_err(|e| anyhow!("{shown}: not a signed attestation: {e}"))?;
-        let about = describe(&signed);
+        let about = describe(&signed, lang);
         let resp = client.submit(&signed)?;
-        let tries = match resp.attempts {
-            1 => String::new(),
-            n => format!(" (after {n} attempts)"),
+        let tries = match (resp.attempts, lang) {
+            (1, _) => String::new(),
+            (n, Lang::En) => format!(" (after {n} attempts)"),
+            (n, Lang::Zh) => format!("（第 {n} 次尝试）"),
         };
         match resp.status {
             200 | 201 => {
@@ -402,35 +422,45 @@ fn submit(
                     (out, _) => out.clone(),
                 };
                 write_or_print(&target, &receipt.to_json_pretty())?;
-                let kept = target
-                    .map(|t| format!("; receipt in {}", t.display()))
-                    .unwrap_or_default();
-                if resp.status == 201 {
-                    cli::errln!(
-                        "{shown}: notarised as entry {} ({about}){tries}{kept}",
-                        receipt.index
-                    );
-                } else {
-                    cli::errln!(
-                        "{shown}: already notarised as entry {} ({about}): submitted before, this is its receipt{tries}{kept}",
-                        receipt.index
-                    );
+                let kept = match (target, lang) {
+                    (None, _) => String::new(),
+                    (Some(t), Lang::En) => format!("; receipt in {}", t.display()),
+                    (Some(t), Lang::Zh) => format!("；收据保存在 {}", t.display()),
+                };
+                let index = receipt.index;
+                match (resp.status, lang) {
+                    (201, Lang::En) => {
+                        cli::errln!("{shown}: notarised as entry {index} ({about}){tries}{kept}")
+                    }
+                    (201, Lang::Zh) => {
+                        cli::errln!("{shown}：已公证为第 {index} 条（{about}）{tries}{kept}")
+                    }
+                    (_, Lang::En) => cli::errln!(
+                        "{shown}: already notarised as entry {index} ({about}): submitted before, this is its receipt{tries}{kept}"
+                    ),
+                    (_, Lang::Zh) => cli::errln!(
+                        "{shown}：此前已公证为第 {index} 条（{about}）：重复提交，这是原条目的收据{tries}{kept}"
+                    ),
                 }
                 notarised += 1;
             }
             status => {
                 let code = resp.body["error"].as_str().unwrap_or("?");
                 let message = resp.body["message"].as_str().unwrap_or("");
-                cli::errln!("{shown}: refused ({status} {code}): {message}{tries}");
+                match lang {
+                    Lang::En => cli::errln!("{shown}: refused ({status} {code}): {message}{tries}"),
+                    Lang::Zh => cli::errln!("{shown}：被拒绝（{status} {code}）：{message}{tries}"),
+                }
                 refused += 1;
             }
         }
     }
     if several {
-        cli::errln!(
-            "{notarised} notarised, {refused} refused, of {}",
-            files.len()
-        );
+        let total = files.len();
+        match lang {
+            Lang::En => cli::errln!("{notarised} notarised, {refused} refused, of {total}"),
+            Lang::Zh => cli::errln!("共 {total} 条：{notarised} 条已公证，{refused} 条被拒绝"),
+        }
     }
     Ok(if refused == 0 {
         ExitCode::SUCCESS
@@ -440,13 +470,18 @@ fn submit(
 }
 
 /// "approval of case GD-1", for the summary line.
-fn describe(signed: &SignedAttestation) -> String {
-    match Statement::parse(&signed.statement) {
-        Ok(s) => match ledger::lifecycle::case_of(&s.body) {
-            Some(case) => format!("{} of case {}", s.kind().name(), case.as_str()),
-            None => s.kind().name().to_owned(),
-        },
-        Err(_) => "a statement the notary will refuse".to_owned(),
+fn describe(signed: &SignedAttestation, lang: Lang) -> String {
+    let Ok(s) = Statement::parse(&signed.statement) else {
+        return match lang {
+            Lang::En => "a statement the notary will refuse".to_owned(),
+            Lang::Zh => "一条公证服务将拒绝的语句".to_owned(),
+        };
+    };
+    let kind = s.kind().name();
+    match (ledger::lifecycle::case_of(&s.body), lang) {
+        (Some(case), Lang::En) => format!("{kind} of case {}", case.as_str()),
+        (Some(case), Lang::Zh) => format!("案件 {} 的 {kind}", case.as_str()),
+        (None, _) => kind.to_owned(),
     }
 }
 

@@ -20,6 +20,7 @@
 //! | [`policy`] | the verifier's trust policy | policy.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
+//! | [`lang`] | the languages of messages people read (English, Chinese) | api.md |
 //! | [`time`] | the wall clock, and times shown to people in China Standard Time | notary.md |
 //! | `store` (feature `store`) | the RocksDB log | notary.md |
 //! | `append` (feature `store`) | the append path: decide, write, sign, answer | notary.md |
@@ -31,6 +32,7 @@ pub mod entry;
 pub mod frontier;
 pub mod hashing;
 pub mod keyfile;
+pub mod lang;
 pub mod lifecycle;
 pub mod note;
 pub mod policy;

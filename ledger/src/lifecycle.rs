@@ -17,6 +17,7 @@
 //!   its requester records usage, disposes, …).
 
 use crate::attestation::{Body, Id, Origin, PublicKey, Role, Statement};
+use crate::lang::Lang;
 use crate::registry::{
     CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, RegistryView, Revocation,
     TrustRoots,
@@ -140,6 +141,98 @@ impl Refusal {
 
     pub fn class(&self) -> RefusalClass {
         self.describe().1
+    }
+
+    /// The refusal as people read it, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Zh => self.zh(),
+        }
+    }
+
+    fn zh(&self) -> String {
+        let party = |p: &str| match p {
+            "provider" => "提供部门",
+            "requester" => "需求部门",
+            _ => "提供部门（或主管部门）",
+        };
+        match self {
+            Refusal::WrongLog { expected, got } => {
+                format!("该语句属于日志 {got}，而本日志为 {expected}")
+            }
+            Refusal::SignedInFuture { signed_at, time } => format!(
+                "语句声明的签署时间 {} 比公证时间 {} 晚 5 分钟以上",
+                cst(*signed_at),
+                cst(*time)
+            ),
+            Refusal::SignedTooLongAgo { signed_at, time } => format!(
+                "语句声明的签署时间 {} 比公证时间 {} 早 24 小时以上；请重新签署",
+                cst(*signed_at),
+                cst(*time)
+            ),
+            Refusal::NotRoot { kind } => format!("{kind} 条目必须由信任策略中的根密钥签署"),
+            Refusal::RootSignsOnlyRegistry { kind } => {
+                format!("根密钥只签署登记类条目，不能签署 {kind}")
+            }
+            Refusal::UnknownDepartment(d) => format!("部门 {d} 尚未登记"),
+            Refusal::UnknownKey => "该密钥未登记给任何部门".to_owned(),
+            Refusal::KeyOfOtherDepartment {
+                claimed,
+                registered_to,
+            } => format!("该密钥登记给部门 {registered_to}，而不是 {claimed}"),
+            Refusal::KeyRevoked(d, index) => format!("{d} 的签名密钥已由第 {index} 条撤销"),
+            Refusal::KeyNotYetValid {
+                department,
+                valid_from,
+            } => format!("{department} 的签名密钥自 {} 起才有效", cst(*valid_from)),
+            Refusal::KeyExpired {
+                department,
+                valid_until,
+            } => format!("{department} 的签名密钥已于 {} 失效", cst(*valid_until)),
+            Refusal::KeyAlreadyRegistered(d) => format!("该密钥已登记给部门 {d}"),
+            Refusal::KeyAlreadyRevoked => "该密钥已被撤销".to_owned(),
+            Refusal::ReservedForRoot(what) => format!(
+                "{}属于信任策略中的根，不能登记给部门",
+                if *what == "the name" {
+                    "该名称"
+                } else {
+                    "该密钥"
+                }
+            ),
+            Refusal::EmptyValidityWindow {
+                valid_from,
+                valid_until,
+            } => format!(
+                "密钥的有效期为空：valid_until {} 不晚于 valid_from {}",
+                cst(*valid_until),
+                cst(*valid_from)
+            ),
+            Refusal::WeakKey => {
+                "该密钥不是可用的 Ed25519 公钥（无效、小阶或含挠点分量）".to_owned()
+            }
+            Refusal::MissingRole {
+                department,
+                role,
+                kind,
+            } => format!("部门 {department} 没有签署 {kind} 所需的 {role} 角色"),
+            Refusal::UnknownItem(item) => format!("目录项 {item} 不存在"),
+            Refusal::ItemOfOtherProvider { item, provider } => {
+                format!("目录项 {item} 属于提供部门 {provider}")
+            }
+            Refusal::UnknownCase(case) => format!("案件 {case} 不存在（尚无申请创建该案件）"),
+            Refusal::CaseExists(case) => format!("案件 {case} 已存在"),
+            Refusal::SelfApplication => "部门不能申请共享本部门自己的数据".to_owned(),
+            Refusal::NotCaseParty {
+                kind,
+                case,
+                party: p,
+                expected,
+            } => format!(
+                "案件 {case} 的 {kind} 必须由该案件的{} {expected} 签署",
+                party(p)
+            ),
+        }
     }
 }
 

@@ -69,6 +69,36 @@ impl VerifyError {
         }
     }
 
+    /// The error as people read it, in `lang`. (The details of a malformed
+    /// receipt, from the parsers, stay in English.)
+    pub fn message(&self, lang: ledger::lang::Lang) -> String {
+        match (self, lang) {
+            (_, ledger::lang::Lang::En) => self.to_string(),
+            (
+                VerifyError::UntrustedCheckpoint {
+                    index,
+                    origin,
+                    signed_by,
+                    trusted,
+                },
+                _,
+            ) => format!(
+                "第 {index} 条的收据：其检查点由 {} 签署，不是信任策略信任的密钥；策略对日志 {origin} 信任的是 {}：该收据来自另一个公证服务，或该策略不是本日志的策略",
+                list(signed_by),
+                list(trusted)
+            ),
+            (VerifyError::Receipt(ReceiptError::NotPermitted { index, refusal }), lang) => {
+                format!("第 {index} 条不为其依据所允许：{}", refusal.message(lang))
+            }
+            (VerifyError::Receipt(e), _) => format!("收据无效：{e}"),
+            (VerifyError::Checkpoint { which, source }, _) => {
+                format!("{} 检查点无效：{source}", if *which == "old" { "旧" } else { "新" })
+            }
+            (VerifyError::ProofLine { line, source }, _) => format!("证明第 {line} 行：{source}"),
+            (VerifyError::Consistency(e), _) => format!("一致性证明不成立：{e}"),
+        }
+    }
+
     /// The error as `--json` shows it.
     pub fn to_json(&self) -> Value {
         let mut out = json!({ "valid": false, "error": self.code(), "message": self.to_string() });

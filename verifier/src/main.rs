@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ledger::lang::Lang;
 use ledger::policy::Policy;
 use serde_json::json;
 
@@ -21,6 +22,9 @@ struct Cli {
     /// Print one JSON object instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Language of the messages: en or zh (default: the locale's).
+    #[arg(long, global = true, value_parser = parse_lang)]
+    lang: Option<Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,6 +52,59 @@ enum Command {
 }
 
 struct Usage(String);
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("{s:?}: messages are in en or zh"))
+}
+
+/// The words of the text report, in each language.
+struct Words {
+    valid: &'static str,
+    invalid: &'static str,
+    /// After "VALID"/"INVALID".
+    colon: &'static str,
+    labels: [&'static str; 9],
+}
+
+const EN: Words = Words {
+    valid: "VALID",
+    invalid: "INVALID",
+    colon: ": ",
+    labels: [
+        "notarised",
+        "signed at",
+        "department",
+        "case",
+        "step",
+        "statement",
+        "evidence",
+        "checkpoint",
+        "(the department's claim)",
+    ],
+};
+const ZH: Words = Words {
+    valid: "有效",
+    invalid: "无效",
+    colon: "：",
+    labels: [
+        "公证时间",
+        "签署时间",
+        "部门",
+        "案件",
+        "环节",
+        "语句",
+        "依据",
+        "检查点",
+        "（部门自述）",
+    ],
+};
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
 
 fn read(path: &Path) -> Result<Vec<u8>, Usage> {
     if path == Path::new("-") {
@@ -90,68 +147,92 @@ fn receipt_files(inputs: &[String]) -> Result<Vec<PathBuf>, Usage> {
 
 /// Text for one verified receipt: the line it always had, then what an
 /// auditor reads in it.
-fn print_receipt(report: &serde_json::Value) {
+fn print_receipt(report: &serde_json::Value, lang: Lang) {
     let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
-    cli::outln!(
-        "VALID: entry {} ({}) signed by {}, notarised {}, in checkpoint {} of size {}",
-        report["index"],
-        s(&report["kind"]),
-        s(&report["department"]),
-        s(&report["notarised_at"]),
-        s(&report["checkpoint"]["origin"]),
-        report["checkpoint"]["size"]
+    let w = words(lang);
+    let [notarised, signed_at, department, case, step, statement, evidence, checkpoint, claim] =
+        w.labels;
+    match lang {
+        Lang::En => cli::outln!(
+            "VALID: entry {} ({}) signed by {}, notarised {}, in checkpoint {} of size {}",
+            report["index"],
+            s(&report["kind"]),
+            s(&report["department"]),
+            s(&report["notarised_at"]),
+            s(&report["checkpoint"]["origin"]),
+            report["checkpoint"]["size"]
+        ),
+        Lang::Zh => cli::outln!(
+            "有效：第 {} 条（{}），由 {} 签署，公证于 {}，包含在 {} 大小为 {} 的检查点中",
+            report["index"],
+            s(&report["kind"]),
+            s(&report["department"]),
+            s(&report["notarised_at"]),
+            s(&report["checkpoint"]["origin"]),
+            report["checkpoint"]["size"]
+        ),
+    };
+    let row = |label: &str, text: String| {
+        cli::outln!("  {label:<11} {text}");
+    };
+    row(
+        notarised,
+        format!(
+            "{} ({})",
+            s(&report["notarised_at"]),
+            s(&report["notarised_at_utc"])
+        ),
     );
-    cli::outln!(
-        "  notarised   {} ({})",
-        s(&report["notarised_at"]),
-        s(&report["notarised_at_utc"])
+    row(signed_at, format!("{} {claim}", s(&report["signed_at"])));
+    row(
+        department,
+        format!(
+            "{} (key {})",
+            s(&report["department"]),
+            s(&report["signer_key"])
+        ),
     );
-    cli::outln!(
-        "  signed at   {} (the department's claim)",
-        s(&report["signed_at"])
-    );
-    cli::outln!(
-        "  department  {} (key {})",
-        s(&report["department"]),
-        s(&report["signer_key"])
-    );
-    if let Some(case) = report["case"].as_str() {
-        cli::outln!("  case        {case}");
+    if let Some(c) = report["case"].as_str() {
+        row(case, c.to_owned());
     }
-    cli::outln!("  step        {}", s(&report["kind"]));
-    let statement = serde_json::to_string_pretty(&report["statement"]).unwrap_or_default();
-    for (i, line) in statement.lines().enumerate() {
-        let label = if i == 0 { "statement" } else { "" };
-        cli::outln!("  {label:<11} {line}");
+    row(step, s(&report["kind"]));
+    let text = serde_json::to_string_pretty(&report["statement"]).unwrap_or_default();
+    for (i, line) in text.lines().enumerate() {
+        row(if i == 0 { statement } else { "" }, line.to_owned());
     }
-    let evidence = report["evidence"].as_array().cloned().unwrap_or_default();
-    if evidence.is_empty() {
-        cli::outln!("  evidence    none (a root's registry entry relies on the policy alone)");
+    let cited = report["evidence"].as_array().cloned().unwrap_or_default();
+    if cited.is_empty() {
+        row(evidence, "—".to_owned());
     }
-    for (i, e) in evidence.iter().enumerate() {
-        let label = if i == 0 { "evidence" } else { "" };
-        let case = e["case"]
+    for (i, e) in cited.iter().enumerate() {
+        let of_case = e["case"]
             .as_str()
             .map(|c| format!(" of case {c}"))
             .unwrap_or_default();
-        cli::outln!(
-            "  {label:<11} entry {} ({}{case}) signed by {}, notarised {}",
-            e["index"],
-            s(&e["kind"]),
-            s(&e["department"]),
-            s(&e["notarised_at"])
+        row(
+            if i == 0 { evidence } else { "" },
+            format!(
+                "entry {} ({}{of_case}) signed by {}, notarised {}",
+                e["index"],
+                s(&e["kind"]),
+                s(&e["department"]),
+                s(&e["notarised_at"])
+            ),
         );
     }
     let signers: Vec<String> = report["checkpoint"]["signed_by"]
         .as_array()
         .map(|a| a.iter().map(s).collect())
         .unwrap_or_default();
-    cli::outln!(
-        "  checkpoint  {} size {} root {}, signed by {}",
-        s(&report["checkpoint"]["origin"]),
-        report["checkpoint"]["size"],
-        s(&report["checkpoint"]["root"]),
-        signers.join(", ")
+    row(
+        checkpoint,
+        format!(
+            "{} size {} root {}, signed by {}",
+            s(&report["checkpoint"]["origin"]),
+            report["checkpoint"]["size"],
+            s(&report["checkpoint"]["root"]),
+            signers.join(", ")
+        ),
     );
 }
 
@@ -161,6 +242,8 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
     let policy = load_policy(policy)?;
     let files = receipt_files(inputs)?;
     let several = files.len() > 1;
+    let lang = cli.lang.unwrap_or_else(Lang::from_env);
+    let w = words(lang);
     let mut reports = Vec::new();
     let mut invalid = 0;
     for file in &files {
@@ -176,10 +259,12 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
         };
         match (&result, cli.json, several) {
             (_, true, _) => {}
-            (Ok(_), false, false) => print_receipt(&report),
+            (Ok(_), false, false) => print_receipt(&report, lang),
             (Ok(_), false, true) => {
                 cli::outln!(
-                    "{shown}: VALID: entry {} ({}) signed by {}, notarised {}",
+                    "{shown}: {}{}entry {} ({}) signed by {}, notarised {}",
+                    w.valid,
+                    w.colon,
                     report["index"],
                     report["kind"].as_str().unwrap_or(""),
                     report["department"].as_str().unwrap_or(""),
@@ -187,10 +272,10 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
                 );
             }
             (Err(e), false, false) => {
-                cli::outln!("INVALID: {e}");
+                cli::outln!("{}{}{}", w.invalid, w.colon, e.message(lang));
             }
             (Err(e), false, true) => {
-                cli::outln!("{shown}: INVALID: {e}");
+                cli::outln!("{shown}: {}{}{}", w.invalid, w.colon, e.message(lang));
             }
         }
         if result.is_err() {
@@ -215,11 +300,11 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
             cli::outln!("{report}");
         }
     } else if several {
-        cli::outln!(
-            "{} valid, {invalid} invalid, of {}",
-            files.len() - invalid,
-            files.len()
-        );
+        let (total, valid) = (files.len(), files.len() - invalid);
+        match lang {
+            Lang::En => cli::outln!("{valid} valid, {invalid} invalid, of {total}"),
+            Lang::Zh => cli::outln!("共 {total} 份：{valid} 份有效，{invalid} 份无效"),
+        };
     }
     Ok(if invalid == 0 {
         ExitCode::SUCCESS

@@ -32,3 +32,30 @@ pub enum AttestationError {
 pub(super) fn schema<E: std::fmt::Display>(e: E) -> AttestationError {
     AttestationError::Schema(e.to_string())
 }
+
+impl AttestationError {
+    /// The error as people read it, in `lang`.
+    pub fn message(&self, lang: crate::lang::Lang) -> String {
+        if lang == crate::lang::Lang::En {
+            return self.to_string();
+        }
+        match self {
+            AttestationError::TooLarge(n) => {
+                format!("语句为 {n} 字节，上限为 {MAX_STATEMENT_BYTES} 字节")
+            }
+            AttestationError::SubmissionTooLarge { bytes, limit } => {
+                format!("提交内容为 {bytes} 字节，上限为 {limit} 字节")
+            }
+            AttestationError::Json(e) => format!("语句不是严格 JSON：{e}"),
+            AttestationError::Schema(e) => format!("语句不符合格式：{e}"),
+            AttestationError::UnsupportedVersion(v) => {
+                format!("不支持的语句版本 {v}（本程序读取版本 {VERSION}）")
+            }
+            AttestationError::UnknownKind(k) => format!("未知的语句类型 {k:?}"),
+            AttestationError::Body { kind, reason } => format!("{kind} 的内容不符合格式：{reason}"),
+            AttestationError::BadSignerKey(e) => format!("签名者公钥不可用：{e}"),
+            AttestationError::MalformedSignature => "签名不是 64 字节的 base64".to_owned(),
+            AttestationError::BadSignature(e) => format!("签名在签名者公钥下验证失败：{e}"),
+        }
+    }
+}

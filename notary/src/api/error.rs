@@ -66,7 +66,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
+pub(crate) fn attestation_error(e: &AttestationError, lang: ledger::lang::Lang) -> ApiError {
     let (status, code) = match e {
         AttestationError::TooLarge(_) | AttestationError::SubmissionTooLarge { .. } => {
             (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
@@ -80,7 +80,7 @@ pub(crate) fn attestation_error(e: &AttestationError) -> ApiError {
         AttestationError::MalformedSignature => (StatusCode::BAD_REQUEST, "malformed_signature"),
         AttestationError::BadSignature(_) => (StatusCode::BAD_REQUEST, "bad_signature"),
     };
-    ApiError::new(status, code, e.to_string())
+    ApiError::new(status, code, e.message(lang))
 }
 
 /// The status of a refusal: its class, decided with its code in one table

@@ -9,11 +9,12 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use ledger::append::{Outcome, Submission};
 use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
+use ledger::lang::Lang;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -24,9 +25,10 @@ use crate::job::{Rejection, Reply};
 
 pub(super) async fn submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = submit_checked(&state, body).await;
+    let result = submit_checked(&state, lang(&headers), body).await;
     if let Err(e) = &result {
         state.metrics.refused(e.code);
     }
@@ -35,12 +37,23 @@ pub(super) async fn submit(
 
 async fn submit_checked(
     state: &AppState,
+    lang: Lang,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, MAX_BODY_BYTES)?;
-    let reply = accept(state, SignedAttestation::from_json(&body), true)?;
-    let (status, receipt) = outcome(reply).await?;
+    let reply = accept(state, lang, SignedAttestation::from_json(&body), true)?;
+    let (status, receipt) = answer(reply.await, lang)?;
     Ok(json_response(status, receipt))
+}
+
+/// The language of refusal messages: the request's `Accept-Language`
+/// (specs/api.md); codes are the same in every language.
+fn lang(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default()
 }
 
 fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
@@ -62,11 +75,12 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
 /// names the signing department (a request of one submission).
 fn accept(
     state: &AppState,
+    lang: Lang,
     attestation: Result<SignedAttestation, AttestationError>,
     name_in_log: bool,
 ) -> Result<oneshot::Receiver<Reply>, ApiError> {
-    let attestation = attestation.map_err(|e| attestation_error(&e))?;
-    let submission = Submission::parse(attestation).map_err(|e| attestation_error(&e))?;
+    let attestation = attestation.map_err(|e| attestation_error(&e, lang))?;
+    let submission = Submission::parse(attestation).map_err(|e| attestation_error(&e, lang))?;
     if name_in_log {
         let department = submission.statement.signer.department.as_str();
         tracing::Span::current().record("department", tracing::field::display(department));
@@ -77,20 +91,16 @@ fn accept(
     })
 }
 
-/// Waits for a queued submission's fate: its receipt (201 new, 200 already
-/// in the log) or why it got none.
-async fn outcome(reply: oneshot::Receiver<Reply>) -> Result<(StatusCode, String), ApiError> {
-    answer(reply.await)
-}
-
-/// A queued submission's fate, as the API reports it.
+/// A queued submission's fate, as the API reports it: its receipt (201
+/// new, 200 already in the log) or why it got none.
 fn answer(
     reply: Result<Reply, oneshot::error::RecvError>,
+    lang: Lang,
 ) -> Result<(StatusCode, String), ApiError> {
     let outcome = reply
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
-            Rejection::BadSignature(a) => attestation_error(&a),
+            Rejection::BadSignature(a) => attestation_error(&a, lang),
             // The cause (a RocksDB error naming files of the data directory)
             // is in the notary's log; the client learns what it can do.
             Rejection::Unavailable(_) => ApiError::unavailable(
@@ -101,7 +111,7 @@ fn answer(
     match outcome {
         Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
         Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json())),
-        Outcome::Refused(r) => Err(ApiError::new(refusal_status(&r), r.code(), r.to_string())),
+        Outcome::Refused(r) => Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang))),
     }
 }
 
@@ -115,9 +125,10 @@ pub const MAX_BULK_BODY_BYTES: usize = 4 << 20;
 /// `{"results":[{"status":201,"receipt":{…}}, {"status":403,"error":…,"message":…}, …]}`.
 pub(super) async fn submit_bulk(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = submit_bulk_checked(&state, body).await;
+    let result = submit_bulk_checked(&state, lang(&headers), body).await;
     if let Err(e) = &result {
         state.metrics.refused(e.code);
     }
@@ -126,6 +137,7 @@ pub(super) async fn submit_bulk(
 
 async fn submit_bulk_checked(
     state: &AppState,
+    lang: Lang,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, MAX_BULK_BODY_BYTES)?;
@@ -145,10 +157,11 @@ async fn submit_bulk_checked(
     // much, so the answer is never built whole.
     let queued = items
         .into_iter()
-        .map(|item| accept(state, item, false))
+        .map(|item| accept(state, lang, item, false))
         .collect();
     let body = BulkAnswer {
         state: state.clone(),
+        lang,
         queued,
         stage: Stage::Opening,
     };
@@ -165,6 +178,7 @@ async fn submit_bulk_checked(
 /// size of the whole answer, and a client that does not read stops it.
 struct BulkAnswer {
     state: AppState,
+    lang: Lang,
     queued: VecDeque<Result<oneshot::Receiver<Reply>, ApiError>>,
     stage: Stage,
 }
@@ -203,7 +217,7 @@ impl http_body::Body for BulkAnswer {
                     this.queued.push_front(Ok(reply));
                     return Poll::Pending;
                 }
-                Poll::Ready(reply) => answer(reply),
+                Poll::Ready(reply) => answer(reply, this.lang),
             },
         };
         let item = match result {
