@@ -365,3 +365,104 @@ fn reports_in_chinese_keep_their_codes() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["error"], "index_mismatch");
 }
+
+/// The examples of specs/calendar.md §Counting, as the verifier computes them.
+#[test]
+fn deadlines_as_the_spec_counts_them() {
+    let spec = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs/calendar.md"),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for row in spec.lines().filter(|l| l.starts_with("| 2026-")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let from = cells[1].split(' ').next().unwrap();
+        let (n, due) = (cells[2], cells[3]);
+        let out = verifier(&["--json", "deadline", "--from", from, "--working-days", n]);
+        assert_eq!(out.status.code(), Some(0));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let expected_day = due.split(',').next().unwrap();
+        assert_eq!(report["due"], expected_day, "{row}");
+        assert_eq!(report["provisional"], due.contains("provisional"), "{row}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+    // Text: the day, and the word provisional when it is.
+    let out = verifier(&[
+        "deadline",
+        "--from",
+        "2026-12-30T10:00:00+08:00",
+        "--working-days",
+        "3",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2027-01-04 provisional"));
+    // Near midnight in Beijing: one millisecond decides the day.
+    for (from, due) in [
+        ("2026-04-30T23:59:59.999+08:00", "2026-05-06"),
+        ("2026-04-30T16:00:00.000Z", "2026-05-06"),
+        ("2026-04-30T15:59:59.999Z", "2026-05-06"),
+        ("2026-04-29T16:00:00Z", "2026-05-06"),
+        ("2026-04-29T15:59:59Z", "2026-04-30"),
+    ] {
+        let out = verifier(&["--json", "deadline", "--from", from, "--working-days", "1"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["due"], due, "{from}");
+    }
+    for bad in [
+        &["deadline", "--from", "2026-02-13", "--working-days", "1"][..],
+        &[
+            "deadline",
+            "--from",
+            "2026-02-13T10:00:00Z",
+            "--working-days",
+            "0",
+        ],
+    ] {
+        assert_eq!(verifier(bad).status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_calendar_folder_adds_years_and_a_jurisdictions_days() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cn-2027.txt"),
+        "share-audit/calendar/v1\nyear 2027\nsource 国务院办公厅 2026-11-01 测试通知\noff 2027-01-01 元旦\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gd.txt"),
+        "share-audit/calendar/v1\njurisdiction 广东省\nsource 广东省人民政府 2026-01-05 测试通知\noff 2026-12-31 地方假日\n",
+    )
+    .unwrap();
+    let out = verifier(&[
+        "--json",
+        "deadline",
+        "--from",
+        "2026-12-30T10:00:00+08:00",
+        "--working-days",
+        "2",
+        "--calendar",
+        path(dir.path()),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 31 Dec off in Guangdong, 1 Jan a national holiday: 4 and 5 Jan.
+    assert_eq!(report["due"], "2027-01-05");
+    assert_eq!(report["provisional"], false);
+    std::fs::write(
+        dir.path().join("bad.txt"),
+        "share-audit/calendar/v1\nyear 2028\n",
+    )
+    .unwrap();
+    let out = verifier(&[
+        "deadline",
+        "--from",
+        "2026-12-30T10:00:00+08:00",
+        "--working-days",
+        "2",
+        "--calendar",
+        path(dir.path()),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `source` line"));
+}

@@ -17,6 +17,7 @@
 //! | [`entry`] | what the log stores for each attestation | entry.md |
 //! | [`registry`] | departments, keys, catalog items and cases established so far | lifecycle.md |
 //! | [`lifecycle`] | who may sign what, and what each entry establishes | lifecycle.md |
+//! | [`calendar`] | working days (工作日) and due days of the regulation's deadlines | calendar.md |
 //! | [`policy`] | the verifier's trust policy | policy.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
@@ -26,6 +27,7 @@
 //! | `append` (feature `store`) | the append path: decide, write, sign, answer | notary.md |
 
 pub mod attestation;
+pub mod calendar;
 pub mod checkpoint;
 pub mod decimal;
 pub mod entry;

@@ -48,9 +48,118 @@ fn date_and_time(ms: u64, offset_ms: i64) -> (String, String) {
     )
 }
 
+/// The day of 1970-01-01 on which `ms` falls in China Standard Time.
+pub fn cst_day(ms: u64) -> i64 {
+    (i128::from(ms) + i128::from(CST_OFFSET_MS)).div_euclid(86_400_000) as i64
+}
+
+/// The first millisecond of a CST calendar day (its 00:00 CST), counted
+/// from 1970-01-01; `None` before the epoch.
+pub fn cst_day_start(day: i64) -> Option<u64> {
+    u64::try_from(i128::from(day) * 86_400_000 - i128::from(CST_OFFSET_MS)).ok()
+}
+
+/// Why a time given by a person was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an RFC 3339 time such as 2026-02-13T18:00:00+08:00")]
+pub struct BadTime(pub String);
+
+/// Reads an RFC 3339 instant (`2026-02-13T18:00:00+08:00`, `…Z`, with or
+/// without fractions of a second) as milliseconds since the Unix epoch.
+pub fn parse_rfc3339(s: &str) -> Result<u64, BadTime> {
+    let bad = || BadTime(s.to_owned());
+    let b = s.as_bytes();
+    if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') {
+        return Err(bad());
+    }
+    let (y, m, d) = parse_ymd(&s[..10]).ok_or_else(bad)?;
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (hh, mm, ss) = (
+        digits(11..13).ok_or_else(bad)?,
+        digits(14..16).ok_or_else(bad)?,
+        digits(17..19).ok_or_else(bad)?,
+    );
+    if &s[13..14] != ":" || &s[16..17] != ":" || hh > 23 || mm > 59 || ss > 60 {
+        return Err(bad());
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return Err(bad());
+        }
+        let ms: String = frac[..n].chars().chain("000".chars()).take(3).collect();
+        millis = ms.parse().map_err(|_| bad())?;
+        rest = &frac[n..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let h: i64 = rest[1..3].parse().map_err(|_| bad())?;
+            let m: i64 = rest[4..6].parse().map_err(|_| bad())?;
+            if h > 23 || m > 59 {
+                return Err(bad());
+            }
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (h * 60 + m)
+        }
+        _ => return Err(bad()),
+    };
+    let day = days_from_civil(y, m, d);
+    let ms = ((day * 24 + hh) * 60 + mm - offset_min) * 60_000 + ss.min(59) * 1000 + millis;
+    u64::try_from(ms).map_err(|_| bad())
+}
+
+/// `YYYY-MM-DD` of a day that exists.
+pub fn parse_ymd(s: &str) -> Option<(i64, i64, i64)> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = &s[r];
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days_in_month).contains(&d).then_some((y, m, d))
+}
+
+/// The day count from 1970-01-01 of a Gregorian date (H. Hinnant's
+/// `days_from_civil`).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01.
+pub fn ymd(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// The Gregorian date of a day counted from 1970-01-01 (H. Hinnant's
 /// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -78,6 +187,39 @@ mod tests {
         assert_eq!(cst(951_753_600_000), "2000-02-29 00:00:00.000 CST");
         // The largest time an entry can carry still prints.
         assert_eq!(cst(u64::MAX), "584556019-04-03 22:25:51.615 CST");
+    }
+
+    #[test]
+    fn rfc_3339_instants_and_days() {
+        assert_eq!(
+            parse_rfc3339("2025-11-27T08:00:00+08:00"),
+            Ok(1_764_201_600_000)
+        );
+        assert_eq!(parse_rfc3339("2025-11-27T00:00:00Z"), Ok(1_764_201_600_000));
+        assert_eq!(
+            parse_rfc3339("2025-11-27T00:00:00.5Z"),
+            Ok(1_764_201_600_500)
+        );
+        assert_eq!(
+            parse_rfc3339("2025-11-26T19:00:00-05:00"),
+            Ok(1_764_201_600_000)
+        );
+        for bad in [
+            "2025-11-27",
+            "2025-02-30T00:00:00Z",
+            "2025-11-27T24:00:00Z",
+            "2025-11-27T00:00:00",
+            "2025-11-27T00:00:00+8:00",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        // 23:59:59.999 CST is still that day; a millisecond later, the next.
+        let before = parse_rfc3339("2026-02-13T23:59:59.999+08:00").unwrap();
+        assert_eq!(ymd(cst_day(before)), "2026-02-13");
+        assert_eq!(ymd(cst_day(before + 1)), "2026-02-14");
+        assert_eq!(cst_day_start(cst_day(before + 1)), Some(before + 1));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(ymd(days_from_civil(2024, 2, 29)), "2024-02-29");
     }
 
     #[test]

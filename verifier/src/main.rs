@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ledger::calendar::Calendar;
 use ledger::lang::Lang;
 use ledger::policy::Policy;
 use serde_json::json;
@@ -39,6 +40,19 @@ enum Command {
         files: Vec<String>,
         #[arg(long)]
         policy: PathBuf,
+    },
+    /// The due day of a period of working days (specs/calendar.md): the day
+    /// it starts is not counted; it ends at 24:00 CST of the due day.
+    Deadline {
+        /// When the period starts: an RFC 3339 instant, e.g. 2026-02-13T18:00:00+08:00.
+        #[arg(long)]
+        from: String,
+        /// Working days in the period (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        working_days: u32,
+        /// Calendar files to add to the built-in national years (*.txt).
+        #[arg(long)]
+        calendar: Option<PathBuf>,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
@@ -350,9 +364,58 @@ fn consistency(
     }
 }
 
+/// `verifier deadline`: the due day, and whether it is provisional.
+fn deadline(
+    cli: &Cli,
+    from: &str,
+    working_days: u32,
+    dir: Option<&Path>,
+) -> Result<ExitCode, Usage> {
+    let from_ms = ledger::time::parse_rfc3339(from).map_err(|e| Usage(format!("--from: {e}")))?;
+    let calendar = match dir {
+        Some(dir) => Calendar::with_dir(dir).map_err(|e| Usage(e.to_string()))?,
+        None => Calendar::built_in(),
+    };
+    let due = calendar.due_day(from_ms, working_days);
+    let last = calendar.last_year().unwrap_or_default();
+    if cli.json {
+        cli::outln!(
+            "{}",
+            json!({
+                "from": ledger::time::cst(from_ms),
+                "working_days": working_days,
+                "due": due.date(),
+                "ends_at": due.end_ms().map(ledger::time::cst),
+                "provisional": due.provisional,
+                "calendar_covers_until": last,
+            })
+        );
+    } else {
+        let lang = cli.lang.unwrap_or_else(Lang::from_env);
+        match (lang, due.provisional) {
+            (Lang::En, false) => cli::outln!("{} (ends 24:00 CST)", due.date()),
+            (Lang::En, true) => cli::outln!(
+                "{} provisional: counted on weekdays past {last}, the last year the calendar covers",
+                due.date()
+            ),
+            (Lang::Zh, false) => cli::outln!("{}（北京时间 24:00 截止）", due.date()),
+            (Lang::Zh, true) => cli::outln!(
+                "{} 暂定：日历只覆盖到 {last} 年，其后按周一至周五计算",
+                due.date()
+            ),
+        };
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Deadline {
+            from,
+            working_days,
+            calendar,
+        } => deadline(&cli, from, *working_days, calendar.as_deref()),
         Command::Receipt { files, policy } => receipts(&cli, files, policy),
         Command::Consistency {
             old,
