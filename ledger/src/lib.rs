@@ -18,6 +18,7 @@
 //! | [`registry`] | departments, keys, catalog items and cases established so far | lifecycle.md |
 //! | [`lifecycle`] | who may sign what, and what each entry establishes | lifecycle.md |
 //! | [`calendar`] | working days (工作日) and due days of the regulation's deadlines | calendar.md |
+//! | [`findings`] | the case clock: late, missing and out-of-order steps, from the log alone | findings.md |
 //! | [`policy`] | the verifier's trust policy | policy.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
@@ -31,6 +32,7 @@ pub mod calendar;
 pub mod checkpoint;
 pub mod decimal;
 pub mod entry;
+pub mod findings;
 pub mod frontier;
 pub mod hashing;
 pub mod keyfile;

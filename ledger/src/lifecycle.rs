@@ -302,6 +302,7 @@ pub fn permitted_signer(body: &Body) -> Signer<'_> {
         Body::CorrectionResult(b) => Signer::CaseProvider(&b.case),
         Body::Consent(b) => Signer::CaseProvider(&b.case),
         Body::DeliveryReceipt(b) => Signer::CaseRequester(&b.case),
+        Body::MaterialsSupplement(b) => Signer::CaseRequester(&b.case),
         Body::CorrectionRequest(b) => Signer::CaseRequester(&b.case),
         Body::UsageRecord(b) => Signer::CaseRequester(&b.case),
         Body::Disposal(b) => Signer::CaseRequester(&b.case),
@@ -316,6 +317,7 @@ pub fn case_of(body: &Body) -> Option<&Id> {
     match body {
         Body::Application(b) => Some(&b.case),
         Body::MaterialsIncomplete(b) => Some(&b.case),
+        Body::MaterialsSupplement(b) => Some(&b.case),
         Body::Approval(b) => Some(&b.case),
         Body::Rejection(b) => Some(&b.case),
         Body::ReplyExtension(b) => Some(&b.case),
@@ -715,6 +717,7 @@ fn check_conditions<V: RegistryView>(
         | Body::KeyRevocation(_)
         | Body::ServiceChangeFiling(_)
         | Body::MaterialsIncomplete(_)
+        | Body::MaterialsSupplement(_)
         | Body::Approval(_)
         | Body::Rejection(_)
         | Body::ReplyExtension(_)

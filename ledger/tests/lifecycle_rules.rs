@@ -289,6 +289,14 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
             ),
             provider_step.clone(),
         ),
+        (
+            by(
+                GAJ,
+                "materials_supplement",
+                r#"{"case":"c1","supplied":["m"]}"#,
+            ),
+            requester_step.clone(),
+        ),
         (by(RST, "approval", &case("c1")), provider_step.clone()),
         (
             by(RST, "rejection", r#"{"case":"c1","reasons":["r"]}"#),

@@ -94,6 +94,13 @@ impl TryFrom<Vec<Text>> for TextList {
     }
 }
 
+impl TextList {
+    /// The texts, in order.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(Text::as_str)
+    }
+}
+
 impl From<TextList> for Vec<Text> {
     fn from(l: TextList) -> Vec<Text> {
         l.0
@@ -160,6 +167,12 @@ impl From<Digest> for String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Date(String);
+
+impl Date {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl TryFrom<String> for Date {
     type Error = String;

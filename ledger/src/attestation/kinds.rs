@@ -176,6 +176,9 @@ bodies! {
     }
     /// Art. 21: one notice listing everything missing from the application.
     MaterialsIncomplete = "materials_incomplete" { case: Id, missing: TextList }
+    /// Art. 21: the requester supplies what a materials-incomplete notice
+    /// listed; the reply clock starts again from it (specs/findings.md).
+    MaterialsSupplement = "materials_supplement" { case: Id, supplied: TextList }
     /// Art. 21: the provider approves; conditions only as in the catalog (Art. 15).
     Approval = "approval" { case: Id, conditions: Option<TextList> }
     /// Art. 15, 21: the provider refuses, with reasons (and the legal basis

@@ -1,0 +1,476 @@
+//! The findings of specs/findings.md on timelines of cases spanning 2026's
+//! Spring Festival, Labour Day and National Day: exact codes, due days,
+//! actual days and entry indices.
+
+use ledger::attestation::Statement;
+use ledger::calendar::Calendar;
+use ledger::findings::{findings, Finding, LoggedStatement, Settings};
+use ledger::time::parse_rfc3339;
+
+const KEY: &str = "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=";
+
+/// A log being written: statements with their notarised times.
+#[derive(Default)]
+struct Timeline {
+    entries: Vec<(u64, Statement)>,
+}
+
+impl Timeline {
+    /// Appends `kind` signed by `dept` at `at` (RFC 3339); its index.
+    fn add(&mut self, at: &str, dept: &str, kind: &str, body: &str) -> u64 {
+        let time = parse_rfc3339(at).unwrap();
+        let json = format!(
+            r#"{{"version":1,"kind":"{kind}","log":"x.gov.cn/log","signer":{{"department":"{dept}","key":"{KEY}"}},"signed_at":{time},"body":{body}}}"#
+        );
+        let statement = Statement::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e}"));
+        self.entries.push((time, statement));
+        self.entries.len() as u64 - 1
+    }
+
+    fn catalog(&mut self, at: &str, item: &str, conditional: bool) -> u64 {
+        let share = if conditional {
+            r#""share_attribute":"conditional","conditions":["仅用于信用评价"]"#
+        } else {
+            r#""share_attribute":"unconditional""#
+        };
+        self.add(
+            at,
+            "gd.rst",
+            "catalog_entry",
+            &format!(r#"{{"item":"{item}","name":"n","data_items":["a"],"format":"JSON","update_frequency":"每日",{share},"sharing_method":"service_interface","classification":"二级"}}"#),
+        )
+    }
+
+    fn apply(&mut self, at: &str, case: &str, item: &str, use_until: &str) -> u64 {
+        self.add(
+            at,
+            "gd.gaj",
+            "application",
+            &format!(r#"{{"case":"{case}","item":"{item}","provider":"gd.rst","data_items":["a"],"legal_basis":"第二十条","use_scenario":"s","scope_of_use":"s","sharing_method":"service_interface","use_until":"{use_until}","approved_by":"张三","declaration":true}}"#),
+        )
+    }
+
+    fn step(&mut self, at: &str, dept: &str, kind: &str, case: &str, rest: &str) -> u64 {
+        self.add(at, dept, kind, &format!(r#"{{"case":"{case}"{rest}}}"#))
+    }
+
+    fn findings(&self, as_of: &str) -> Vec<Finding> {
+        self.findings_with(as_of, &Settings::default())
+    }
+
+    fn findings_with(&self, as_of: &str, settings: &Settings) -> Vec<Finding> {
+        let logged = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, (time, statement))| LoggedStatement {
+                index: i as u64,
+                time: *time,
+                statement,
+            });
+        findings(
+            logged,
+            &Calendar::built_in(),
+            settings,
+            parse_rfc3339(as_of).unwrap(),
+        )
+    }
+}
+
+/// `(code, due, actual, entries, open)` of a finding.
+type Summary = (&'static str, Option<String>, Option<String>, Vec<u64>, bool);
+
+/// The [`Summary`] of each finding.
+fn summary(found: &[Finding]) -> Vec<Summary> {
+    found
+        .iter()
+        .map(|f| {
+            (
+                f.code,
+                f.due.map(|d| d.date()),
+                f.actual.map(ledger::time::ymd),
+                f.entries.clone(),
+                f.open,
+            )
+        })
+        .collect()
+}
+
+fn day(s: &str) -> Option<String> {
+    Some(s.to_owned())
+}
+
+#[test]
+fn a_case_done_by_the_book_has_no_findings() {
+    let mut t = Timeline::default();
+    t.catalog("2026-03-02T09:00:00+08:00", "rst/x", true);
+    t.apply("2026-03-02T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    t.step(
+        "2026-03-05T10:00:00+08:00",
+        "gd.rst",
+        "approval",
+        "c1",
+        r#","conditions":["仅用于信用评价"]"#,
+    );
+    t.step(
+        "2026-03-10T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c1",
+        &format!(
+            r#","method":"batch_exchange","data_digest":"sha256:{}""#,
+            "0".repeat(64)
+        ),
+    );
+    t.step("2026-04-01T10:00:00+08:00", "gd.gaj", "usage_record", "c1", r#","use_scenario":"s","use_process":"p","outcome":"o","storage_status":"s","destruction_status":"d""#);
+    assert_eq!(summary(&t.findings("2026-04-15T00:00:00+08:00")), vec![]);
+    // Ninety days on without a usage record, the requester is behind.
+    let later = t.findings("2026-07-01T00:00:00+08:00");
+    assert_eq!(
+        summary(&later),
+        vec![(
+            "usage_record_missing",
+            day("2026-06-30"),
+            None,
+            vec![4],
+            true
+        )]
+    );
+    assert_eq!(later[0].departments[0].as_str(), "gd.gaj");
+    assert_eq!(later[0].article, "Art. 29");
+}
+
+#[test]
+fn a_reply_late_over_the_spring_festival() {
+    let mut t = Timeline::default();
+    t.catalog("2026-02-01T09:00:00+08:00", "rst/u", false);
+    // Friday: one working day for unconditional data is Saturday the 14th,
+    // a make-up working day; the provider answered after the holiday.
+    t.apply("2026-02-13T10:00:00+08:00", "c1", "rst/u", "2027-12-31");
+    t.step("2026-02-24T09:00:00+08:00", "gd.rst", "approval", "c1", "");
+    let found = t.findings("2026-02-25T00:00:00+08:00");
+    assert_eq!(
+        summary(&found),
+        vec![(
+            "reply_late",
+            day("2026-02-14"),
+            day("2026-02-24"),
+            vec![1, 2],
+            false
+        )]
+    );
+    assert_eq!(found[0].departments[0].as_str(), "gd.rst");
+    // Answered at 23:59 on the due day: on time.
+    let mut t = Timeline::default();
+    t.catalog("2026-02-01T09:00:00+08:00", "rst/u", false);
+    t.apply("2026-02-13T10:00:00+08:00", "c1", "rst/u", "2027-12-31");
+    t.step("2026-02-14T23:59:59+08:00", "gd.rst", "approval", "c1", "");
+    assert_eq!(summary(&t.findings("2026-03-01T00:00:00+08:00")), vec![]);
+}
+
+#[test]
+fn extensions_over_national_day_and_one_approved_too_late() {
+    let mut t = Timeline::default();
+    t.catalog("2026-09-01T09:00:00+08:00", "rst/x", true);
+    // Ten working days from 28 September end on 16 October.
+    t.apply("2026-09-28T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    t.step(
+        "2026-10-12T10:00:00+08:00",
+        "gd.zsj",
+        "reply_extension",
+        "c1",
+        r#","working_days":5,"reason":"r""#,
+    );
+    t.step("2026-10-22T10:00:00+08:00", "gd.rst", "approval", "c1", "");
+    // A second case: the extension comes after the deadline had passed.
+    t.apply("2026-09-28T11:00:00+08:00", "c2", "rst/x", "2027-12-31");
+    t.step(
+        "2026-10-19T10:00:00+08:00",
+        "gd.zsj",
+        "reply_extension",
+        "c2",
+        r#","working_days":5,"reason":"r""#,
+    );
+    let found = t.findings("2026-10-20T00:00:00+08:00");
+    assert_eq!(
+        summary(&found),
+        vec![(
+            "extension_after_deadline",
+            day("2026-10-16"),
+            day("2026-10-19"),
+            vec![4, 5],
+            false
+        )]
+    );
+    assert_eq!(found[0].departments[0].as_str(), "gd.zsj");
+    // The late extension still extends: c2's reply is due on 23 October.
+    // (Findings are ordered by the last entry they cite, then by code.)
+    let found = t.findings("2026-10-24T00:00:00+08:00");
+    assert_eq!(
+        summary(&found)[0],
+        ("reply_missing", day("2026-10-23"), None, vec![4], true)
+    );
+    assert_eq!(summary(&found)[1].0, "extension_after_deadline");
+}
+
+#[test]
+fn a_missing_reply_over_labour_day_and_the_one_day_extension_setting() {
+    let mut t = Timeline::default();
+    t.catalog("2026-04-01T09:00:00+08:00", "rst/x", true);
+    t.apply("2026-05-06T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    // 7, 8, 9 (make-up Saturday), 11–15, 18, 19 May.
+    assert_eq!(summary(&t.findings("2026-05-19T23:59:59+08:00")), vec![]);
+    assert_eq!(
+        summary(&t.findings("2026-05-20T00:00:00+08:00")),
+        vec![("reply_missing", day("2026-05-19"), None, vec![1], true)]
+    );
+    // An unconditional item: whether an extension counts is a setting.
+    let mut t = Timeline::default();
+    t.catalog("2026-04-01T09:00:00+08:00", "rst/u", false);
+    t.apply("2026-04-30T10:00:00+08:00", "c1", "rst/u", "2027-12-31");
+    t.step(
+        "2026-04-30T11:00:00+08:00",
+        "gd.zsj",
+        "reply_extension",
+        "c1",
+        r#","working_days":2,"reason":"r""#,
+    );
+    t.step("2026-05-07T10:00:00+08:00", "gd.rst", "approval", "c1", "");
+    assert_eq!(summary(&t.findings("2026-06-01T00:00:00+08:00")), vec![]);
+    let strict = Settings {
+        extension_for_unconditional: false,
+        ..Settings::default()
+    };
+    assert_eq!(
+        summary(&t.findings_with("2026-06-01T00:00:00+08:00", &strict)),
+        vec![(
+            "reply_late",
+            day("2026-05-06"),
+            day("2026-05-07"),
+            vec![1, 3],
+            false
+        )]
+    );
+}
+
+#[test]
+fn materials_notices_stop_the_clock_until_the_supplement() {
+    let mut t = Timeline::default();
+    t.catalog("2026-03-01T09:00:00+08:00", "rst/x", true);
+    t.apply("2026-03-02T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    t.step(
+        "2026-03-03T10:00:00+08:00",
+        "gd.rst",
+        "materials_incomplete",
+        "c1",
+        r#","missing":["a"]"#,
+    );
+    t.step(
+        "2026-03-04T10:00:00+08:00",
+        "gd.rst",
+        "materials_incomplete",
+        "c1",
+        r#","missing":["b"]"#,
+    );
+    // Waiting for the supplement: no reply is due.
+    assert_eq!(
+        summary(&t.findings("2026-06-01T00:00:00+08:00")),
+        vec![("second_materials_notice", None, None, vec![2, 3], false)]
+    );
+    t.step(
+        "2026-03-10T10:00:00+08:00",
+        "gd.gaj",
+        "materials_supplement",
+        "c1",
+        r#","supplied":["a","b"]"#,
+    );
+    t.step("2026-03-30T10:00:00+08:00", "gd.rst", "approval", "c1", "");
+    t.step(
+        "2026-03-31T10:00:00+08:00",
+        "gd.rst",
+        "rejection",
+        "c1",
+        r#","reasons":["r"]"#,
+    );
+    assert_eq!(
+        summary(&t.findings("2026-04-01T00:00:00+08:00")),
+        vec![
+            ("second_materials_notice", None, None, vec![2, 3], false),
+            (
+                "reply_late",
+                day("2026-03-24"),
+                day("2026-03-30"),
+                vec![4, 5],
+                false
+            ),
+            ("second_reply", None, None, vec![5, 6], false),
+        ]
+    );
+}
+
+#[test]
+fn deliveries_late_missing_and_out_of_order() {
+    let digest = format!(
+        r#","method":"batch_exchange","data_digest":"sha256:{}""#,
+        "0".repeat(64)
+    );
+    let mut t = Timeline::default();
+    t.catalog("2026-05-01T09:00:00+08:00", "rst/x", true);
+    t.apply("2026-05-28T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    t.step("2026-06-01T10:00:00+08:00", "gd.rst", "approval", "c1", "");
+    // Twenty working days from 1 June, the Dragon Boat Festival (19 June) off: 30 June.
+    t.step(
+        "2026-07-01T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c1",
+        &digest,
+    );
+    t.apply("2026-05-28T11:00:00+08:00", "c2", "rst/x", "2027-12-31");
+    t.step(
+        "2026-05-29T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c2",
+        &digest,
+    );
+    t.step(
+        "2026-06-01T10:00:00+08:00",
+        "gd.rst",
+        "rejection",
+        "c2",
+        r#","reasons":["r"]"#,
+    );
+    t.step(
+        "2026-06-02T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c2",
+        &digest,
+    );
+    t.apply("2026-05-28T12:00:00+08:00", "c3", "rst/x", "2027-12-31");
+    t.step(
+        "2026-06-01T12:00:00+08:00",
+        "gd.rst",
+        "approval",
+        "c3",
+        r#","conditions":["不在目录中的条件"]"#,
+    );
+    assert_eq!(
+        summary(&t.findings("2026-07-02T00:00:00+08:00")),
+        vec![
+            (
+                "delivery_late",
+                day("2026-06-30"),
+                day("2026-07-01"),
+                vec![2, 3],
+                false
+            ),
+            ("delivery_without_approval", None, None, vec![5], false),
+            ("delivery_after_rejection", None, None, vec![6, 7], false),
+            ("conditions_not_in_catalog", None, None, vec![8, 9], false),
+            ("delivery_missing", day("2026-06-30"), None, vec![9], true),
+        ]
+    );
+}
+
+#[test]
+fn corrections_usage_and_disposal() {
+    let digest = format!(
+        r#","method":"batch_exchange","data_digest":"sha256:{}""#,
+        "0".repeat(64)
+    );
+    let usage = r#","use_scenario":"s","use_process":"p","outcome":"o","storage_status":"s","destruction_status":"d""#;
+    let mut t = Timeline::default();
+    t.catalog("2026-01-05T09:00:00+08:00", "rst/u", false);
+    t.apply("2026-01-05T10:00:00+08:00", "c1", "rst/u", "2026-06-30");
+    t.step("2026-01-05T11:00:00+08:00", "gd.rst", "approval", "c1", "");
+    t.step(
+        "2026-01-06T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c1",
+        &digest,
+    );
+    // Ten working days from Friday 13 February end on 5 March: the Spring
+    // Festival is off, its make-up Saturdays (14 and 28 February) count.
+    t.step(
+        "2026-02-13T10:00:00+08:00",
+        "gd.gaj",
+        "correction_request",
+        "c1",
+        r#","request":"q1","problems":["p"]"#,
+    );
+    t.step(
+        "2026-03-06T10:00:00+08:00",
+        "gd.rst",
+        "correction_result",
+        "c1",
+        r#","request":"q1","outcome":"corrected","description":"d""#,
+    );
+    t.step(
+        "2026-03-05T10:00:00+08:00",
+        "gd.gaj",
+        "correction_request",
+        "c1",
+        r#","request":"q2","problems":["p"]"#,
+    );
+    t.step(
+        "2026-04-01T10:00:00+08:00",
+        "gd.gaj",
+        "usage_record",
+        "c1",
+        usage,
+    );
+    t.step(
+        "2026-07-01T10:00:00+08:00",
+        "gd.gaj",
+        "usage_record",
+        "c1",
+        usage,
+    );
+    t.apply("2026-01-05T12:00:00+08:00", "c2", "rst/u", "2027-12-31");
+    t.step(
+        "2026-01-05T13:00:00+08:00",
+        "gd.rst",
+        "rejection",
+        "c2",
+        r#","reasons":["r"]"#,
+    );
+    t.step(
+        "2026-01-06T13:00:00+08:00",
+        "gd.zsj",
+        "termination",
+        "c2",
+        r#","reason":"r""#,
+    );
+    t.step(
+        "2026-01-07T13:00:00+08:00",
+        "gd.gaj",
+        "usage_record",
+        "c2",
+        usage,
+    );
+    let found = t.findings("2026-07-02T00:00:00+08:00");
+    assert_eq!(
+        summary(&found),
+        vec![
+            ("disposal_missing", day("2026-06-30"), None, vec![2], true),
+            (
+                "correction_late",
+                day("2026-03-05"),
+                day("2026-03-06"),
+                vec![4, 5],
+                false
+            ),
+            ("correction_missing", day("2026-03-19"), None, vec![6], true),
+            ("usage_after_use_until", None, None, vec![1, 8], false),
+            ("rejection_of_unconditional", None, None, vec![10], false),
+            ("usage_after_termination", None, None, vec![11, 12], false),
+        ]
+    );
+    let json = found[1].to_json();
+    assert_eq!(json["article"], "Art. 26");
+    assert_eq!(json["departments"][0], "gd.rst");
+    assert_eq!(json["provisional"], false);
+}
