@@ -668,3 +668,75 @@ fn dept_reaches_a_notary_behind_tls_and_retries_when_it_is_busy() {
         stderr(&out)
     );
 }
+
+/// `verifier findings` on receipts a real notary issued: a rejection of an
+/// unconditional item now, and a reply missing a month later.
+#[test]
+fn verifier_findings_on_receipts_of_a_real_notary() {
+    use ledger::attestation::Kind;
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (provider, requester) = harness::provider_and_requester(&setup, &notary);
+    let dir = tempfile::tempdir().unwrap();
+    let keep = |name: &str, body: serde_json::Value| {
+        std::fs::write(dir.path().join(format!("{name}.json")), body.to_string()).unwrap();
+    };
+    // The harness's catalog item is conditional; an unconditional one here.
+    let mut item = harness::catalog_entry("rst/open");
+    item["share_attribute"] = "unconditional".into();
+    item.as_object_mut().unwrap().remove("conditions");
+    let (status, body) = notary.submit(&harness::sign(&provider, Kind::CatalogEntry, item));
+    assert_eq!(status, 201, "{body}");
+    keep("1-catalog", body);
+    for (name, case) in [("2-application", "c1"), ("3-application", "c2")] {
+        let (status, body) = notary.submit(&harness::sign(
+            &requester,
+            Kind::Application,
+            harness::application(case, "rst/open", "gd.rst"),
+        ));
+        assert_eq!(status, 201, "{body}");
+        keep(name, body);
+    }
+    let (status, body) = notary.submit(&harness::sign(
+        &provider,
+        Kind::Rejection,
+        serde_json::json!({"case": "c1", "reasons": ["不予共享"]}),
+    ));
+    assert_eq!(status, 201, "{body}");
+    keep("4-rejection", body);
+
+    let policy = setup.data().join("policy.txt");
+    let in_a_month = ledger::time::utc(harness::now_ms() + 31 * 86_400_000);
+    let out = run(Command::new(binary("verifier"))
+        .args(["--json", "findings"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--as-of", &in_a_month]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<(&str, bool)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["open"].as_bool().unwrap()))
+        .collect();
+    assert!(
+        codes.contains(&("rejection_of_unconditional", false)),
+        "{report}"
+    );
+    assert!(codes.contains(&("reply_missing", true)), "{report}");
+    assert_eq!(report["open"], 1, "{report}");
+    // A tampered receipt is no evidence of anything.
+    let mut bad: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("4-rejection.json")).unwrap())
+            .unwrap();
+    bad["index"] = 0.into();
+    std::fs::write(dir.path().join("4-rejection.json"), bad.to_string()).unwrap();
+    let out = run(Command::new(binary("verifier"))
+        .args(["findings"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(&policy));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}

@@ -54,6 +54,29 @@ enum Command {
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
+    /// The findings (specs/findings.md) the entries of these receipts show:
+    /// late, missing and out-of-order steps of their cases. Each receipt is
+    /// verified first; its evidence entries count too. (The full audit of an
+    /// export sees every entry; receipts show what they hold.)
+    Findings {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        policy: PathBuf,
+        /// The instant to judge missing steps at (RFC 3339); default now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Calendar files to add to the built-in national years (*.txt).
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+        /// Whether a reply extension also extends the one working day of
+        /// unconditional items (Art. 21 is silent).
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        extension_for_unconditional: String,
+        /// Calendar days a case in use may go without a usage record.
+        #[arg(long, default_value_t = 90)]
+        usage_record_interval_days: u32,
+    },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
         old: PathBuf,
@@ -408,9 +431,128 @@ fn deadline(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `verifier findings`: verify the receipts, then replay their entries.
+#[allow(clippy::too_many_arguments)]
+fn findings(
+    cli: &Cli,
+    inputs: &[String],
+    policy: &Path,
+    as_of: Option<&str>,
+    dir: Option<&Path>,
+    extension_for_unconditional: bool,
+    usage_record_interval_days: u32,
+) -> Result<ExitCode, Usage> {
+    use ledger::entry::Entry;
+    let policy = load_policy(policy)?;
+    let as_of = match as_of {
+        Some(t) => ledger::time::parse_rfc3339(t).map_err(|e| Usage(format!("--as-of: {e}")))?,
+        None => ledger::time::now_ms(),
+    };
+    let calendar = match dir {
+        Some(dir) => Calendar::with_dir(dir).map_err(|e| Usage(e.to_string()))?,
+        None => Calendar::built_in(),
+    };
+    // Every entry the receipts prove, by index: each receipt's own and its evidence.
+    let mut entries = std::collections::BTreeMap::new();
+    for file in receipt_files(inputs)? {
+        let report = match verifier::verify_receipt(&read(&file)?, &policy) {
+            Ok(r) => r,
+            Err(e) => {
+                if cli.json {
+                    cli::outln!("{}", e.to_json());
+                } else {
+                    cli::outln!("INVALID: {}: {e}", file.display());
+                }
+                return Ok(ExitCode::from(1));
+            }
+        };
+        for e in &report.receipt.evidence {
+            if let Ok(entry) = Entry::parse(&e.entry) {
+                if let Ok(statement) = entry.parse_statement() {
+                    entries.insert(e.index, (entry.time, statement));
+                }
+            }
+        }
+        let v = report.verified;
+        entries.insert(v.index, (v.entry.time, v.statement));
+    }
+    let logged =
+        entries.iter().map(
+            |(index, (time, statement))| ledger::findings::LoggedStatement {
+                index: *index,
+                time: *time,
+                statement,
+            },
+        );
+    let settings = ledger::findings::Settings {
+        extension_for_unconditional,
+        usage_record_interval_days,
+    };
+    let found = ledger::findings::findings(logged, &calendar, &settings, as_of);
+    let open = found.iter().filter(|f| f.open).count();
+    if cli.json {
+        cli::outln!(
+            "{}",
+            json!({
+                "as_of": ledger::time::cst(as_of),
+                "entries": entries.len(),
+                "findings": found.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
+                "open": open,
+            })
+        );
+    } else {
+        for f in &found {
+            let case = f.case.as_ref().map(|c| c.as_str()).unwrap_or("-");
+            let against: Vec<&str> = f.departments.iter().map(|d| d.as_str()).collect();
+            let mut when = String::new();
+            if let Some(due) = f.due {
+                when.push_str(&format!(", due {}", due.date()));
+                if due.provisional {
+                    when.push_str(" (provisional)");
+                }
+            }
+            if let Some(day) = f.actual {
+                when.push_str(&format!(", notarised {}", ledger::time::ymd(day)));
+            }
+            let entries: Vec<String> = f.entries.iter().map(u64::to_string).collect();
+            cli::outln!(
+                "{}{} ({}) case {case}, against {}{when}; entries {}",
+                f.code,
+                if f.open { " [open]" } else { "" },
+                f.article,
+                against.join(", "),
+                entries.join(", ")
+            );
+        }
+        cli::outln!(
+            "{} findings ({open} open) in {} entries, as of {}",
+            found.len(),
+            entries.len(),
+            ledger::time::cst(as_of)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Findings {
+            files,
+            policy,
+            as_of,
+            calendar,
+            extension_for_unconditional,
+            usage_record_interval_days,
+        } => findings(
+            &cli,
+            files,
+            policy,
+            as_of.as_deref(),
+            calendar.as_deref(),
+            extension_for_unconditional == "on",
+            *usage_record_interval_days,
+        ),
         Command::Deadline {
             from,
             working_days,
