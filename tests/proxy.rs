@@ -47,6 +47,8 @@ impl TestCa {
 pub struct Proxy {
     /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
     pub url: String,
+    /// Seconds the 503 answers ask the client to wait (`Retry-After`).
+    pub retry_after: u64,
     /// Requests answered 503 so far.
     pub refused: Arc<AtomicUsize>,
 }
@@ -60,6 +62,16 @@ impl Proxy {
         upstream: &str,
         tls: Option<Arc<rustls::ServerConfig>>,
         refuse_first: usize,
+    ) -> Proxy {
+        Proxy::start_waiting(upstream, tls, refuse_first, 0)
+    }
+
+    /// As [`Proxy::start`], its 503 answers asking for `retry_after` seconds.
+    pub fn start_waiting(
+        upstream: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        refuse_first: usize,
+        retry_after: u64,
     ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -82,11 +94,15 @@ impl Proxy {
                         }
                         None => Box::new(conn),
                     };
-                    let _ = serve(&mut stream, &upstream, &count, refuse_first);
+                    let _ = serve(&mut stream, &upstream, &count, refuse_first, retry_after);
                 });
             }
         });
-        Proxy { url, refused }
+        Proxy {
+            url,
+            retry_after,
+            refused,
+        }
     }
 }
 
@@ -122,13 +138,14 @@ fn serve(
     upstream: &str,
     refused: &AtomicUsize,
     refuse_first: usize,
+    retry_after: u64,
 ) -> std::io::Result<()> {
     let (head, body) = read_message(client.as_mut())?;
     if refused.fetch_add(1, Ordering::SeqCst) < refuse_first {
         let answer = r#"{"error":"overloaded","message":"busy; retry"}"#;
         write!(
             client,
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {retry_after}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
             answer.len()
         )?;
         return client.flush();

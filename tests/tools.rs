@@ -179,6 +179,11 @@ fn refusals_are_logged_plainly_with_request_ids_unique_across_restarts() {
     assert_eq!(status, 403);
     let (status, second_id) = a.post("{not json");
     assert_eq!(status, 400);
+    // A forged signature in the name of a department.
+    let mut forged = statement.clone();
+    forged.signature[0] ^= 1;
+    let (status, forged_id) = a.post(&forged.to_json());
+    assert_eq!(status, 400);
     let log = a.stop();
     assert!(
         !log.contains('\u{1b}'),
@@ -196,11 +201,15 @@ fn refusals_are_logged_plainly_with_request_ids_unique_across_restarts() {
     ] {
         assert!(refusal.contains(part), "{part} not in {refusal}");
     }
-    assert!(
-        log.lines()
-            .any(|l| l.contains(&second_id) && l.contains("invalid_json")),
-        "{log}"
-    );
+    // Bodies that are not even submissions are no news (debug only); a
+    // forged signature is, without the name it claims.
+    assert!(!log.contains(&second_id), "{log}");
+    let forged_line = log
+        .lines()
+        .find(|l| l.contains(&forged_id))
+        .unwrap_or_else(|| panic!("no line for request {forged_id}: {log}"));
+    assert!(forged_line.contains("bad_signature"), "{forged_line}");
+    assert!(!forged_line.contains("gd.stranger"), "{forged_line}");
 
     let b = LoggedNotary::start(&setup.data(), &dir.path().join("b.log"));
     let (_, after_restart) = b.post("{not json");
@@ -225,6 +234,10 @@ fn dept(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         .args(args)
         .current_dir(dir)
         .env("RUST_BACKTRACE", "1")
+        // English messages, whatever the developer's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -501,6 +514,8 @@ fn dept_says_what_became_of_each_attestation() {
     let out = Command::new(binary("dept"))
         .args(["submit", "--notary", url, "registry/1-department.json"])
         .current_dir(dir)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
         .env("LANG", "zh_CN.UTF-8")
         .output()
         .unwrap();
@@ -523,7 +538,29 @@ fn dept_templates_schemas_and_digests() {
     for kind in ledger::attestation::Kind::ALL {
         let template = dept(dir, &["template", kind.name()], None);
         assert_ok(&template);
-        let body = String::from_utf8(template.stdout).unwrap();
+        let mut body = String::from_utf8(template.stdout).unwrap();
+        if *kind == ledger::attestation::Kind::DepartmentKey {
+            // The template's key is an example anyone can sign with: refused
+            // until it is replaced by the department's own.
+            let out = dept(
+                dir,
+                &[
+                    "sign",
+                    "--key",
+                    "k.key",
+                    "--log",
+                    "x.gov.cn/share-audit/2026",
+                    "--kind",
+                    kind.name(),
+                    "--body",
+                    &body,
+                ],
+                None,
+            );
+            assert_user_error(&out, "example key of `dept template`");
+            let own = dept(dir, &["pubkey", "k.vkey"], None);
+            body = body.replace(ledger::attestation::EXAMPLE_KEY, stdout(&own).trim());
+        }
         let out = dept(
             dir,
             &[
@@ -649,14 +686,21 @@ fn dept_reaches_a_notary_behind_tls_and_retries_when_it_is_busy() {
     );
     assert_eq!(front.refused.load(std::sync::atomic::Ordering::SeqCst), 2);
 
-    // Out of retries: the notary's 503, as a refusal.
-    let busy = proxy::Proxy::start(&notary.url, None, 5);
+    // Out of retries, having waited as asked: the notary's 503, and exit 3
+    // (not taken now, retry later).
+    let busy = proxy::Proxy::start_waiting(&notary.url, None, 5, 1);
+    let started = Instant::now();
     let out = dept(
         dir,
         &["submit", "--notary", &busy.url, "--retries", "1", "-"],
         Some(&attestation),
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        started.elapsed() >= Duration::from_secs(busy.retry_after),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
     assert!(
         stderr(&out).contains("refused (503 overloaded)"),
         "{}",
@@ -667,6 +711,20 @@ fn dept_reaches_a_notary_behind_tls_and_retries_when_it_is_busy() {
         "{}",
         stderr(&out)
     );
+
+    // --ca is for TLS only; stdin can be read once.
+    let out = dept(
+        dir,
+        &["submit", "--notary", &notary.url, "--ca", "ca.pem", "-"],
+        Some(&attestation),
+    );
+    assert_user_error(&out, "--ca is for an https:// notary");
+    let out = dept(
+        dir,
+        &["submit", "--notary", &notary.url, "-", "-"],
+        Some(&attestation),
+    );
+    assert_user_error(&out, "more than once");
 }
 
 /// `verifier findings` on receipts a real notary issued: a rejection of an

@@ -21,7 +21,13 @@ pub struct SubmitResponse {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot reach the notary at {url}: {reason}")]
-    Transport { url: String, reason: String },
+    Transport {
+        url: String,
+        reason: String,
+        /// Whether trying again later may work (a lost connection), or
+        /// not (a certificate not trusted, a bad URL).
+        transient: bool,
+    },
     #[error("the notary answered {status} with a body that is not JSON")]
     NotJson { status: u16 },
     #[error("cannot read the CA bundle {path}: {reason}")]
@@ -46,9 +52,19 @@ impl Client {
     /// trusts the system's CA certificates, or only those of `ca_bundle`
     /// (PEM), for a notary behind a government CA.
     pub fn new(notary: &str, ca_bundle: Option<&Path>) -> Result<Client, ClientError> {
+        let https = notary.starts_with("https://");
+        if ca_bundle.is_some() && !https {
+            return Err(ClientError::CaBundle {
+                path: notary.to_owned(),
+                reason: "--ca is for an https:// notary; this one is not reached over TLS".into(),
+            });
+        }
+        // No redirects: a receipt comes from the notary asked, or not at all.
         let mut builder = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60));
+            .timeout(Duration::from_secs(60))
+            .redirects(0)
+            .https_only(https);
         if let Some(path) = ca_bundle {
             builder = builder.tls_config(Arc::new(tls_config(path)?));
         }
@@ -95,10 +111,11 @@ impl Client {
                     }
                     retry_after
                 }
-                Err(e) if attempt > self.retries => {
+                Err(e) if attempt > self.retries || !worth_retrying(&e) => {
                     return Err(ClientError::Transport {
                         url,
                         reason: e.to_string(),
+                        transient: worth_retrying(&e),
                     })
                 }
                 Err(_) => None,
@@ -107,12 +124,30 @@ impl Client {
         }
     }
 
-    /// Exponential backoff from 250 ms, or what the notary asked for; never
-    /// more than `max_wait`.
+    /// What the notary asked for, or exponential backoff from 250 ms with
+    /// up to a quarter more at random (so that many clients turned away
+    /// together do not come back together); never more than `max_wait`.
     fn wait(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        use rand::Rng as _;
         let backoff = Duration::from_millis(250) * 2u32.saturating_pow(attempt.min(16) - 1);
-        retry_after.unwrap_or(backoff).min(self.max_wait)
+        let jitter = backoff.mul_f64(rand::thread_rng().gen_range(0.0..0.25));
+        retry_after.unwrap_or(backoff + jitter).min(self.max_wait)
     }
+}
+
+/// A lost or refused connection may work on the next try; a bad URL, a
+/// certificate the client does not trust or a failed name lookup will not.
+fn worth_retrying(e: &ureq::Error) -> bool {
+    let ureq::Error::Transport(t) = e else {
+        return false;
+    };
+    let tls = std::iter::successors(std::error::Error::source(t), |s| s.source())
+        .any(|s| s.is::<rustls::Error>() || s.to_string().contains("certificate"));
+    matches!(
+        t.kind(),
+        ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io
+    ) && !tls
+        && !t.to_string().contains("certificate")
 }
 
 /// TLS trusting exactly the certificates of a PEM bundle.

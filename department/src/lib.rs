@@ -58,7 +58,12 @@ impl DepartmentKey {
         signed_at_ms: u64,
     ) -> Result<SignedAttestation, AttestationError> {
         let bytes = self.statement(log, kind, body, signed_at_ms);
-        Statement::parse(&bytes)?;
+        let statement = Statement::parse(&bytes)?;
+        // The notary would refuse to register such a key (weak_key): say so
+        // before the root signs it.
+        if let ledger::attestation::Body::DepartmentKey(k) = &statement.body {
+            ledger::attestation::registrable_key(&k.key)?;
+        }
         Ok(SignedAttestation::sign(bytes, &self.key))
     }
 

@@ -17,7 +17,7 @@ use serde_json::json;
     name = "dept",
     version,
     about = "Sign and submit share-audit attestations for a department",
-    after_help = "Files may be given as `-` for standard input. Times are milliseconds since the Unix epoch."
+    after_help = "Attestations, bodies (@-) and the data of `digest` may be given as `-` for standard input. Times are milliseconds since the Unix epoch."
 )]
 struct Cli {
     /// Language of the messages: en or zh (default: the locale's).
@@ -112,7 +112,8 @@ enum Command {
     },
     /// Submit signed attestations (files, folders of *.json, or -); check
     /// each receipt and keep it. Exit 0 if all were notarised, 1 if any
-    /// was refused.
+    /// was refused, 3 if any could not be submitted now (retry later), 2
+    /// for a usage error (nothing sent).
     Submit {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         notary: String,
@@ -232,6 +233,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let lang = cli.lang.unwrap_or_else(Lang::from_env);
     match cli.command {
         Command::Keygen { name, out } => {
+            // `--out gd.rst.key` means the pair gd.rst.key and gd.rst.vkey.
+            let out = match out
+                .to_str()
+                .and_then(|o| o.strip_suffix(".key").or(o.strip_suffix(".vkey")))
+            {
+                Some(prefix) => PathBuf::from(prefix),
+                None => out,
+            };
             let (key, signer) =
                 DepartmentKey::generate(&name).map_err(|e| anyhow!("--name {name:?}: {e}"))?;
             keyfile::write_key_pair(&out, &signer)
@@ -319,7 +328,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::outln!("{}", serde_json::to_string_pretty(&schema)?);
         }
         Command::Digest { file, salt } => {
-            let salt = salt.as_deref().map(read_input).transpose()?;
+            stdin_once([file.as_str()].into_iter().chain(salt.as_deref()))?;
+            // The salt is a secret: a value given in place of a file name is
+            // not repeated.
+            let salt = match salt.as_deref() {
+                Some(s) if s != "-" && !Path::new(s).is_file() => {
+                    bail!("--salt takes a FILE holding the salt (the value given is not shown)")
+                }
+                s => s.map(read_input).transpose()?,
+            };
             let data: Box<dyn std::io::Read> = if file == "-" {
                 Box::new(std::io::stdin())
             } else {
@@ -367,6 +384,31 @@ fn expand(inputs: &[String]) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Refuses `-` given more than once: standard input can be read only once.
+fn stdin_once<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    if args.into_iter().filter(|a| *a == "-").count() > 1 {
+        bail!("`-` (standard input) is given more than once; it can be read only once");
+    }
+    Ok(())
+}
+
+/// Where the receipt of `file` goes: `--out` itself for one input, a file
+/// named as the attestation in the `--out` folder for several (`stdin.json`
+/// for standard input).
+fn receipt_path(out: &Option<PathBuf>, several: bool, file: &str) -> Option<PathBuf> {
+    match (out, several) {
+        (Some(dir), true) if file == "-" => Some(dir.join("stdin.json")),
+        (Some(dir), true) => Some(dir.join(Path::new(file).file_name().unwrap_or_default())),
+        (out, _) => out.clone(),
+    }
+}
+
+/// What `dept submit` ends with: 0 all notarised, 1 some refused, 3 some
+/// not submitted because the notary could not be reached or stayed busy
+/// (retry later), 2 a usage error before anything was sent.
+const EXIT_REFUSED: u8 = 1;
+const EXIT_UNAVAILABLE: u8 = 3;
+
 fn submit(
     notary: &str,
     inputs: &[String],
@@ -376,6 +418,7 @@ fn submit(
     out: Option<PathBuf>,
     lang: Lang,
 ) -> Result<ExitCode> {
+    stdin_once(inputs.iter().map(String::as_str))?;
     let policy = policy.as_deref().map(Policy::read).transpose()?;
     let files = expand(inputs)?;
     let several = files.len() > 1 || inputs.iter().any(|i| Path::new(i).is_dir());
@@ -383,23 +426,69 @@ fn submit(
         let dir = out
             .as_ref()
             .ok_or_else(|| anyhow!("several attestations: give --out FOLDER for their receipts"))?;
+        // Receipts never replace the attestations, nor each other.
+        let mut names = std::collections::BTreeSet::new();
+        for file in &files {
+            let target = receipt_path(&out, true, file).expect("--out is given");
+            if file != "-" && Path::new(file).canonicalize().ok() == target.canonicalize().ok() {
+                bail!(
+                    "--out {}: the receipt of {file} would replace it; give another folder",
+                    dir.display()
+                );
+            }
+            if !names.insert(target.clone()) {
+                bail!(
+                    "two attestations would have one receipt file, {}: rename one",
+                    target.display()
+                );
+            }
+        }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    } else if out.as_ref().is_some_and(|o| o.is_dir()) {
+        bail!(
+            "--out {} is a folder; for one attestation give the receipt's file name",
+            out.unwrap_or_default().display()
+        );
     }
-    let mut client = Client::new(notary, ca.as_deref())?;
-    client.retries = retries;
-    client.lang = lang;
-    let (mut notarised, mut refused) = (0, 0);
+    // Every attestation is read and checked before the first is sent, so a
+    // bad file stops nothing half-way.
+    let mut batch = Vec::with_capacity(files.len());
     for file in &files {
         let shown = if file == "-" {
-            "(stdin)"
+            "(stdin)".to_owned()
         } else {
-            file.as_str()
+            file.clone()
         };
         let bytes = read_input(file)?;
         let signed = SignedAttestation::from_json(without_bom(&bytes))
             .map_err(|e| anyhow!("{shown}: not a signed attestation: {e}"))?;
-        let about = describe(&signed, lang);
-        let resp = client.submit(&signed)?;
+        batch.push((file.as_str(), shown, signed));
+    }
+    let mut client = Client::new(notary, ca.as_deref())?;
+    client.retries = retries;
+    client.lang = lang;
+    let (mut notarised, mut refused, mut unavailable) = (0, 0, 0);
+    for (file, shown, signed) in &batch {
+        let about = describe(signed, lang);
+        let resp = match client.submit(signed) {
+            Ok(resp) => resp,
+            // Nothing later can get through either: say where it stopped.
+            Err(
+                e @ department::ClientError::Transport {
+                    transient: false, ..
+                },
+            ) => {
+                bail!("{shown}: not submitted: {e}; {notarised} notarised before it")
+            }
+            Err(e) => {
+                unavailable += 1;
+                match lang {
+                    Lang::En => cli::errln!("{shown}: not submitted: {e}"),
+                    Lang::Zh => cli::errln!("{shown}：未提交：{e}"),
+                }
+                continue;
+            }
+        };
         let tries = match (resp.attempts, lang) {
             (1, _) => String::new(),
             (n, Lang::En) => format!(" (after {n} attempts)"),
@@ -407,20 +496,15 @@ fn submit(
         };
         match resp.status {
             200 | 201 => {
-                let receipt = department::check_receipt(&resp.body, &signed, policy.as_ref())
-                    .map_err(|e| {
-                        anyhow!(
-                            "{shown}: the notary answered {} with no good receipt: {e}; nothing saved",
-                            resp.status
-                        )
-                    })?;
-                let target = match (&out, several) {
-                    (Some(dir), true) => {
-                        let name = Path::new(file).file_name().unwrap_or_default();
-                        Some(dir.join(name))
+                let receipt = match department::check_receipt(&resp.body, signed, policy.as_ref()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        refused += 1;
+                        cli::errln!("{shown}: the notary answered {} with no good receipt: {e}; nothing saved", resp.status);
+                        continue;
                     }
-                    (out, _) => out.clone(),
                 };
+                let target = receipt_path(&out, several, file);
                 write_or_print(&target, &receipt.to_json_pretty())?;
                 let kept = match (target, lang) {
                     (None, _) => String::new(),
@@ -428,17 +512,26 @@ fn submit(
                     (Some(t), Lang::Zh) => format!("；收据保存在 {}", t.display()),
                 };
                 let index = receipt.index;
-                match (resp.status, lang) {
-                    (201, Lang::En) => {
+                // A 200 after a lost answer: an earlier attempt of this run
+                // got through.
+                let ours = resp.status == 201 || resp.attempts > 1;
+                match (ours, resp.status, lang) {
+                    (_, 201, Lang::En) => {
                         cli::errln!("{shown}: notarised as entry {index} ({about}){tries}{kept}")
                     }
-                    (201, Lang::Zh) => {
+                    (_, 201, Lang::Zh) => {
                         cli::errln!("{shown}：已公证为第 {index} 条（{about}）{tries}{kept}")
                     }
-                    (_, Lang::En) => cli::errln!(
+                    (true, _, Lang::En) => cli::errln!(
+                        "{shown}: notarised as entry {index} ({about}): already in the log when retried, so an earlier attempt got through, or someone submitted it before{tries}{kept}"
+                    ),
+                    (true, _, Lang::Zh) => cli::errln!(
+                        "{shown}：已公证为第 {index} 条（{about}）：重试时已在日志中（之前的尝试已成功，或此前已有人提交）{tries}{kept}"
+                    ),
+                    (false, _, Lang::En) => cli::errln!(
                         "{shown}: already notarised as entry {index} ({about}): submitted before, this is its receipt{tries}{kept}"
                     ),
-                    (_, Lang::Zh) => cli::errln!(
+                    (false, _, Lang::Zh) => cli::errln!(
                         "{shown}：此前已公证为第 {index} 条（{about}）：重复提交，这是原条目的收据{tries}{kept}"
                     ),
                 }
@@ -447,25 +540,38 @@ fn submit(
             status => {
                 let code = resp.body["error"].as_str().unwrap_or("?");
                 let message = resp.body["message"].as_str().unwrap_or("");
+                if matches!(status, 503 | 408) {
+                    unavailable += 1;
+                } else {
+                    refused += 1;
+                }
                 match lang {
                     Lang::En => cli::errln!("{shown}: refused ({status} {code}): {message}{tries}"),
                     Lang::Zh => cli::errln!("{shown}：被拒绝（{status} {code}）：{message}{tries}"),
                 }
-                refused += 1;
             }
         }
     }
     if several {
-        let total = files.len();
+        let total = batch.len();
         match lang {
-            Lang::En => cli::errln!("{notarised} notarised, {refused} refused, of {total}"),
-            Lang::Zh => cli::errln!("共 {total} 条：{notarised} 条已公证，{refused} 条被拒绝"),
+            Lang::En if unavailable == 0 => {
+                cli::errln!("{notarised} notarised, {refused} refused, of {total}")
+            }
+            Lang::En => cli::errln!(
+                "{notarised} notarised, {refused} refused, {unavailable} not taken now (retry later), of {total}"
+            ),
+            Lang::Zh => cli::errln!(
+                "共 {total} 条：{notarised} 条已公证，{refused} 条被拒绝，{unavailable} 条暂未受理（请稍后重试）"
+            ),
         }
     }
-    Ok(if refused == 0 {
-        ExitCode::SUCCESS
+    Ok(if unavailable > 0 {
+        ExitCode::from(EXIT_UNAVAILABLE)
+    } else if refused > 0 {
+        ExitCode::from(EXIT_REFUSED)
     } else {
-        ExitCode::from(1)
+        ExitCode::SUCCESS
     })
 }
 

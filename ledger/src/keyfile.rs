@@ -64,7 +64,7 @@ pub enum KeyFileError {
 /// write) is refused, as ssh refuses one: whoever else could read it may
 /// have signed with it.
 pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
-    let p = path.display().to_string();
+    let p = shown_path(path);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -87,6 +87,17 @@ pub fn read_signer(path: &Path) -> Result<NoteSigner, KeyFileError> {
         error,
     })?;
     NoteSigner::parse(&text).map_err(|error| KeyFileError::Format { path: p, error })
+}
+
+/// How a path given for a key is shown: as given, unless it is in fact a
+/// private key pasted in place of a file name (never repeated).
+fn shown_path(path: &Path) -> String {
+    let p = path.display().to_string();
+    if p.contains("PRIVATE+KEY") {
+        "the key given (a private key, not a file name; not shown)".to_owned()
+    } else {
+        p
+    }
 }
 
 /// Reads a vkey from a file, or takes the argument itself as a vkey. An

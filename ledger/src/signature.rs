@@ -53,6 +53,8 @@ pub enum SignatureError {
     NonCanonicalS,
     #[error("signature does not verify")]
     Equation,
+    #[error("public key is the example key of `dept template`, whose private key anyone can derive; use the department's own key (`dept pubkey`)")]
+    PublishedKey,
 }
 
 /// A public key decoded once, so that batches do not decode it again.

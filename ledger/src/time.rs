@@ -69,7 +69,8 @@ pub struct BadTime(pub String);
 pub fn parse_rfc3339(s: &str) -> Result<u64, BadTime> {
     let bad = || BadTime(s.to_owned());
     let b = s.as_bytes();
-    if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') {
+    // ASCII only, so that every slice below falls between characters.
+    if !s.is_ascii() || b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') {
         return Err(bad());
     }
     let (y, m, d) = parse_ymd(&s[..10]).ok_or_else(bad)?;
@@ -205,6 +206,9 @@ mod tests {
             Ok(1_764_201_600_000)
         );
         for bad in [
+            "2026-02-13T18:00:00€abc",
+            "2026-02-13T18:00:00+0€0",
+            "２026-02-13T18:00:00Z",
             "2025-11-27",
             "2025-02-30T00:00:00Z",
             "2025-11-27T24:00:00Z",

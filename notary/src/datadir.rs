@@ -102,10 +102,14 @@ impl DataDir {
     pub fn open_store(&self) -> Result<Store> {
         Store::open(&self.db()).map_err(|e| match e {
             // RocksDB locks the directory of an open database (`LOCK`).
-            ledger::store::StoreError::Db(db) if db.to_string().contains("lock") => anyhow::anyhow!(
+            ledger::store::StoreError::Db(db)
+                if db.to_string().contains("While lock file") || db.to_string().contains("/LOCK:") =>
+            {
+                anyhow::anyhow!(
                 "another notary is already serving {} (its database is locked); stop it first, or give another --data",
                 self.root.display()
-            ),
+            )
+            }
             e => anyhow::Error::new(e).context(format!("opening {}", self.db().display())),
         })
     }

@@ -28,7 +28,7 @@ pub use crate::signature::CONTEXT;
 pub use bulk::{parse_bulk, BulkError, BulkItems};
 pub use error::AttestationError;
 pub use fields::*;
-pub use keys::{decode_key, registrable_key};
+pub use keys::{decode_key, registrable_key, EXAMPLE_KEY};
 pub use kinds::*;
 pub use limits::{MAX_ID_LEN, MAX_STATEMENT_BYTES, VERSION};
 pub use statement::{verify_signature, SignerRef, Statement};
@@ -221,7 +221,11 @@ mod tests {
                     "{}",
                     BASE64.encode(seed_one.as_bytes())
                 );
-                registrable_key(&k.key).unwrap();
+                assert_eq!(
+                    registrable_key(&k.key),
+                    Err(AttestationError::BadSignerKey(SignatureError::PublishedKey)),
+                    "the example key is refused at registration"
+                );
             }
             let extra = statement_json(kind.name(), &serde_json::json!({"zzz": 1}).to_string());
             assert!(Statement::parse(extra.as_bytes()).is_err());

@@ -59,8 +59,9 @@ impl FieldSchema for PublicKey {
                 "description": "base64 of an Ed25519 public key (32 bytes), as `dept pubkey` prints it" })
     }
     fn example() -> Option<Value> {
-        // The key of the 32-byte seed 0x01…: a valid point, of no one.
-        Some(json!("iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w="))
+        // The key of the seed 0x01…01: its private key is public, so the
+        // notary refuses to register it (`registrable_key`); replace it.
+        Some(json!(super::keys::EXAMPLE_KEY))
     }
 }
 

@@ -15,6 +15,10 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<u32>,
+    /// A refusal of a submission on its merits (its signature or the
+    /// lifecycle rules), which the request log shows at info; other errors
+    /// (unparsable requests, unknown paths) only at debug.
+    pub notable: bool,
 }
 
 impl ApiError {
@@ -24,7 +28,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            notable: false,
         }
+    }
+
+    /// Marks a refusal of a submission on its merits (see [`ApiError::notable`]).
+    pub fn notable(mut self) -> ApiError {
+        self.notable = true;
+        self
     }
 
     pub(crate) fn unavailable(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -46,7 +57,9 @@ impl IntoResponse for ApiError {
             Json(json!({ "error": self.code, "message": self.message })),
         )
             .into_response();
-        resp.extensions_mut().insert(RefusalCode(self.code));
+        if self.notable {
+            resp.extensions_mut().insert(RefusalCode(self.code));
+        }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

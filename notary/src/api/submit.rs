@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
 use ledger::append::{Outcome, Submission};
-use ledger::attestation::{parse_bulk, AttestationError, BulkError, SignedAttestation};
+use ledger::attestation::{parse_bulk, AttestationError, BulkError, Id, SignedAttestation};
 use ledger::lang::Lang;
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -41,8 +41,18 @@ async fn submit_checked(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = read_body(body, MAX_BODY_BYTES)?;
-    let reply = accept(state, lang, SignedAttestation::from_json(&body), true)?;
-    let (status, receipt) = answer(reply.await, lang)?;
+    let (reply, signer) = accept(state, lang, SignedAttestation::from_json(&body))?;
+    let result = answer(reply.await, lang);
+    // The log names the department once its signature verified: a forged
+    // submission does not put a department's name in the operator's log.
+    let verified = match &result {
+        Ok(_) => true,
+        Err(e) => !matches!(e.code, "bad_signature" | "bad_signer_key"),
+    };
+    if verified {
+        tracing::Span::current().record("department", tracing::field::display(signer.as_str()));
+    }
+    let (status, receipt) = result?;
     Ok(json_response(status, receipt))
 }
 
@@ -71,24 +81,21 @@ fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes,
 }
 
 /// Checks a submission's format and queues it; the signature is checked by
-/// the verification stage, in batches. `name_in_log`: the request's log line
-/// names the signing department (a request of one submission).
+/// the verification stage, in batches. Gives the department it claims to
+/// be signed by.
 fn accept(
     state: &AppState,
     lang: Lang,
     attestation: Result<SignedAttestation, AttestationError>,
-    name_in_log: bool,
-) -> Result<oneshot::Receiver<Reply>, ApiError> {
+) -> Result<(oneshot::Receiver<Reply>, Id), ApiError> {
     let attestation = attestation.map_err(|e| attestation_error(&e, lang))?;
     let submission = Submission::parse(attestation).map_err(|e| attestation_error(&e, lang))?;
-    if name_in_log {
-        let department = submission.statement.signer.department.as_str();
-        tracing::Span::current().record("department", tracing::field::display(department));
-    }
-    state.ingest.submit(submission).map_err(|e| match e {
+    let signer = submission.statement.signer.department.clone();
+    let reply = state.ingest.submit(submission).map_err(|e| match e {
         SubmitError::QueueFull => ApiError::unavailable("overloaded", e.to_string()),
         SubmitError::Closed => ApiError::unavailable("shutting_down", e.to_string()),
-    })
+    })?;
+    Ok((reply, signer))
 }
 
 /// A queued submission's fate, as the API reports it: its receipt (201
@@ -100,7 +107,7 @@ fn answer(
     let outcome = reply
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
-            Rejection::BadSignature(a) => attestation_error(&a, lang),
+            Rejection::BadSignature(a) => attestation_error(&a, lang).notable(),
             // The cause (a RocksDB error naming files of the data directory)
             // is in the notary's log; the client learns what it can do.
             Rejection::Unavailable(_) => ApiError::unavailable(
@@ -111,7 +118,9 @@ fn answer(
     match outcome {
         Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
         Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json())),
-        Outcome::Refused(r) => Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang))),
+        Outcome::Refused(r) => {
+            Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang)).notable())
+        }
     }
 }
 
@@ -157,10 +166,11 @@ async fn submit_bulk_checked(
     // much, so the answer is never built whole.
     let queued = items
         .into_iter()
-        .map(|item| accept(state, lang, item, false))
+        .map(|item| accept(state, lang, item).map(|(reply, _)| reply))
         .collect();
     let body = BulkAnswer {
         state: state.clone(),
+        span: tracing::Span::current(),
         lang,
         queued,
         stage: Stage::Opening,
@@ -178,6 +188,8 @@ async fn submit_bulk_checked(
 /// size of the whole answer, and a client that does not read stops it.
 struct BulkAnswer {
     state: AppState,
+    /// The request's span: items are answered after the handler returned.
+    span: tracing::Span,
     lang: Lang,
     queued: VecDeque<Result<oneshot::Receiver<Reply>, ApiError>>,
     stage: Stage,
@@ -226,6 +238,11 @@ impl http_body::Body for BulkAnswer {
             }
             Err(e) => {
                 this.state.metrics.refused(e.code);
+                if e.notable {
+                    let (status, code) = (e.status.as_u16(), e.code);
+                    this.span
+                        .in_scope(|| tracing::info!(item = answered, status, code, "refused"));
+                }
                 json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message })
                     .to_string()
             }
