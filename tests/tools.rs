@@ -437,7 +437,7 @@ fn dept_says_what_became_of_each_attestation() {
     );
     assert_user_error(&out, "looks like seconds");
     let bad = catalog.replace(r#""data_items":["缴费月份"]"#, r#""data_items":"缴费月份""#);
-    assert_user_error(&sign_catalog(&bad), "`data_items`");
+    assert_user_error(&sign_catalog(&bad), "`body.data_items`");
     let feb_30 = r#"{"case":"c1","item":"rst/x","provider":"gd.rst","data_items":["a"],"legal_basis":"x","use_scenario":"s","scope_of_use":"s","sharing_method":"service_interface","use_until":"2027-02-30","approved_by":"张三","declaration":true}"#;
     let out = dept(
         dir,
@@ -456,7 +456,7 @@ fn dept_says_what_became_of_each_attestation() {
     );
     assert_user_error(
         &out,
-        "`use_until`: \"2027-02-30\" is not a date YYYY-MM-DD that exists",
+        "`body.use_until`: \"2027-02-30\" is not a date YYYY-MM-DD that exists",
     );
 
     // A refusal: its status, code and message; exit 1.

@@ -15,6 +15,10 @@ fn examples() -> PathBuf {
 fn verifier(args: &[&str]) -> Output {
     Command::new(binary("verifier"))
         .args(args)
+        // English messages, whatever the developer's locale.
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8")
         .output()
         .expect("run verifier")
 }
@@ -396,13 +400,13 @@ fn deadlines_as_the_spec_counts_them() {
         "3",
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("2027-01-04 provisional"));
-    // Near midnight in Beijing: one millisecond decides the day.
+    // Near midnight in Beijing: one millisecond decides the day the period
+    // starts, and so its due day.
     for (from, due) in [
-        ("2026-04-30T23:59:59.999+08:00", "2026-05-06"),
-        ("2026-04-30T16:00:00.000Z", "2026-05-06"),
-        ("2026-04-30T15:59:59.999Z", "2026-05-06"),
-        ("2026-04-29T16:00:00Z", "2026-05-06"),
-        ("2026-04-29T15:59:59Z", "2026-04-30"),
+        ("2026-04-29T23:59:59.999+08:00", "2026-04-30"),
+        ("2026-04-30T00:00:00.000+08:00", "2026-05-06"),
+        ("2026-04-29T15:59:59.999Z", "2026-04-30"),
+        ("2026-04-29T16:00:00.000Z", "2026-05-06"),
     ] {
         let out = verifier(&["--json", "deadline", "--from", from, "--working-days", "1"]);
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();

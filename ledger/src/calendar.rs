@@ -56,6 +56,18 @@ pub enum CalendarError {
     },
     #[error("cannot read {path}: {reason}")]
     Io { path: String, reason: String },
+    #[error("{file}: a calendar is one jurisdiction's, and {other} is for {jurisdiction}")]
+    TwoJurisdictions {
+        file: String,
+        other: String,
+        jurisdiction: String,
+    },
+    #[error("{file} and {other} list {day} differently")]
+    Conflict {
+        file: String,
+        other: String,
+        day: String,
+    },
 }
 
 /// Where a day's status comes from.
@@ -155,6 +167,15 @@ impl CalendarFile {
                         return Err(fail(format!("{date} is not in the file's year")));
                     }
                     let day = days_from_civil(y, m, d);
+                    // A day off is a weekday, a make-up working day a weekend
+                    // day: anything else says nothing, and is a typo.
+                    let weekend = (day + 3).rem_euclid(7) >= 5;
+                    if (word == "work") != weekend {
+                        return Err(fail(format!(
+                            "{date} is a {}: `{word}` says nothing for it",
+                            if weekend { "weekend day" } else { "weekday" }
+                        )));
+                    }
                     if out
                         .days
                         .insert(day, (word == "work", label.trim().to_owned()))
@@ -180,7 +201,9 @@ impl CalendarFile {
                                 national.1, national.2
                             ))
                         })?;
-                    out.deadlines.insert(name.to_owned(), days);
+                    if out.deadlines.insert(name.to_owned(), days).is_some() {
+                        return Err(fail(format!("deadline {name} is given twice")));
+                    }
                 }
                 _ => return Err(fail(format!("unexpected line {line:?}"))),
             }
@@ -278,6 +301,29 @@ impl Calendar {
             ..Calendar::default()
         };
         let (national, local): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.year.is_some());
+        // A calendar is the calendar of one jurisdiction (the notary's): its
+        // files may not disagree on a day.
+        let mut listed: BTreeMap<i64, (bool, &str)> = BTreeMap::new();
+        for f in &local {
+            if let Some(first) = local.iter().find(|o| o.jurisdiction != f.jurisdiction) {
+                return Err(CalendarError::TwoJurisdictions {
+                    file: f.name.clone(),
+                    other: first.name.clone(),
+                    jurisdiction: first.jurisdiction.clone().unwrap_or_default(),
+                });
+            }
+            for (day, (work, _)) in &f.days {
+                if let Some((other_work, other)) = listed.insert(*day, (*work, &f.name)) {
+                    if other_work != *work {
+                        return Err(CalendarError::Conflict {
+                            file: f.name.clone(),
+                            other: other.to_owned(),
+                            day: ymd(*day),
+                        });
+                    }
+                }
+            }
+        }
         for f in national.iter().chain(&local) {
             if let Some(year) = f.year {
                 if let Some(other) = cal.covered.insert(year, f.name.clone()) {
@@ -405,6 +451,33 @@ mod tests {
             "{HEADER}\njurisdiction 广东省\n{src}off 2026-03-09 地方假日\ndeadline delivery 15\n"
         );
         let local = parse(&local).unwrap();
+        for typo in ["off 2026-03-07 a Saturday", "work 2026-03-09 a Monday"] {
+            assert!(
+                parse(&format!("{HEADER}\nyear 2026\n{src}{typo}\n")).is_err(),
+                "{typo}"
+            );
+        }
+        let twice = "deadline delivery 15\ndeadline delivery 12";
+        assert!(parse(&format!("{HEADER}\njurisdiction 广东省\n{src}{twice}\n")).is_err());
+        let province = |name: &str, day: &str| {
+            parse(&format!("{HEADER}\njurisdiction {name}\n{src}{day}\n")).unwrap()
+        };
+        assert!(matches!(
+            Calendar::from_files([local.clone(), province("湖南省", "off 2026-03-10 x")]),
+            Err(CalendarError::TwoJurisdictions { .. })
+        ));
+        assert!(
+            Calendar::from_files([local.clone(), province("广东省", "off 2026-03-09 x")]).is_ok()
+        );
+        // The same day worked by one file and off in another: a conflict.
+        let worked = province("广东省", "work 2026-03-08 x");
+        let rested = parse(&format!("{HEADER}\njurisdiction 广东省\n{src}\n")).unwrap();
+        let mut rested = rested;
+        rested.days.insert(day("2026-03-08"), (false, "x".into()));
+        assert!(matches!(
+            Calendar::from_files([worked, rested]),
+            Err(CalendarError::Conflict { .. })
+        ));
         assert!(parse(&format!(
             "{HEADER}\njurisdiction 广东省\n{src}deadline delivery 25\n"
         ))
@@ -447,5 +520,59 @@ mod tests {
         }
         // The notice's 2026 days off on weekdays and make-up Saturdays/Sundays.
         assert_eq!((off, work), (19, 6));
+    }
+
+    /// Every day of 2025 and 2026 against the State Council's notices,
+    /// written out here from their text (国办发明电〔2024〕12号; the notice
+    /// of 2025-11-04), not from the calendar files.
+    #[test]
+    fn every_day_of_2025_and_2026_as_the_notices_say() {
+        // Holidays as the notices give them, first to last day, and the
+        // make-up working days.
+        let holidays = [
+            ("2025-01-01", "2025-01-01"),
+            ("2025-01-28", "2025-02-04"),
+            ("2025-04-04", "2025-04-06"),
+            ("2025-05-01", "2025-05-05"),
+            ("2025-05-31", "2025-06-02"),
+            ("2025-10-01", "2025-10-08"),
+            ("2026-01-01", "2026-01-03"),
+            ("2026-02-15", "2026-02-23"),
+            ("2026-04-04", "2026-04-06"),
+            ("2026-05-01", "2026-05-05"),
+            ("2026-06-19", "2026-06-21"),
+            ("2026-09-25", "2026-09-27"),
+            ("2026-10-01", "2026-10-07"),
+        ];
+        let make_up = [
+            "2025-01-26",
+            "2025-02-08",
+            "2025-04-27",
+            "2025-09-28",
+            "2025-10-11",
+            "2026-01-04",
+            "2026-02-14",
+            "2026-02-28",
+            "2026-05-09",
+            "2026-09-20",
+            "2026-10-10",
+        ];
+        let cal = Calendar::built_in();
+        let (mut working, mut off) = (0, 0);
+        for d in day("2025-01-01")..=day("2026-12-31") {
+            let holiday = holidays.iter().any(|(a, b)| (day(a)..=day(b)).contains(&d));
+            let worked = make_up.iter().any(|w| day(w) == d);
+            let weekday = (d + 3).rem_euclid(7) < 5;
+            let expected = worked || (weekday && !holiday);
+            assert_eq!(cal.is_working_day(d), expected, "{}", ymd(d));
+            if expected {
+                working += 1;
+            } else {
+                off += 1;
+            }
+        }
+        // Each year: 261 weekdays, less its weekday holidays (18 in 2025,
+        // 19 in 2026), plus its make-up days (5 and 6): 248 working days.
+        assert_eq!((working, off), (496, 234));
     }
 }

@@ -109,7 +109,9 @@ impl Policy {
             path: p.clone(),
             source,
         })?;
-        Policy::parse(&text).map_err(|source| PolicyFileError::Policy { path: p, source })
+        // A byte order mark (Windows editors write one) is not part of it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        Policy::parse(text).map_err(|source| PolicyFileError::Policy { path: p, source })
     }
 
     pub fn encode(&self) -> String {

@@ -186,22 +186,40 @@ impl ShapeError {
     }
 }
 
-impl std::fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path == "." {
-            return write!(f, "{}", self.error);
-        }
-        // The member's path says where; serde's line and column would count
-        // in a body parsed apart from its statement, or in a document the
-        // person did not write (`dept sign` builds the statement).
+impl ShapeError {
+    /// What is wrong, without serde's line and column: the member's path
+    /// says where, and a position would count in text the person may not
+    /// have written (a body is parsed apart from its statement; `dept sign`
+    /// builds the statement).
+    pub fn message(&self) -> String {
         let message = self.error.to_string();
         let position = format!(
             " at line {} column {}",
             self.error.line(),
             self.error.column()
         );
-        let message = message.strip_suffix(&position).unwrap_or(&message);
-        write!(f, "at `{}`: {message}", self.path)
+        message
+            .strip_suffix(&position)
+            .unwrap_or(&message)
+            .to_owned()
+    }
+
+    /// The error for a document that is the member `parent` of another:
+    /// `at \`body.data_items[1]\`: …`.
+    pub fn within(&self, parent: &str) -> String {
+        match self.path.as_str() {
+            "." => format!("at `{parent}`: {}", self.message()),
+            path => format!("at `{parent}.{path}`: {}", self.message()),
+        }
+    }
+}
+
+impl std::fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.path.as_str() {
+            "." => write!(f, "{}", self.message()),
+            path => write!(f, "at `{path}`: {}", self.message()),
+        }
     }
 }
 

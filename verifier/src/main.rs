@@ -47,10 +47,11 @@ enum Command {
         /// When the period starts: an RFC 3339 instant, e.g. 2026-02-13T18:00:00+08:00.
         #[arg(long)]
         from: String,
-        /// Working days in the period (at least 1).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        /// Working days in the period (1 to 3650).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
         working_days: u32,
-        /// Calendar files to add to the built-in national years (*.txt).
+        /// A folder of calendar files (*.txt) to add to the built-in national
+        /// years: further years, and the jurisdiction's own days.
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
@@ -66,7 +67,8 @@ enum Command {
         /// The instant to judge missing steps at (RFC 3339); default now.
         #[arg(long)]
         as_of: Option<String>,
-        /// Calendar files to add to the built-in national years (*.txt).
+        /// A folder of calendar files (*.txt) to add to the built-in national
+        /// years: further years, and the jurisdiction's own days.
         #[arg(long)]
         calendar: Option<PathBuf>,
         /// Whether a reply extension also extends the one working day of
@@ -276,6 +278,11 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
 /// `verifier receipt`: each receipt verified on its own; a summary when
 /// there are several. Exit 1 if any is invalid.
 fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usage> {
+    if inputs.iter().filter(|i| *i == "-").count() > 1 {
+        return Err(Usage(
+            "`-` (standard input) is given more than once; it can be read only once".into(),
+        ));
+    }
     let policy = load_policy(policy)?;
     let files = receipt_files(inputs)?;
     let several = files.len() > 1;
@@ -289,7 +296,10 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
         } else {
             file.display().to_string()
         };
-        let result = verifier::verify_receipt(&read(file)?, &policy);
+        let bytes = read(file)?;
+        // A byte order mark (Windows editors write one) is not part of it.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let result = verifier::verify_receipt(bytes, &policy);
         let mut report = match &result {
             Ok(r) => r.to_json(),
             Err(e) => e.to_json(),

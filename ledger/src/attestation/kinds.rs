@@ -49,7 +49,9 @@ macro_rules! bodies {
 
             /// The JSON Schema (2020-12) of this kind's body.
             pub fn body_schema(self) -> Value {
-                schema::body_schema(self.name(), self.members())
+                let mut schema = schema::body_schema(self.name(), self.members());
+                single_member_rules(self, &mut schema);
+                schema
             }
 
             /// A body of this kind that the parser accepts, with every
@@ -68,7 +70,7 @@ macro_rules! bodies {
                 match kind {
                     $( Kind::$variant => crate::strict_json::from_slice::<$variant>(json.as_bytes())
                         .map(Body::$variant)
-                        .map_err(|e| AttestationError::Body { kind: $name, reason: e.to_string() }), )*
+                        .map_err(|e| AttestationError::Body { kind: $name, reason: e.within("body") }), )*
                 }
             }
 
@@ -213,6 +215,25 @@ bodies! {
     /// Art. 25: the provider consents to wider use or passing to a third party.
     Consent = "consent" {
         case: Id, scope: ConsentScope, third_party: Option<Id>, description: Text,
+    }
+}
+
+/// The rules of [`validate`] that bear on one member, in the schema too.
+fn single_member_rules(kind: Kind, schema: &mut Value) {
+    let properties = &mut schema["properties"];
+    match kind {
+        Kind::Department => properties["roles"]["minItems"] = 1.into(),
+        Kind::ReplyExtension => {
+            properties["working_days"]["minimum"] = 1.into();
+            properties["working_days"]["maximum"] = 10.into();
+        }
+        Kind::Application => {
+            properties["declaration"]["const"] = true.into();
+            properties["other"]["propertyNames"] = serde_json::json!({
+                "minLength": 1, "maxLength": super::limits::MAX_ID_LEN, "pattern": "\\S"
+            });
+        }
+        _ => {}
     }
 }
 
