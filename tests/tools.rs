@@ -798,3 +798,48 @@ fn verifier_findings_on_receipts_of_a_real_notary() {
         .arg(&policy));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+/// A second reply in a case is appended, and its submitter told at once.
+#[test]
+fn dept_tells_a_second_reply_at_once() {
+    use ledger::attestation::Kind;
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (provider, requester) = harness::provider_and_requester(&setup, &notary);
+    let (status, body) = notary.submit(&harness::sign(
+        &requester,
+        Kind::Application,
+        harness::application("c1", "rst/shebao", "gd.rst"),
+    ));
+    assert_eq!(status, 201, "{body}");
+    let dir = tempfile::tempdir().unwrap();
+    let reply = |name: &str, kind: Kind, body: serde_json::Value| {
+        let a = harness::sign(&provider, kind, body);
+        std::fs::write(dir.path().join(name), a.to_json()).unwrap();
+        dept(dir.path(), &["submit", "--notary", &notary.url, name], None)
+    };
+    let first = reply(
+        "approval.json",
+        Kind::Approval,
+        serde_json::json!({"case": "c1"}),
+    );
+    assert_ok(&first);
+    assert!(!stderr(&first).contains("note:"), "{}", stderr(&first));
+    let index: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let second = reply(
+        "rejection.json",
+        Kind::Rejection,
+        serde_json::json!({"case": "c1", "reasons": ["改变主意"]}),
+    );
+    assert_ok(&second);
+    let err = stderr(&second);
+    assert!(err.contains("notarised as entry"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the case already had its reply (entry {})",
+            index["index"]
+        )),
+        "{err}"
+    );
+    assert!(err.contains("second_reply"), "{err}");
+}

@@ -16,6 +16,9 @@ pub struct SubmitResponse {
     pub body: Value,
     /// How many times the submission was sent.
     pub attempts: u32,
+    /// Findings the notary says the entry makes at once
+    /// (`Share-Audit-Finding`, specs/api.md): `second_reply; cites=12`.
+    pub findings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,11 @@ impl Client {
                         .and_then(|s| s.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
                     if !matches!(status, 503 | 408) || attempt > self.retries {
+                        let findings = resp
+                            .all("share-audit-finding")
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect();
                         let body: Value = resp
                             .into_json()
                             .map_err(|_| ClientError::NotJson { status })?;
@@ -107,6 +115,7 @@ impl Client {
                             status,
                             body,
                             attempts: attempt,
+                            findings,
                         });
                     }
                     retry_after

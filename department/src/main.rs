@@ -535,6 +535,9 @@ fn submit(
                         "{shown}：此前已公证为第 {index} 条（{about}）：重复提交，这是原条目的收据{tries}{kept}"
                     ),
                 }
+                for finding in &resp.findings {
+                    tell_finding(shown, finding, lang);
+                }
                 notarised += 1;
             }
             status => {
@@ -573,6 +576,21 @@ fn submit(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A finding the notary says the entry makes at once (`second_reply;
+/// cites=12`): appended all the same, but a supervisor will see it.
+fn tell_finding(shown: &str, finding: &str, lang: Lang) {
+    let (code, cites) = finding.split_once("; cites=").unwrap_or((finding, "?"));
+    match (code, lang) {
+        ("second_reply", Lang::En) => cli::errln!(
+            "{shown}: note: the case already had its reply (entry {cites}); this second reply is a finding (second_reply, Art. 21)"
+        ),
+        ("second_reply", Lang::Zh) => cli::errln!(
+            "{shown}：注意：该案件已有答复（第 {cites} 条）；再次答复将记为问题（second_reply，第二十一条）"
+        ),
+        (code, _) => cli::errln!("{shown}: note: finding {code} (entry {cites})"),
+    }
 }
 
 /// "approval of case GD-1", for the summary line.

@@ -255,6 +255,33 @@ impl<E> From<Refusal> for DecideError<E> {
 pub struct Decision {
     pub changes: Vec<Change>,
     pub evidence: Vec<u64>,
+    /// Findings (specs/findings.md) the entry makes on its own, told to
+    /// its submitter at once; the entry is appended all the same.
+    pub findings: Vec<ImmediateFinding>,
+}
+
+/// A finding an entry makes as soon as it is appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImmediateFinding {
+    /// A reply (approval, rejection or materials-incomplete notice) in a
+    /// case that already has its approval or rejection: entry `first`.
+    SecondReply { first: u64 },
+}
+
+impl ImmediateFinding {
+    /// The code of specs/findings.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImmediateFinding::SecondReply { .. } => "second_reply",
+        }
+    }
+
+    /// The earlier entry it cites.
+    pub fn cites(&self) -> u64 {
+        match self {
+            ImmediateFinding::SecondReply { first } => *first,
+        }
+    }
 }
 
 /// Who may sign an entry: the "permitted signer" column of
@@ -375,8 +402,13 @@ pub fn decide<V: RegistryView>(
             evidence.extend(check_conditions(view, statement)?);
         }
     }
+    let findings = immediate_findings(view, statement).map_err(DecideError::View)?;
     let changes = effect(view, statement, time, index).map_err(DecideError::View)?;
-    Ok(Decision { changes, evidence })
+    Ok(Decision {
+        changes,
+        evidence,
+        findings,
+    })
 }
 
 /// The records an accepted entry establishes. Verifiers also use this to
@@ -429,9 +461,40 @@ pub fn effect<V: RegistryView>(
                 provider: a.provider.clone(),
                 item: a.item.clone(),
                 index,
+                reply: None,
             },
         )],
+        // The case's first approval or rejection is its reply.
+        Body::Approval(b) => first_reply(view, &b.case, index)?,
+        Body::Rejection(b) => first_reply(view, &b.case, index)?,
         _ => vec![],
+    })
+}
+
+fn first_reply<V: RegistryView>(view: &V, case: &Id, index: u64) -> Result<Vec<Change>, V::Error> {
+    Ok(match view.get::<CaseRecord>(case)? {
+        Some(mut record) if record.reply.is_none() => {
+            record.reply = Some(index);
+            vec![Change::new(case, record)]
+        }
+        _ => vec![],
+    })
+}
+
+/// The findings an entry makes on its own, judged on the registry before it.
+fn immediate_findings<V: RegistryView>(
+    view: &V,
+    statement: &Statement,
+) -> Result<Vec<ImmediateFinding>, V::Error> {
+    let case = match &statement.body {
+        Body::Approval(b) => &b.case,
+        Body::Rejection(b) => &b.case,
+        Body::MaterialsIncomplete(b) => &b.case,
+        _ => return Ok(vec![]),
+    };
+    Ok(match view.get::<CaseRecord>(case)?.and_then(|c| c.reply) {
+        Some(first) => vec![ImmediateFinding::SecondReply { first }],
+        None => vec![],
     })
 }
 

@@ -11,7 +11,8 @@ use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use ledger::attestation::{Kind, PublicKey, Statement};
 use ledger::lifecycle::{
-    decide, DecideError, Refusal, RefusalClass, MAX_SIGNED_AHEAD_MS, MAX_SIGNED_BEFORE_MS,
+    decide, DecideError, ImmediateFinding, Refusal, RefusalClass, MAX_SIGNED_AHEAD_MS,
+    MAX_SIGNED_BEFORE_MS,
 };
 use ledger::note::NoteSigner;
 use ledger::policy::Policy;
@@ -749,4 +750,34 @@ fn a_revoked_key_signs_nothing_from_the_next_entry_on() {
         record.revoked.map(|rev| (rev.index, rev.time)),
         Some((r.at("revoke rst"), T))
     );
+}
+
+#[test]
+fn a_second_reply_is_appended_and_found_at_once() {
+    let mut r = world_with_case();
+    let decide_now =
+        |r: &Registry, draft: &Draft| decide(&r.view, &draft.statement(), T, r.next).unwrap();
+    let approval = by(RST, "approval", &case("c1"));
+    assert_eq!(decide_now(&r, &approval).findings, vec![]);
+    r.accept("approval", &approval);
+    for second in [
+        by(RST, "rejection", r#"{"case":"c1","reasons":["r"]}"#),
+        by(
+            RST,
+            "materials_incomplete",
+            r#"{"case":"c1","missing":["m"]}"#,
+        ),
+        by(RST, "approval", r#"{"case":"c1","conditions":["x"]}"#),
+    ] {
+        let decision = decide_now(&r, &second);
+        assert_eq!(
+            decision.findings,
+            vec![ImmediateFinding::SecondReply {
+                first: r.at("approval")
+            }],
+            "{}",
+            second.kind
+        );
+        assert_eq!(decision.findings[0].code(), "second_reply");
+    }
 }

@@ -101,7 +101,7 @@ fn refusal(outcome: &Outcome) -> &Refusal {
 
 fn receipt(outcome: Outcome) -> Receipt {
     match outcome {
-        Outcome::Appended(r) => r,
+        Outcome::Appended(r, _) => r,
         other => panic!("expected an appended entry, got {other:?}"),
     }
 }
@@ -118,7 +118,7 @@ fn with_provider(t: &mut TestLog) {
             T0 + 100,
         )
         .unwrap();
-    assert!(out.iter().all(|o| matches!(o, Outcome::Appended(_))));
+    assert!(out.iter().all(|o| matches!(o, Outcome::Appended(..))));
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn a_statement_for_another_log_is_refused_here_and_by_verifiers() {
         department_key("gd.rst", &key(0x33)),
     ];
     let in_a = a.log.append(&replay, T0 + 100).unwrap();
-    assert!(in_a.iter().all(|o| matches!(o, Outcome::Appended(_))));
+    assert!(in_a.iter().all(|o| matches!(o, Outcome::Appended(..))));
     let in_b = b.log.append(&replay, T0 + 100).unwrap();
     for o in &in_b {
         assert_eq!(refusal(o).code(), "wrong_log");
@@ -237,7 +237,7 @@ fn root_keys_and_names_are_the_policys_own() {
         )
         .unwrap();
     assert_eq!(refusal(&out[0]).code(), "reserved_for_root");
-    assert!(matches!(out[1], Outcome::Appended(_)));
+    assert!(matches!(out[1], Outcome::Appended(..)));
     assert_eq!(refusal(&out[2]).code(), "reserved_for_root");
     assert_eq!(refusal(&out[3]).code(), "root_signs_only_registry");
 }
@@ -267,7 +267,7 @@ fn a_key_window_must_not_be_empty() {
         )
         .unwrap();
     assert_eq!(refusal(&out[1]).code(), "empty_validity_window");
-    assert!(matches!(out[2], Outcome::Appended(_)));
+    assert!(matches!(out[2], Outcome::Appended(..)));
 }
 
 /// The provider's registration as another history has it: another name,

@@ -103,7 +103,7 @@ fn build() -> Example {
         // One batch per entry, notarised 100 ms after the signer's claim.
         let out = log.append(&[sub], T0 + 1000 * i as u64 + 100).unwrap();
         match out.into_iter().next().unwrap() {
-            Outcome::Appended(r) => last = Some(r),
+            Outcome::Appended(r, _) => last = Some(r),
             other => panic!("entry {i}: {other:?}"),
         }
         attestation = Some(signed);

@@ -18,7 +18,7 @@ use crate::checkpoint::Checkpoint;
 use crate::entry::Entry;
 use crate::frontier::{BatchNodes, Frontier};
 use crate::hashing::{leaf_hash, sha256};
-use crate::lifecycle::{self, DecideError, Refusal};
+use crate::lifecycle::{self, DecideError, ImmediateFinding, Refusal};
 use crate::note::{NoteSigner, VerifierKey};
 use crate::policy::Policy;
 use crate::receipt::Receipt;
@@ -65,8 +65,8 @@ impl Submission {
 /// What became of one submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Appended now.
-    Appended(Receipt),
+    /// Appended now, with the findings the entry makes on its own.
+    Appended(Receipt, Vec<ImmediateFinding>),
     /// The same statement was appended before; this is its receipt.
     Duplicate(Receipt),
     Refused(Refusal),
@@ -121,7 +121,11 @@ pub struct Log {
 }
 
 enum Pending {
-    New { index: u64, evidence: Vec<u64> },
+    New {
+        index: u64,
+        evidence: Vec<u64>,
+        findings: Vec<ImmediateFinding>,
+    },
     Existing(u64),
     SameAs(usize),
     Refused(Refusal),
@@ -309,6 +313,7 @@ impl Log {
             pending.push(Pending::New {
                 index,
                 evidence: decision.evidence,
+                findings: decision.findings,
             });
         }
         let records = overlay.into_records();
@@ -370,7 +375,11 @@ impl Log {
         let mut out: Vec<Outcome> = Vec::with_capacity(pending.len());
         for p in pending {
             let outcome = match p {
-                Pending::New { index, evidence } => {
+                Pending::New {
+                    index,
+                    evidence,
+                    findings,
+                } => {
                     let head = head.as_ref().expect("a batch with new entries has a head");
                     let entry = entries[(index - first_index) as usize]
                         .take()
@@ -385,7 +394,7 @@ impl Log {
                     )
                     .expect("a batch holds the proof of its own leaves")
                     .expect("index is inside the tree");
-                    Outcome::Appended(receipt)
+                    Outcome::Appended(receipt, findings)
                 }
                 Pending::Existing(index) => {
                     let head = (self.committed.tree.size, self.committed.checkpoint.as_str());
@@ -396,7 +405,9 @@ impl Log {
                     Outcome::Duplicate(receipt)
                 }
                 Pending::SameAs(pos) => match &out[pos] {
-                    Outcome::Appended(r) | Outcome::Duplicate(r) => Outcome::Duplicate(r.clone()),
+                    Outcome::Appended(r, _) | Outcome::Duplicate(r) => {
+                        Outcome::Duplicate(r.clone())
+                    }
                     Outcome::Refused(r) => Outcome::Refused(r.clone()),
                 },
                 Pending::Refused(r) => Outcome::Refused(r),

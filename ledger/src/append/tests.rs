@@ -87,7 +87,7 @@ fn catalog_entry(dept: &str, k: &SigningKey, item: &str) -> Submission {
 
 fn appended(o: &Outcome) -> &Receipt {
     match o {
-        Outcome::Appended(r) => r,
+        Outcome::Appended(r, _) => r,
         other => panic!("expected an appended entry, got {other:?}"),
     }
 }

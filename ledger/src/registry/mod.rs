@@ -229,6 +229,7 @@ mod tests {
             provider: id("gd.rst"),
             item: id("rst/x"),
             index,
+            reply: None,
         }
     }
 

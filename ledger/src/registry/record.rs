@@ -50,6 +50,10 @@ pub struct CaseRecord {
     pub item: Id,
     /// The `application` that opened the case.
     pub index: u64,
+    /// The case's reply (its first approval or rejection), once there is
+    /// one: a second reply is a finding the notary tells at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<u64>,
 }
 
 /// What names a record: the bytes of its name in the store's key.

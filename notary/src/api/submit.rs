@@ -15,6 +15,7 @@ use http_body::Frame;
 use ledger::append::{Outcome, Submission};
 use ledger::attestation::{parse_bulk, AttestationError, BulkError, Id, SignedAttestation};
 use ledger::lang::Lang;
+use ledger::lifecycle::ImmediateFinding;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -52,9 +53,21 @@ async fn submit_checked(
     if verified {
         tracing::Span::current().record("department", tracing::field::display(signer.as_str()));
     }
-    let (status, receipt) = result?;
-    Ok(json_response(status, receipt))
+    let (status, receipt, findings) = result?;
+    let mut resp = json_response(status, receipt);
+    for f in &findings {
+        // `second_reply; cites=12`: what the entry makes a finding of, at once.
+        let value = format!("{}; cites={}", f.code(), f.cites());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            resp.headers_mut().append(FINDING_HEADER, v);
+        }
+    }
+    Ok(resp)
 }
+
+/// The header of a 201 that tells a finding the entry makes on its own
+/// (specs/api.md).
+pub const FINDING_HEADER: &str = "share-audit-finding";
 
 /// The language of refusal messages: the request's `Accept-Language`
 /// (specs/api.md); codes are the same in every language.
@@ -103,7 +116,7 @@ fn accept(
 fn answer(
     reply: Result<Reply, oneshot::error::RecvError>,
     lang: Lang,
-) -> Result<(StatusCode, String), ApiError> {
+) -> Result<(StatusCode, String, Vec<ImmediateFinding>), ApiError> {
     let outcome = reply
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
@@ -116,8 +129,8 @@ fn answer(
             ),
         })?;
     match outcome {
-        Outcome::Appended(r) => Ok((StatusCode::CREATED, r.to_json())),
-        Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json())),
+        Outcome::Appended(r, findings) => Ok((StatusCode::CREATED, r.to_json(), findings)),
+        Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json(), vec![])),
         Outcome::Refused(r) => {
             Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang)).notable())
         }
@@ -233,8 +246,19 @@ impl http_body::Body for BulkAnswer {
             },
         };
         let item = match result {
-            Ok((status, receipt)) => {
+            Ok((status, receipt, findings)) if findings.is_empty() => {
                 format!(r#"{{"status":{},"receipt":{receipt}}}"#, status.as_u16())
+            }
+            Ok((status, receipt, findings)) => {
+                let findings: Vec<_> = findings
+                    .iter()
+                    .map(|f| json!({ "code": f.code(), "cites": f.cites() }))
+                    .collect();
+                format!(
+                    r#"{{"status":{},"receipt":{receipt},"findings":{}}}"#,
+                    status.as_u16(),
+                    serde_json::Value::from(findings)
+                )
             }
             Err(e) => {
                 this.state.metrics.refused(e.code);
