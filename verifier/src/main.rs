@@ -285,7 +285,8 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
     }
     let policy = load_policy(policy)?;
     let files = receipt_files(inputs)?;
-    let several = files.len() > 1;
+    // A folder is several receipts, whatever it holds: one shape of answer.
+    let several = files.len() > 1 || inputs.iter().any(|i| i != "-" && Path::new(i).is_dir());
     let lang = cli.lang.unwrap_or_else(Lang::from_env);
     let w = words(lang);
     let mut reports = Vec::new();
@@ -296,7 +297,20 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
         } else {
             file.display().to_string()
         };
-        let bytes = read(file)?;
+        let bytes = match read(file) {
+            Ok(bytes) => bytes,
+            // Among several, an unreadable file is one more invalid receipt;
+            // the others are still reported.
+            Err(Usage(message)) if several => {
+                invalid += 1;
+                if !cli.json {
+                    cli::outln!("{shown}: {}{}{message}", w.invalid, w.colon);
+                }
+                reports.push(json!({ "valid": false, "error": "unreadable", "message": message, "file": shown }));
+                continue;
+            }
+            Err(usage) => return Err(usage),
+        };
         // A byte order mark (Windows editors write one) is not part of it.
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let result = verifier::verify_receipt(bytes, &policy);
