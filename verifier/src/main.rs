@@ -98,7 +98,6 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 
 /// The words of the text report, in each language.
 struct Words {
-    valid: &'static str,
     invalid: &'static str,
     /// After "VALID"/"INVALID".
     colon: &'static str,
@@ -106,7 +105,6 @@ struct Words {
 }
 
 const EN: Words = Words {
-    valid: "VALID",
     invalid: "INVALID",
     colon: ": ",
     labels: [
@@ -122,7 +120,6 @@ const EN: Words = Words {
     ],
 };
 const ZH: Words = Words {
-    valid: "有效",
     invalid: "无效",
     colon: "：",
     labels: [
@@ -226,8 +223,9 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
     row(
         department,
         format!(
-            "{} (key {})",
+            "{} ({} {})",
             s(&report["department"]),
+            if lang == Lang::Zh { "公钥" } else { "key" },
             s(&report["signer_key"])
         ),
     );
@@ -246,17 +244,29 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
     for (i, e) in cited.iter().enumerate() {
         let of_case = e["case"]
             .as_str()
-            .map(|c| format!(" of case {c}"))
+            .map(|c| match lang {
+                Lang::En => format!(" of case {c}"),
+                Lang::Zh => format!("，案件 {c}"),
+            })
             .unwrap_or_default();
         row(
             if i == 0 { evidence } else { "" },
-            format!(
-                "entry {} ({}{of_case}) signed by {}, notarised {}",
-                e["index"],
-                s(&e["kind"]),
-                s(&e["department"]),
-                s(&e["notarised_at"])
-            ),
+            match lang {
+                Lang::En => format!(
+                    "entry {} ({}{of_case}) signed by {}, notarised {}",
+                    e["index"],
+                    s(&e["kind"]),
+                    s(&e["department"]),
+                    s(&e["notarised_at"])
+                ),
+                Lang::Zh => format!(
+                    "第 {} 条（{}{of_case}），由 {} 签署，公证于 {}",
+                    e["index"],
+                    s(&e["kind"]),
+                    s(&e["department"]),
+                    s(&e["notarised_at"])
+                ),
+            },
         );
     }
     let signers: Vec<String> = report["checkpoint"]["signed_by"]
@@ -265,13 +275,22 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
         .unwrap_or_default();
     row(
         checkpoint,
-        format!(
-            "{} size {} root {}, signed by {}",
-            s(&report["checkpoint"]["origin"]),
-            report["checkpoint"]["size"],
-            s(&report["checkpoint"]["root"]),
-            signers.join(", ")
-        ),
+        match lang {
+            Lang::En => format!(
+                "{} size {} root {}, signed by {}",
+                s(&report["checkpoint"]["origin"]),
+                report["checkpoint"]["size"],
+                s(&report["checkpoint"]["root"]),
+                signers.join(", ")
+            ),
+            Lang::Zh => format!(
+                "{}，大小 {}，根哈希 {}，由 {} 签署",
+                s(&report["checkpoint"]["origin"]),
+                report["checkpoint"]["size"],
+                s(&report["checkpoint"]["root"]),
+                signers.join("、")
+            ),
+        },
     );
 }
 
@@ -322,15 +341,20 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
             (_, true, _) => {}
             (Ok(_), false, false) => print_receipt(&report, lang),
             (Ok(_), false, true) => {
-                cli::outln!(
-                    "{shown}: {}{}entry {} ({}) signed by {}, notarised {}",
-                    w.valid,
-                    w.colon,
-                    report["index"],
+                let (index, kind, dept, at) = (
+                    &report["index"],
                     report["kind"].as_str().unwrap_or(""),
                     report["department"].as_str().unwrap_or(""),
-                    report["notarised_at"].as_str().unwrap_or("")
+                    report["notarised_at"].as_str().unwrap_or(""),
                 );
+                match lang {
+                    Lang::En => cli::outln!(
+                        "{shown}: VALID: entry {index} ({kind}) signed by {dept}, notarised {at}"
+                    ),
+                    Lang::Zh => cli::outln!(
+                        "{shown}：有效：第 {index} 条（{kind}），由 {dept} 签署，公证于 {at}"
+                    ),
+                };
             }
             (Err(e), false, false) => {
                 cli::outln!("{}{}{}", w.invalid, w.colon, e.message(lang));
