@@ -653,6 +653,11 @@ fn dept_reaches_a_notary_behind_tls_and_retries_when_it_is_busy() {
         stderr(&out)
     );
     assert!(
+        stderr(&out).contains("give the notary's CA with --ca"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
         stderr(&out).to_lowercase().contains("certificate"),
         "{}",
         stderr(&out)

@@ -121,11 +121,19 @@ impl Client {
                     retry_after
                 }
                 Err(e) if attempt > self.retries || !worth_retrying(&e) => {
+                    let mut reason = e.to_string();
+                    if reason.contains("UnknownIssuer") {
+                        // No CA this machine trusts (or none at all, in a
+                        // minimal container) signed the notary's certificate.
+                        reason.push_str(
+                            "; the notary's certificate is not from a CA this machine trusts: give the notary's CA with --ca bundle.pem",
+                        );
+                    }
                     return Err(ClientError::Transport {
                         url,
-                        reason: e.to_string(),
+                        reason,
                         transient: worth_retrying(&e),
-                    })
+                    });
                 }
                 Err(_) => None,
             };
