@@ -430,7 +430,11 @@ fn submit(
         let mut names = std::collections::BTreeSet::new();
         for file in &files {
             let target = receipt_path(&out, true, file).expect("--out is given");
-            if file != "-" && Path::new(file).canonicalize().ok() == target.canonicalize().ok() {
+            let same = match (Path::new(file).canonicalize(), target.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if file != "-" && same {
                 bail!(
                     "--out {}: the receipt of {file} would replace it; give another folder",
                     dir.display()

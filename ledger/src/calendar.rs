@@ -371,9 +371,15 @@ impl Calendar {
         }
     }
 
-    /// The deadline `name` in working days, as the jurisdiction has it.
+    /// The deadline `name` in working days, as the jurisdiction has it
+    /// (the regulation's where it does not say).
     pub fn deadline(&self, name: &str) -> Option<u32> {
-        self.deadlines.get(name).copied()
+        self.deadlines.get(name).copied().or_else(|| {
+            DEADLINES
+                .iter()
+                .find(|(n, ..)| *n == name)
+                .map(|(_, days, _)| *days)
+        })
     }
 
     /// The due day of a period of `working_days` (at least 1) that starts

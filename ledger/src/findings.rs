@@ -86,8 +86,13 @@ struct Step {
     time: u64,
 }
 
+/// Most working days extensions add to a reply period, in all (Art. 21).
+pub const MAX_EXTENSION: u32 = 10;
+
+/// A catalog entry: what an application to its item is judged by.
 #[derive(Debug, Clone)]
 struct CatalogItem {
+    index: u64,
     share_attribute: ShareAttribute,
     conditions: Vec<String>,
 }
@@ -97,16 +102,20 @@ struct CatalogItem {
 struct CaseClock {
     requester: Id,
     provider: Id,
-    unconditional: bool,
-    catalog_conditions: Vec<String>,
+    application: Step,
+    /// The item's catalog entry when the case opened, if the entries hold
+    /// it (a set of receipts may not): without it, nothing that depends
+    /// on the catalog (the reply deadline, conditions) is judged.
+    catalog: Option<CatalogItem>,
     /// The last day of permitted use (使用时限).
     use_until: Option<i64>,
-    /// When the reply period started: the application, or the last
-    /// supplement after a materials-incomplete notice.
+    /// When the reply period started: the application, or the supplement
+    /// after the materials-incomplete notice.
     period_start: Step,
-    /// Working days added to the period by extensions.
+    /// Working days added to the period by extensions, at most
+    /// [`MAX_EXTENSION`].
     extension: u32,
-    /// A materials-incomplete notice stopped the clock until a supplement.
+    /// The materials-incomplete notice stopped the clock until a supplement.
     awaiting_supplement: bool,
     materials_notice: Option<Step>,
     reply: Option<Step>,
@@ -121,8 +130,26 @@ struct CaseClock {
     corrections: BTreeMap<Id, (Step, Option<Step>)>,
 }
 
+impl CaseClock {
+    /// The first suspension or termination: it stops the case's clocks.
+    fn stop(&self) -> Option<Step> {
+        match (self.suspension, self.termination) {
+            (Some(a), Some(b)) => Some(if a.index < b.index { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Where the usage clock runs from: the last usage record, else the
+    /// first delivery.
+    fn usage_anchor(&self) -> Option<Step> {
+        self.last_usage.or(self.first_delivery)
+    }
+}
+
 /// Computes the findings of the log's `entries` (in index order) as of the
-/// instant `as_of` (ms), with `calendar` and `settings`.
+/// instant `as_of` (ms), with `calendar` and `settings`. Entries notarised
+/// at or after `as_of` are not looked at: the findings are those that
+/// could be known at that instant.
 pub fn findings<'a>(
     entries: impl IntoIterator<Item = LoggedStatement<'a>>,
     calendar: &Calendar,
@@ -137,7 +164,9 @@ pub fn findings<'a>(
         found: Vec::new(),
     };
     for e in entries {
-        replay.apply(e);
+        if e.time < as_of {
+            replay.apply(e);
+        }
     }
     replay.open_findings(as_of);
     replay
@@ -159,20 +188,34 @@ fn end_of(due: DueDay) -> u64 {
     due.end_ms().unwrap_or(u64::MAX)
 }
 
+/// The end of a day: 24:00 CST.
+fn end_of_day(day: i64) -> u64 {
+    cst_day_start(day + 1).unwrap_or(u64::MAX)
+}
+
 impl Replay<'_> {
     fn deadline(&self, name: &str) -> u32 {
         self.calendar.deadline(name).unwrap_or(1)
     }
 
-    /// The due day of the reply period of `case`.
-    fn reply_due(&self, case: &CaseClock) -> DueDay {
-        let base = if case.unconditional {
+    /// The due day of the reply period of `case`, if its catalog entry is
+    /// known.
+    fn reply_due(&self, case: &CaseClock) -> Option<DueDay> {
+        let item = case.catalog.as_ref()?;
+        let base = if item.share_attribute == ShareAttribute::Unconditional {
             self.deadline("reply_unconditional")
         } else {
             self.deadline("reply_conditional")
         };
-        self.calendar
-            .due_day(case.period_start.time, base + case.extension)
+        Some(
+            self.calendar
+                .due_day(case.period_start.time, base + case.extension),
+        )
+    }
+
+    /// The day a usage record is due after `anchor`.
+    fn usage_due(&self, anchor: Step) -> i64 {
+        cst_day(anchor.time) + i64::from(self.settings.usage_record_interval_days.max(1))
     }
 
     fn add(
@@ -215,6 +258,38 @@ impl Replay<'_> {
         }
     }
 
+    /// A step due by `due` that has not happened: open if the case goes on,
+    /// closed (citing the stop) if it was suspended or terminated after the
+    /// due day had passed, nothing if it was stopped in time.
+    #[allow(clippy::too_many_arguments)]
+    fn missing(
+        &mut self,
+        code: &'static str,
+        article: &'static str,
+        case: &Id,
+        against: &Id,
+        start: Step,
+        due: DueDay,
+        stop: Option<Step>,
+        as_of: u64,
+    ) {
+        if as_of < end_of(due) {
+            return;
+        }
+        match stop {
+            Some(stop) if stop.time < end_of(due) => {}
+            Some(stop) => {
+                let f = self.add(code, article, case, against, vec![start.index, stop.index]);
+                f.due = Some(due);
+            }
+            None => {
+                let f = self.add(code, article, case, against, vec![start.index]);
+                f.due = Some(due);
+                f.open = true;
+            }
+        }
+    }
+
     fn apply(&mut self, e: LoggedStatement) {
         let step = Step {
             index: e.index,
@@ -222,29 +297,26 @@ impl Replay<'_> {
         };
         let signer = &e.statement.signer.department;
         if let Body::CatalogEntry(c) = &e.statement.body {
-            self.catalog.insert(
-                c.item.clone(),
-                CatalogItem {
-                    share_attribute: c.share_attribute,
-                    conditions: c
-                        .conditions
-                        .iter()
-                        .flat_map(|l| l.texts().map(str::to_owned))
-                        .collect(),
-                },
-            );
+            let item = CatalogItem {
+                index: e.index,
+                share_attribute: c.share_attribute,
+                conditions: c
+                    .conditions
+                    .iter()
+                    .flat_map(|l| l.texts().map(str::to_owned))
+                    .collect(),
+            };
+            self.catalog.insert(c.item.clone(), item);
             return;
         }
         if let Body::Application(a) = &e.statement.body {
-            let item = self.catalog.get(&a.item);
             let use_until =
                 parse_ymd(a.use_until.as_str()).map(|(y, m, d)| days_from_civil(y, m, d));
-            self.cases.entry(a.case.clone()).or_insert(CaseClock {
+            let clock = CaseClock {
                 requester: signer.clone(),
                 provider: a.provider.clone(),
-                unconditional: item
-                    .is_some_and(|i| i.share_attribute == ShareAttribute::Unconditional),
-                catalog_conditions: item.map(|i| i.conditions.clone()).unwrap_or_default(),
+                application: step,
+                catalog: self.catalog.get(&a.item).cloned(),
                 use_until,
                 period_start: step,
                 extension: 0,
@@ -259,73 +331,97 @@ impl Replay<'_> {
                 last_usage: None,
                 disposal: None,
                 corrections: BTreeMap::new(),
-            });
+            };
+            self.cases.entry(a.case.clone()).or_insert(clock);
             return;
         }
         let Some(case_id) = crate::lifecycle::case_of(&e.statement.body).cloned() else {
             return;
         };
-        let Some(mut case) = self.cases.get(&case_id).cloned() else {
+        // Taken out and put back: no copy of the clock per entry.
+        let Some(mut case) = self.cases.remove(&case_id) else {
             return; // the notary refuses steps of unknown cases
         };
+        self.step(&case_id, &mut case, e.statement, signer, step);
+        self.cases.insert(case_id, case);
+    }
+
+    fn step(
+        &mut self,
+        id: &Id,
+        case: &mut CaseClock,
+        statement: &Statement,
+        signer: &Id,
+        step: Step,
+    ) {
         let provider = case.provider.clone();
         let requester = case.requester.clone();
-        match &e.statement.body {
+        match &statement.body {
             Body::MaterialsIncomplete(_) => {
                 if let Some(first) = case.reply {
                     self.add(
                         "second_reply",
                         "Art. 21",
-                        &case_id,
+                        id,
                         &provider,
                         vec![first.index, step.index],
                     );
                 } else if let Some(first) = case.materials_notice {
-                    // One notice listing everything missing (Art. 21).
+                    // One notice listing everything missing (Art. 21); a
+                    // second one does not stop the clock again.
                     self.add(
                         "second_materials_notice",
                         "Art. 21",
-                        &case_id,
+                        id,
                         &provider,
                         vec![first.index, step.index],
                     );
-                } else if !case.awaiting_supplement {
-                    let due = self.reply_due(&case);
-                    self.check_on_time(
-                        "reply_late",
-                        "Art. 21",
-                        &case_id,
-                        &provider,
-                        case.period_start,
-                        due,
-                        step,
-                    );
+                } else {
+                    if let Some(due) = self.reply_due(case) {
+                        self.check_on_time(
+                            "reply_late",
+                            "Art. 21",
+                            id,
+                            &provider,
+                            case.period_start,
+                            due,
+                            step,
+                        );
+                    }
+                    case.materials_notice = Some(step);
+                    case.awaiting_supplement = true;
                 }
-                case.materials_notice.get_or_insert(step);
-                case.awaiting_supplement = true;
             }
-            // A supplement after a notice starts a new reply period.
+            // The supplement starts a new reply period, with no extension.
             Body::MaterialsSupplement(_) if case.awaiting_supplement => {
                 case.awaiting_supplement = false;
                 case.period_start = step;
                 case.extension = 0;
             }
-            // An extension counts for a reply still due.
+            // An extension counts only if it was approved while the reply
+            // was still due: a late one is a finding, and excuses nothing.
             Body::ReplyExtension(x) if case.reply.is_none() && !case.awaiting_supplement => {
-                let due = self.reply_due(&case);
-                if step.time >= end_of(due) {
+                let due = self.reply_due(case);
+                if let Some(due) = due.filter(|d| step.time >= end_of(*d)) {
                     let f = self.add(
                         "extension_after_deadline",
                         "Art. 21",
-                        &case_id,
+                        id,
                         signer,
                         vec![case.period_start.index, step.index],
                     );
                     f.due = Some(due);
                     f.actual = Some(cst_day(step.time));
-                }
-                if !case.unconditional || self.settings.extension_for_unconditional {
-                    case.extension += u32::try_from(x.working_days).unwrap_or(10).min(10);
+                } else {
+                    let unconditional = case
+                        .catalog
+                        .as_ref()
+                        .is_some_and(|c| c.share_attribute == ShareAttribute::Unconditional);
+                    if !unconditional || self.settings.extension_for_unconditional {
+                        let days = u32::try_from(x.working_days).unwrap_or(MAX_EXTENSION);
+                        case.extension =
+                            (case.extension + days.min(MAX_EXTENSION)).min(MAX_EXTENSION);
+                    }
                 }
             }
             Body::Approval(_) | Body::Rejection(_) => {
@@ -333,78 +429,80 @@ impl Replay<'_> {
                     self.add(
                         "second_reply",
                         "Art. 21",
-                        &case_id,
+                        id,
                         &provider,
                         vec![first.index, step.index],
                     );
-                } else {
-                    if !case.awaiting_supplement {
-                        let due = self.reply_due(&case);
+                    return;
+                }
+                if !case.awaiting_supplement {
+                    if let Some(due) = self.reply_due(case) {
                         self.check_on_time(
                             "reply_late",
                             "Art. 21",
-                            &case_id,
+                            id,
                             &provider,
                             case.period_start,
                             due,
                             step,
                         );
                     }
-                    case.reply = Some(step);
-                    match &e.statement.body {
-                        Body::Approval(a) => {
-                            case.approval = Some(step);
-                            let invented =
-                                a.conditions.iter().flat_map(|l| l.texts()).any(|c| {
-                                    !case.catalog_conditions.iter().any(|listed| listed == c)
-                                });
+                }
+                case.reply = Some(step);
+                let catalog = case.catalog.clone();
+                match &statement.body {
+                    Body::Approval(a) => {
+                        case.approval = Some(step);
+                        if let Some(item) = catalog {
+                            let invented = a
+                                .conditions
+                                .iter()
+                                .flat_map(|l| l.texts())
+                                .any(|c| !item.conditions.iter().any(|listed| listed == c));
                             if invented {
                                 self.add(
                                     "conditions_not_in_catalog",
                                     "Art. 15",
-                                    &case_id,
+                                    id,
                                     &provider,
-                                    vec![case.period_start.index, step.index],
+                                    vec![item.index, case.application.index, step.index],
                                 );
                             }
                         }
-                        _ => {
-                            case.rejection = Some(step);
-                            if case.unconditional {
-                                self.add(
-                                    "rejection_of_unconditional",
-                                    "Art. 15",
-                                    &case_id,
-                                    &provider,
-                                    vec![step.index],
-                                );
-                            }
+                    }
+                    _ => {
+                        case.rejection = Some(step);
+                        if let Some(item) =
+                            catalog.filter(|c| c.share_attribute == ShareAttribute::Unconditional)
+                        {
+                            self.add(
+                                "rejection_of_unconditional",
+                                "Art. 15",
+                                id,
+                                &provider,
+                                vec![item.index, step.index],
+                            );
                         }
                     }
                 }
             }
             Body::Delivery(_) => {
-                let (code, before) = match (
+                let order = match (
                     case.approval,
                     case.rejection,
                     case.suspension,
                     case.termination,
                 ) {
-                    (_, _, _, Some(t)) => (Some("delivery_after_termination"), Some(t)),
-                    (_, _, Some(s), _) => (Some("delivery_after_suspension"), Some(s)),
-                    (_, Some(r), _, _) => (Some("delivery_after_rejection"), Some(r)),
-                    (None, None, _, _) => (Some("delivery_without_approval"), None),
-                    _ => (None, None),
+                    (_, _, _, Some(t)) => Some(("delivery_after_termination", "Art. 27", Some(t))),
+                    (_, _, Some(s), _) => Some(("delivery_after_suspension", "Art. 27", Some(s))),
+                    (_, Some(r), _, _) => Some(("delivery_after_rejection", "Art. 27", Some(r))),
+                    (None, None, _, _) => Some(("delivery_without_approval", "Art. 22", None)),
+                    _ => None,
                 };
-                if let Some(code) = code {
+                if let Some((code, article, before)) = order {
                     let mut entries: Vec<u64> = before.map(|b| b.index).into_iter().collect();
                     entries.push(step.index);
-                    let article = if code == "delivery_without_approval" {
-                        "Art. 22"
-                    } else {
-                        "Art. 27"
-                    };
-                    self.add(code, article, &case_id, &provider, entries);
+                    self.add(code, article, id, &provider, entries);
                 }
                 if case.first_delivery.is_none() {
                     if let Some(approval) = case.approval {
@@ -414,7 +512,7 @@ impl Replay<'_> {
                         self.check_on_time(
                             "delivery_late",
                             "Art. 22",
-                            &case_id,
+                            id,
                             &provider,
                             approval,
                             due,
@@ -430,23 +528,21 @@ impl Replay<'_> {
                     .or_insert((step, None));
             }
             Body::CorrectionResult(r) => {
-                if let Some((request, result)) = case.corrections.get(&r.request).copied() {
-                    if result.is_none() {
-                        let due = self
-                            .calendar
-                            .due_day(request.time, self.deadline("correction_result"));
-                        self.check_on_time(
-                            "correction_late",
-                            "Art. 26",
-                            &case_id,
-                            &provider,
-                            request,
-                            due,
-                            step,
-                        );
-                        case.corrections
-                            .insert(r.request.clone(), (request, Some(step)));
-                    }
+                if let Some((request, None)) = case.corrections.get(&r.request).copied() {
+                    let due = self
+                        .calendar
+                        .due_day(request.time, self.deadline("correction_result"));
+                    self.check_on_time(
+                        "correction_late",
+                        "Art. 26",
+                        id,
+                        &provider,
+                        request,
+                        due,
+                        step,
+                    );
+                    case.corrections
+                        .insert(r.request.clone(), (request, Some(step)));
                 }
             }
             Body::UsageRecord(_) => {
@@ -454,25 +550,28 @@ impl Replay<'_> {
                     self.add(
                         "usage_after_termination",
                         "Art. 27",
-                        &case_id,
+                        id,
                         &requester,
                         vec![t.index, step.index],
                     );
                 }
-                if let Some(day) = case.use_until {
-                    if cst_day_start(day + 1).is_some_and(|end| step.time >= end) {
-                        self.add(
-                            "usage_after_use_until",
-                            "Art. 20",
-                            &case_id,
-                            &requester,
-                            vec![case.period_start.index, step.index],
-                        );
-                    }
+                let after_use = case
+                    .use_until
+                    .is_some_and(|day| step.time >= end_of_day(day));
+                if after_use {
+                    self.add(
+                        "usage_after_use_until",
+                        "Art. 20",
+                        id,
+                        &requester,
+                        vec![case.application.index, step.index],
+                    );
                 }
+                self.check_usage_interval(id, case, &requester, step);
                 case.last_usage = Some(step);
             }
             Body::Disposal(_) => {
+                self.check_usage_interval(id, case, &requester, step);
                 case.disposal.get_or_insert(step);
             }
             Body::Suspension(_) => {
@@ -483,76 +582,96 @@ impl Replay<'_> {
             }
             _ => {}
         }
-        self.cases.insert(case_id, case);
+    }
+
+    /// A usage record (or the disposal) that came after the interval since
+    /// the last one, while the data was in use: `usage_record_late`.
+    fn check_usage_interval(&mut self, id: &Id, case: &CaseClock, requester: &Id, step: Step) {
+        let Some(anchor) = case.usage_anchor() else {
+            return;
+        };
+        if case.disposal.is_some() || case.stop().is_some() {
+            return;
+        }
+        let due = self.usage_due(anchor);
+        // Past the time limit of use, the disposal is what is due.
+        let in_use = case.use_until.is_none_or(|day| due <= day);
+        if in_use && step.time >= end_of_day(due) {
+            let f = self.add(
+                "usage_record_late",
+                "Art. 29",
+                id,
+                requester,
+                vec![anchor.index, step.index],
+            );
+            f.due = Some(DueDay {
+                day: due,
+                provisional: false,
+            });
+            f.actual = Some(cst_day(step.time));
+        }
     }
 
     /// Steps still missing at `as_of`.
     fn open_findings(&mut self, as_of: u64) {
-        let cases: Vec<(Id, CaseClock)> = self
-            .cases
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (id, case) in cases {
-            let stopped = case.termination.is_some() || case.suspension.is_some();
-            if case.reply.is_none() && !case.awaiting_supplement && !stopped {
-                let due = self.reply_due(&case);
-                if as_of >= end_of(due) {
-                    let f = self.add(
-                        "reply_missing",
-                        "Art. 21",
-                        &id,
-                        &case.provider,
-                        vec![case.period_start.index],
-                    );
-                    f.due = Some(due);
-                    f.open = true;
-                }
+        let cases = std::mem::take(&mut self.cases);
+        for (id, case) in &cases {
+            let stop = case.stop();
+            if let (None, false, Some(due)) =
+                (case.reply, case.awaiting_supplement, self.reply_due(case))
+            {
+                self.missing(
+                    "reply_missing",
+                    "Art. 21",
+                    id,
+                    &case.provider,
+                    case.period_start,
+                    due,
+                    stop,
+                    as_of,
+                );
             }
-            if let (Some(approval), None, false) = (case.approval, case.first_delivery, stopped) {
+            if let (Some(approval), None) = (case.approval, case.first_delivery) {
                 let due = self
                     .calendar
                     .due_day(approval.time, self.deadline("delivery"));
-                if as_of >= end_of(due) {
-                    let f = self.add(
-                        "delivery_missing",
-                        "Art. 22",
-                        &id,
-                        &case.provider,
-                        vec![approval.index],
-                    );
-                    f.due = Some(due);
-                    f.open = true;
-                }
+                self.missing(
+                    "delivery_missing",
+                    "Art. 22",
+                    id,
+                    &case.provider,
+                    approval,
+                    due,
+                    stop,
+                    as_of,
+                );
             }
             for (request, result) in case.corrections.values() {
                 if result.is_none() {
                     let due = self
                         .calendar
                         .due_day(request.time, self.deadline("correction_result"));
-                    if as_of >= end_of(due) {
-                        let f = self.add(
-                            "correction_missing",
-                            "Art. 26",
-                            &id,
-                            &case.provider,
-                            vec![request.index],
-                        );
-                        f.due = Some(due);
-                        f.open = true;
-                    }
+                    self.missing(
+                        "correction_missing",
+                        "Art. 26",
+                        id,
+                        &case.provider,
+                        *request,
+                        due,
+                        None,
+                        as_of,
+                    );
                 }
             }
-            if let (Some(approval), None, Some(day)) =
-                (case.approval, case.disposal, case.use_until)
+            if let (Some(_), None, Some(day)) = (case.first_delivery, case.disposal, case.use_until)
             {
-                if cst_day_start(day + 1).is_some_and(|end| as_of >= end) {
+                if as_of >= end_of_day(day) {
                     let f = self.add(
                         "disposal_missing",
                         "Art. 27",
-                        &id,
+                        id,
                         &case.requester,
-                        vec![approval.index],
+                        vec![case.application.index],
                     );
                     f.due = Some(DueDay {
                         day,
@@ -561,24 +680,27 @@ impl Replay<'_> {
                     f.open = true;
                 }
             }
-            if let (Some(delivery), None, false) = (case.first_delivery, case.disposal, stopped) {
-                let last = case.last_usage.unwrap_or(delivery);
-                let interval = u64::from(self.settings.usage_record_interval_days) * 86_400_000;
-                if as_of >= last.time.saturating_add(interval) {
-                    let f = self.add(
+            if let (Some(anchor), None) = (case.usage_anchor(), case.disposal) {
+                let due = self.usage_due(anchor);
+                let in_use = case.use_until.is_none_or(|day| due <= day);
+                if in_use {
+                    let due = DueDay {
+                        day: due,
+                        provisional: false,
+                    };
+                    self.missing(
                         "usage_record_missing",
                         "Art. 29",
-                        &id,
+                        id,
                         &case.requester,
-                        vec![last.index],
+                        anchor,
+                        due,
+                        stop,
+                        as_of,
                     );
-                    f.due = Some(DueDay {
-                        day: cst_day(last.time.saturating_add(interval)),
-                        provisional: false,
-                    });
-                    f.open = true;
                 }
             }
         }
+        self.cases = cases;
     }
 }

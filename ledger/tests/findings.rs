@@ -194,21 +194,25 @@ fn extensions_over_national_day_and_one_approved_too_late() {
     let found = t.findings("2026-10-20T00:00:00+08:00");
     assert_eq!(
         summary(&found),
-        vec![(
-            "extension_after_deadline",
-            day("2026-10-16"),
-            day("2026-10-19"),
-            vec![4, 5],
-            false
-        )]
+        vec![
+            ("reply_missing", day("2026-10-16"), None, vec![4], true),
+            (
+                "extension_after_deadline",
+                day("2026-10-16"),
+                day("2026-10-19"),
+                vec![4, 5],
+                false
+            )
+        ]
     );
-    assert_eq!(found[0].departments[0].as_str(), "gd.zsj");
-    // The late extension still extends: c2's reply is due on 23 October.
+    assert_eq!(found[0].departments[0].as_str(), "gd.rst");
+    assert_eq!(found[1].departments[0].as_str(), "gd.zsj");
+    // The late extension excuses nothing: c2's reply was due on 16 October.
     // (Findings are ordered by the last entry they cite, then by code.)
     let found = t.findings("2026-10-24T00:00:00+08:00");
     assert_eq!(
         summary(&found)[0],
-        ("reply_missing", day("2026-10-23"), None, vec![4], true)
+        ("reply_missing", day("2026-10-16"), None, vec![4], true)
     );
     assert_eq!(summary(&found)[1].0, "extension_after_deadline");
 }
@@ -368,7 +372,13 @@ fn deliveries_late_missing_and_out_of_order() {
             ),
             ("delivery_without_approval", None, None, vec![5], false),
             ("delivery_after_rejection", None, None, vec![6, 7], false),
-            ("conditions_not_in_catalog", None, None, vec![8, 9], false),
+            (
+                "conditions_not_in_catalog",
+                None,
+                None,
+                vec![0, 8, 9],
+                false
+            ),
             ("delivery_missing", day("2026-06-30"), None, vec![9], true),
         ]
     );
@@ -455,7 +465,7 @@ fn corrections_usage_and_disposal() {
     assert_eq!(
         summary(&found),
         vec![
-            ("disposal_missing", day("2026-06-30"), None, vec![2], true),
+            ("disposal_missing", day("2026-06-30"), None, vec![1], true),
             (
                 "correction_late",
                 day("2026-03-05"),
@@ -465,12 +475,87 @@ fn corrections_usage_and_disposal() {
             ),
             ("correction_missing", day("2026-03-19"), None, vec![6], true),
             ("usage_after_use_until", None, None, vec![1, 8], false),
-            ("rejection_of_unconditional", None, None, vec![10], false),
+            (
+                "usage_record_late",
+                day("2026-06-30"),
+                day("2026-07-01"),
+                vec![7, 8],
+                false
+            ),
+            ("rejection_of_unconditional", None, None, vec![0, 10], false),
             ("usage_after_termination", None, None, vec![11, 12], false),
         ]
     );
-    let json = found[1].to_json();
+    let json = found[2].to_json();
     assert_eq!(json["article"], "Art. 26");
     assert_eq!(json["departments"][0], "gd.rst");
     assert_eq!(json["provisional"], false);
+}
+
+#[test]
+fn a_stop_after_the_due_day_closes_but_does_not_erase() {
+    let mut t = Timeline::default();
+    t.catalog("2026-03-01T09:00:00+08:00", "rst/u", false);
+    t.apply("2026-03-02T10:00:00+08:00", "c1", "rst/u", "2027-12-31");
+    t.apply("2026-03-02T11:00:00+08:00", "c2", "rst/u", "2027-12-31");
+    // c1 terminated in time (before its reply was due), c2 a month late.
+    t.step(
+        "2026-03-02T12:00:00+08:00",
+        "gd.zsj",
+        "termination",
+        "c1",
+        r#","reason":"r""#,
+    );
+    t.step(
+        "2026-04-02T12:00:00+08:00",
+        "gd.zsj",
+        "termination",
+        "c2",
+        r#","reason":"r""#,
+    );
+    assert_eq!(
+        summary(&t.findings("2026-05-01T00:00:00+08:00")),
+        vec![("reply_missing", day("2026-03-03"), None, vec![2, 4], false)]
+    );
+    // As of an instant before the termination: open, and the later entry unseen.
+    assert_eq!(
+        summary(&t.findings("2026-04-01T00:00:00+08:00")),
+        vec![("reply_missing", day("2026-03-03"), None, vec![2], true)]
+    );
+}
+
+#[test]
+fn extensions_add_ten_working_days_at_most() {
+    let mut t = Timeline::default();
+    t.catalog("2026-03-01T09:00:00+08:00", "rst/x", true);
+    t.apply("2026-03-02T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    for at in ["2026-03-03T10:00:00+08:00", "2026-03-04T10:00:00+08:00"] {
+        t.step(
+            at,
+            "gd.zsj",
+            "reply_extension",
+            "c1",
+            r#","working_days":10,"reason":"r""#,
+        );
+    }
+    // 10 + 10 working days from 2 March: 30 March, not 13 April.
+    assert_eq!(
+        summary(&t.findings("2026-04-01T00:00:00+08:00")),
+        vec![("reply_missing", day("2026-03-30"), None, vec![1], true)]
+    );
+}
+
+#[test]
+fn without_the_catalog_entry_nothing_depends_on_it() {
+    // Receipts of the case alone: the item's catalog entry is not among them.
+    let mut t = Timeline::default();
+    t.apply("2026-03-02T10:00:00+08:00", "c1", "rst/x", "2027-12-31");
+    t.step(
+        "2026-06-02T10:00:00+08:00",
+        "gd.rst",
+        "approval",
+        "c1",
+        r#","conditions":["x"]"#,
+    );
+    assert_eq!(summary(&t.findings("2026-06-03T00:00:00+08:00")), vec![]);
 }

@@ -76,7 +76,7 @@ enum Command {
         #[arg(long, default_value = "on", value_parser = ["on", "off"])]
         extension_for_unconditional: String,
         /// Calendar days a case in use may go without a usage record.
-        #[arg(long, default_value_t = 90)]
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
         usage_record_interval_days: u32,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
@@ -491,6 +491,11 @@ fn findings(
     usage_record_interval_days: u32,
 ) -> Result<ExitCode, Usage> {
     use ledger::entry::Entry;
+    if inputs.iter().filter(|i| *i == "-").count() > 1 {
+        return Err(Usage(
+            "`-` (standard input) is given more than once; it can be read only once".into(),
+        ));
+    }
     let policy = load_policy(policy)?;
     let as_of = match as_of {
         Some(t) => ledger::time::parse_rfc3339(t).map_err(|e| Usage(format!("--as-of: {e}")))?,
@@ -503,7 +508,9 @@ fn findings(
     // Every entry the receipts prove, by index: each receipt's own and its evidence.
     let mut entries = std::collections::BTreeMap::new();
     for file in receipt_files(inputs)? {
-        let report = match verifier::verify_receipt(&read(&file)?, &policy) {
+        let bytes = read(&file)?;
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let report = match verifier::verify_receipt(bytes, &policy) {
             Ok(r) => r,
             Err(e) => {
                 if cli.json {
@@ -573,7 +580,7 @@ fn findings(
             );
         }
         cli::outln!(
-            "{} findings ({open} open) in {} entries, as of {}",
+            "{} findings ({open} open) in {} entries, as of {}; a step open here may be in an entry whose receipt is not among these",
             found.len(),
             entries.len(),
             ledger::time::cst(as_of)
