@@ -11,7 +11,13 @@ use std::time::{Duration, Instant};
 
 use harness::{binary, Setup};
 
+/// Runs a tool, in English unless the test chose a language.
 fn run(cmd: &mut Command) -> Output {
+    if !cmd.get_envs().any(|(k, _)| k == "LANG") {
+        cmd.env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8");
+    }
     cmd.output().expect("run tool")
 }
 
@@ -91,6 +97,13 @@ fn notary_serve_says_what_to_do_on_a_missing_or_busy_directory() {
         .env("RUST_BACKTRACE", "1"));
     assert_user_error(&out, "notary init --data");
     assert!(!missing.exists(), "serve made nothing");
+    // The operator's locale gives the message in Chinese.
+    let out = run(Command::new(binary("notary"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&missing)
+        .env_remove("LC_ALL")
+        .env("LANG", "zh_CN.UTF-8"));
+    assert_user_error(&out, "不是公证服务的数据目录");
 
     let setup = Setup::new();
     let _first = setup.start();
@@ -524,6 +537,14 @@ fn dept_says_what_became_of_each_attestation() {
         "{}",
         stderr(&out)
     );
+    let out = dept(
+        dir,
+        &[
+            "--lang", "zh", "submit", "--notary", url, "a.json", "b.json",
+        ],
+        None,
+    );
+    assert_user_error(&out, "多份证明：请用 --out 文件夹 保存它们的收据");
 }
 
 #[test]

@@ -47,7 +47,10 @@ impl LogArg {
         match (&self.log, &self.policy) {
             (Some(log), _) => Ok(log.clone()),
             (None, Some(policy)) => Ok(Policy::read(policy)?.origin),
-            (None, None) => bail!("give --log or --policy"),
+            (None, None) => bail!(msg(
+                "give --log or --policy".into(),
+                "请给出 --log 或 --policy".into()
+            )),
         }
     }
 }
@@ -171,7 +174,10 @@ fn parse_ms(s: &str) -> Result<u64, String> {
 fn parse_kind(name: &str) -> Result<Kind> {
     Kind::from_name(name).ok_or_else(|| {
         let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
-        anyhow!("unknown kind {name:?}; one of: {}", names.join(", "))
+        anyhow!(msg(
+            format!("unknown kind {name:?}; one of: {}", names.join(", ")),
+            format!("未知的语句类型 {name:?}；可用的类型：{}", names.join("、"))
+        ))
     })
 }
 
@@ -179,12 +185,13 @@ fn parse_kind(name: &str) -> Result<Kind> {
 fn read_input(path: &str) -> Result<Vec<u8>> {
     if path == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
+        std::io::stdin().read_to_end(&mut bytes).context(msg(
+            "reading standard input".into(),
+            "读取标准输入失败".into(),
+        ))?;
         return Ok(bytes);
     }
-    std::fs::read(path).with_context(|| format!("reading {path}"))
+    std::fs::read(path).with_context(|| msg(format!("reading {path}"), format!("无法读取 {path}")))
 }
 
 /// JSON text as people save it: a UTF-8 byte order mark (Windows editors
@@ -195,8 +202,12 @@ fn without_bom(bytes: &[u8]) -> &[u8] {
 
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
     match out {
-        Some(p) => std::fs::write(p, format!("{text}\n"))
-            .with_context(|| format!("writing {}", p.display())),
+        Some(p) => std::fs::write(p, format!("{text}\n")).with_context(|| {
+            msg(
+                format!("writing {}", p.display()),
+                format!("无法写入 {}", p.display()),
+            )
+        }),
         None => {
             cli::outln!("{text}");
             Ok(())
@@ -212,13 +223,27 @@ fn read_body(arg: &str) -> Result<serde_json::Value> {
     };
     serde_json::from_slice(without_bom(&text)).map_err(|e| {
         if from.is_empty() && (Path::new(arg).is_file() || arg.ends_with(".json")) {
-            anyhow!("--body is not JSON ({e}); to read the body from the file {arg}, write --body @{arg}")
+            anyhow!(msg(
+                format!("--body is not JSON ({e}); to read the body from the file {arg}, write --body @{arg}"),
+                format!("--body 不是 JSON（{e}）；要从文件 {arg} 读取内容，请写 --body @{arg}")
+            ))
         } else if from.is_empty() {
-            anyhow!("--body is not JSON: {e}")
+            anyhow!(msg(format!("--body is not JSON: {e}"), format!("--body 不是 JSON：{e}")))
         } else {
-            anyhow!("{from} is not JSON: {e}")
+            anyhow!(msg(format!("{from} is not JSON: {e}"), format!("{from} 不是 JSON：{e}")))
         }
     })
+}
+
+/// The language of this run's messages, set once at start.
+static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+
+/// A message in the run's language: English or Chinese.
+fn msg(en: String, zh: String) -> String {
+    match LANG.get() {
+        Some(Lang::Zh) => zh,
+        _ => en,
+    }
 }
 
 /// Why a statement was not signed, in `lang`.
@@ -230,7 +255,7 @@ fn not_signed(e: ledger::attestation::AttestationError, lang: Lang) -> anyhow::E
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let lang = cli.lang.unwrap_or_else(Lang::from_env);
+    let lang = *LANG.get_or_init(|| cli.lang.unwrap_or_else(Lang::from_env));
     match cli.command {
         Command::Keygen { name, out } => {
             // `--out gd.rst.key` means the pair gd.rst.key and gd.rst.vkey.
@@ -333,7 +358,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // not repeated.
             let salt = match salt.as_deref() {
                 Some(s) if s != "-" && !Path::new(s).is_file() => {
-                    bail!("--salt takes a FILE holding the salt (the value given is not shown)")
+                    bail!(msg(
+                        "--salt takes a FILE holding the salt (the value given is not shown)"
+                            .into(),
+                        "--salt 需要一个存放盐值的文件（所给的值不予显示）".into()
+                    ))
                 }
                 s => s.map(read_input).transpose()?,
             };
@@ -374,7 +403,10 @@ fn expand(inputs: &[String]) -> Result<Vec<String>> {
                 .collect();
             found.sort();
             if found.is_empty() {
-                bail!("{input} holds no *.json attestation");
+                bail!(msg(
+                    format!("{input} holds no *.json attestation"),
+                    format!("{input} 中没有 *.json 证明文件")
+                ));
             }
             files.extend(found);
         } else {
@@ -387,7 +419,10 @@ fn expand(inputs: &[String]) -> Result<Vec<String>> {
 /// Refuses `-` given more than once: standard input can be read only once.
 fn stdin_once<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<()> {
     if args.into_iter().filter(|a| *a == "-").count() > 1 {
-        bail!("`-` (standard input) is given more than once; it can be read only once");
+        bail!(msg(
+            "`-` (standard input) is given more than once; it can be read only once".into(),
+            "`-`（标准输入）出现了不止一次；标准输入只能读取一次".into()
+        ));
     }
     Ok(())
 }
@@ -423,9 +458,12 @@ fn submit(
     let files = expand(inputs)?;
     let several = files.len() > 1 || inputs.iter().any(|i| Path::new(i).is_dir());
     if several {
-        let dir = out
-            .as_ref()
-            .ok_or_else(|| anyhow!("several attestations: give --out FOLDER for their receipts"))?;
+        let dir = out.as_ref().ok_or_else(|| {
+            anyhow!(msg(
+                "several attestations: give --out FOLDER for their receipts".into(),
+                "多份证明：请用 --out 文件夹 保存它们的收据".into()
+            ))
+        })?;
         // Receipts never replace the attestations, nor each other.
         let mut names = std::collections::BTreeSet::new();
         for file in &files {
@@ -464,8 +502,12 @@ fn submit(
             file.clone()
         };
         let bytes = read_input(file)?;
-        let signed = SignedAttestation::from_json(without_bom(&bytes))
-            .map_err(|e| anyhow!("{shown}: not a signed attestation: {e}"))?;
+        let signed = SignedAttestation::from_json(without_bom(&bytes)).map_err(|e| {
+            anyhow!(msg(
+                format!("{shown}: not a signed attestation: {e}"),
+                format!("{shown}：不是已签名的证明：{}", e.message(lang))
+            ))
+        })?;
         batch.push((file.as_str(), shown, signed));
     }
     let mut client = Client::new(notary, ca.as_deref())?;
@@ -482,7 +524,10 @@ fn submit(
                     transient: false, ..
                 },
             ) => {
-                bail!("{shown}: not submitted: {e}; {notarised} notarised before it")
+                bail!(msg(
+                    format!("{shown}: not submitted: {e}; {notarised} notarised before it"),
+                    format!("{shown}：未提交：{e}；此前已公证 {notarised} 条")
+                ))
             }
             Err(e) => {
                 unavailable += 1;
@@ -622,7 +667,10 @@ fn main() -> ExitCode {
     cli::exit_code(match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            cli::errln!("dept: {e:#}");
+            match LANG.get() {
+                Some(Lang::Zh) => cli::errln!("dept：{e:#}"),
+                _ => cli::errln!("dept: {e:#}"),
+            }
             ExitCode::from(2)
         }
     })

@@ -17,6 +17,15 @@ use ledger::note::{NoteSigner, VerifierKey};
 use ledger::policy::Policy;
 use ledger::store::Store;
 
+/// A message for the operator, in the locale's language (LC_ALL,
+/// LC_MESSAGES, LANG: `zh_CN.UTF-8` gives Chinese).
+fn operator(en: String, zh: String) -> String {
+    match ledger::lang::Lang::from_env() {
+        ledger::lang::Lang::Zh => zh,
+        ledger::lang::Lang::En => en,
+    }
+}
+
 pub struct DataDir {
     pub root: PathBuf,
 }
@@ -43,10 +52,11 @@ impl DataDir {
     /// Creates the store, the notary key, `notary.vkey` and `policy.txt`.
     pub fn init(&self, origin: &str, roots: &[VerifierKey]) -> Result<VerifierKey> {
         if self.key().exists() || self.db().exists() {
-            bail!(
-                "{} already holds a notary (notary.key or db/ exists); refusing to overwrite it",
-                self.root.display()
-            );
+            let dir = self.root.display();
+            bail!(operator(
+                format!("{dir} already holds a notary (notary.key or db/ exists); refusing to overwrite it"),
+                format!("{dir} 中已有公证服务（存在 notary.key 或 db/）；不予覆盖"),
+            ));
         }
         let result = self.create(origin, roots);
         if result.is_err() {
@@ -89,11 +99,17 @@ impl DataDir {
     /// Refuses a directory `notary init` did not make, saying how to make one.
     pub fn check_initialised(&self) -> Result<()> {
         if !self.policy().is_file() || !self.key().is_file() || !self.db().is_dir() {
-            bail!(
-                "{dir} is not a notary data directory (no policy.txt, notary.key and db/ in it); \
-                 create one with `notary init --data {dir} --origin <origin> --root <root.vkey>`",
-                dir = self.root.display()
-            );
+            let dir = self.root.display();
+            bail!(operator(
+                format!(
+                    "{dir} is not a notary data directory (no policy.txt, notary.key and db/ in it); \
+                     create one with `notary init --data {dir} --origin <origin> --root <root.vkey>`"
+                ),
+                format!(
+                    "{dir} 不是公证服务的数据目录（其中没有 policy.txt、notary.key 和 db/）；\
+                     请先运行 `notary init --data {dir} --origin <日志标识> --root <根公钥.vkey>`"
+                ),
+            ));
         }
         Ok(())
     }
@@ -105,10 +121,11 @@ impl DataDir {
             ledger::store::StoreError::Db(db)
                 if db.to_string().contains("While lock file") || db.to_string().contains("/LOCK:") =>
             {
-                anyhow::anyhow!(
-                "another notary is already serving {} (its database is locked); stop it first, or give another --data",
-                self.root.display()
-            )
+                let dir = self.root.display();
+                anyhow::anyhow!(operator(
+                    format!("another notary is already serving {dir} (its database is locked); stop it first, or give another --data"),
+                    format!("已有公证服务在使用 {dir}（其数据库已被锁定）；请先停止它，或换一个 --data"),
+                ))
             }
             e => anyhow::Error::new(e).context(format!("opening {}", self.db().display())),
         })
