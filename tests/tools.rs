@@ -868,4 +868,25 @@ fn dept_tells_a_second_reply_at_once() {
         "{err}"
     );
     assert!(err.contains("second_reply"), "{err}");
+    // Submitted again (a lost answer, say): the same receipt, the same note.
+    let again = dept(
+        dir.path(),
+        &["submit", "--notary", &notary.url, "rejection.json"],
+        None,
+    );
+    assert_ok(&again);
+    let err = stderr(&again);
+    assert!(err.contains("already notarised as entry"), "{err}");
+    assert!(err.contains("second_reply"), "{err}");
+    // The first reply submitted again is no second reply.
+    let first_again = dept(
+        dir.path(),
+        &["submit", "--notary", &notary.url, "approval.json"],
+        None,
+    );
+    assert!(
+        !stderr(&first_again).contains("note:"),
+        "{}",
+        stderr(&first_again)
+    );
 }

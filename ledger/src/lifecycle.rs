@@ -402,7 +402,7 @@ pub fn decide<V: RegistryView>(
             evidence.extend(check_conditions(view, statement)?);
         }
     }
-    let findings = immediate_findings(view, statement).map_err(DecideError::View)?;
+    let findings = immediate_findings(view, statement, index).map_err(DecideError::View)?;
     let changes = effect(view, statement, time, index).map_err(DecideError::View)?;
     Ok(Decision {
         changes,
@@ -482,9 +482,12 @@ fn first_reply<V: RegistryView>(view: &V, case: &Id, index: u64) -> Result<Vec<C
 }
 
 /// The findings an entry makes on its own, judged on the registry before it.
-fn immediate_findings<V: RegistryView>(
+/// `index` is the entry's own index: the first reply submitted again is
+/// no second reply.
+pub fn immediate_findings<V: RegistryView>(
     view: &V,
     statement: &Statement,
+    index: u64,
 ) -> Result<Vec<ImmediateFinding>, V::Error> {
     let case = match &statement.body {
         Body::Approval(b) => &b.case,
@@ -493,8 +496,8 @@ fn immediate_findings<V: RegistryView>(
         _ => return Ok(vec![]),
     };
     Ok(match view.get::<CaseRecord>(case)?.and_then(|c| c.reply) {
-        Some(first) => vec![ImmediateFinding::SecondReply { first }],
-        None => vec![],
+        Some(first) if first != index => vec![ImmediateFinding::SecondReply { first }],
+        _ => vec![],
     })
 }
 

@@ -315,7 +315,7 @@ impl Sequencer {
                 for o in &outcomes {
                     match o {
                         Outcome::Appended(..) => self.metrics.appended.fetch_add(1, Relaxed),
-                        Outcome::Duplicate(_) => self.metrics.duplicates.fetch_add(1, Relaxed),
+                        Outcome::Duplicate(..) => self.metrics.duplicates.fetch_add(1, Relaxed),
                         Outcome::Refused(_) => 0,
                     };
                 }

@@ -67,8 +67,9 @@ impl Submission {
 pub enum Outcome {
     /// Appended now, with the findings the entry makes on its own.
     Appended(Receipt, Vec<ImmediateFinding>),
-    /// The same statement was appended before; this is its receipt.
-    Duplicate(Receipt),
+    /// The same statement was appended before; this is its receipt, with
+    /// the findings that entry makes on its own.
+    Duplicate(Receipt, Vec<ImmediateFinding>),
     Refused(Refusal),
 }
 
@@ -126,7 +127,7 @@ enum Pending {
         evidence: Vec<u64>,
         findings: Vec<ImmediateFinding>,
     },
-    Existing(u64),
+    Existing(u64, Vec<ImmediateFinding>),
     SameAs(usize),
     Refused(Refusal),
 }
@@ -279,12 +280,15 @@ impl Log {
                 pending.push(Pending::SameAs(earlier));
                 continue;
             }
-            if let Some(&index) = self.in_flight.get(&sub.digest) {
-                pending.push(Pending::Existing(index));
-                continue;
-            }
-            if let Some(index) = self.store.statement_index(&sub.digest)? {
-                pending.push(Pending::Existing(index));
+            let existing = match self.in_flight.get(&sub.digest) {
+                Some(&index) => Some(index),
+                None => self.store.statement_index(&sub.digest)?,
+            };
+            if let Some(index) = existing {
+                // Told again, as when it was appended (a client that lost
+                // the first answer learns it now).
+                let findings = lifecycle::immediate_findings(&overlay, &sub.statement, index)?;
+                pending.push(Pending::Existing(index, findings));
                 continue;
             }
             let index = self.prepared.size();
@@ -396,17 +400,17 @@ impl Log {
                     .expect("index is inside the tree");
                     Outcome::Appended(receipt, findings)
                 }
-                Pending::Existing(index) => {
+                Pending::Existing(index, findings) => {
                     let head = (self.committed.tree.size, self.committed.checkpoint.as_str());
                     let receipt = stored_receipt(&self.store, index, head, &mut self.evidence)?
                         .ok_or_else(|| {
                             StoreError::Corrupt(format!("entry {index} is not in the stored tree"))
                         })?;
-                    Outcome::Duplicate(receipt)
+                    Outcome::Duplicate(receipt, findings)
                 }
                 Pending::SameAs(pos) => match &out[pos] {
-                    Outcome::Appended(r, _) | Outcome::Duplicate(r) => {
-                        Outcome::Duplicate(r.clone())
+                    Outcome::Appended(r, f) | Outcome::Duplicate(r, f) => {
+                        Outcome::Duplicate(r.clone(), f.clone())
                     }
                     Outcome::Refused(r) => Outcome::Refused(r.clone()),
                 },

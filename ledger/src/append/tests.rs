@@ -94,7 +94,7 @@ fn appended(o: &Outcome) -> &Receipt {
 
 fn duplicate(o: &Outcome) -> &Receipt {
     match o {
-        Outcome::Duplicate(r) => r,
+        Outcome::Duplicate(r, _) => r,
         other => panic!("expected a duplicate, got {other:?}"),
     }
 }

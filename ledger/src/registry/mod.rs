@@ -321,6 +321,18 @@ mod tests {
             assert_eq!(std::str::from_utf8(&record.to_json()).unwrap(), json);
             assert_eq!(Record::from_json(&key, json.as_bytes()).unwrap(), record);
         }
+        // A case with its reply: the reply is written only once there is one.
+        let replied = Record::Case(CaseRecord {
+            reply: Some(8),
+            ..case(6)
+        });
+        let json =
+            r#"{"requester":"gd.gaj","provider":"gd.rst","item":"rst/x","index":6,"reply":8}"#;
+        assert_eq!(std::str::from_utf8(&replied.to_json()).unwrap(), json);
+        assert_eq!(
+            Record::from_json(&RecordKey::Case(id("c1")), json.as_bytes()).unwrap(),
+            replied
+        );
         // Bytes of one kind do not read as another.
         let department = Record::Department(department(3)).to_json();
         assert!(Record::from_json(&RecordKey::Case(id("gd.rst")), &department).is_err());

@@ -130,7 +130,7 @@ fn answer(
         })?;
     match outcome {
         Outcome::Appended(r, findings) => Ok((StatusCode::CREATED, r.to_json(), findings)),
-        Outcome::Duplicate(r) => Ok((StatusCode::OK, r.to_json(), vec![])),
+        Outcome::Duplicate(r, findings) => Ok((StatusCode::OK, r.to_json(), findings)),
         Outcome::Refused(r) => {
             Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang)).notable())
         }
