@@ -755,9 +755,21 @@ fn odd_paths_and_methods_get_json_errors() {
         "{answer}"
     );
     // A path that percent-decodes to invalid UTF-8.
-    let (status, body) = notary.get("/v1/entries/%FF");
-    let body: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((status, body["error"].as_str()), (400, Some("bad_index")));
+    // Paths that are not one entry's one URL.
+    for path in [
+        "/v1/entries/%FF",
+        "/v1/entries/+0",
+        "/v1/entries/00",
+        "/v1/receipts/-1",
+    ] {
+        let (status, body) = notary.get(path);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad_index")),
+            "{path}"
+        );
+    }
 }
 
 #[test]

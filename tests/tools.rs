@@ -890,3 +890,37 @@ fn dept_tells_a_second_reply_at_once() {
         stderr(&first_again)
     );
 }
+
+/// Receipts of two histories of one log (a notary that forked: the same key
+/// and origin, different entries at one index) are refused together.
+#[test]
+fn verifier_findings_refuses_receipts_of_two_histories() {
+    let setup = Setup::new();
+    let copy = setup.dir.path().join("copy");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(setup.data())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = tempfile::tempdir().unwrap();
+    for (i, data) in [setup.data(), copy.clone()].iter().enumerate() {
+        let notary = harness::Notary::start(data, &[]);
+        let name = format!("gd.dept{i}");
+        let [department, _] =
+            harness::registration(&setup.root, &harness::department(&name), &["provider"]);
+        let (status, body) = notary.submit(&department);
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["index"], 0);
+        std::fs::write(dir.path().join(format!("{i}.json")), body.to_string()).unwrap();
+    }
+    let out = run(Command::new(binary("verifier"))
+        .args(["--json", "findings"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(setup.data().join("policy.txt")));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "fork_detected", "{report}");
+}

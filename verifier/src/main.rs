@@ -507,6 +507,7 @@ fn findings(
     };
     // Every entry the receipts prove, by index: each receipt's own and its evidence.
     let mut entries = std::collections::BTreeMap::new();
+    let mut leaves = std::collections::BTreeMap::new();
     for file in receipt_files(inputs)? {
         let bytes = read(&file)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -521,6 +522,34 @@ fn findings(
                 return Ok(ExitCode::from(1));
             }
         };
+        // Every entry the receipts prove, once: two receipts proving two
+        // different entries at one index are two histories of the log.
+        let mut proven: Vec<(u64, ledger::hashing::Hash)> = report
+            .receipt
+            .evidence
+            .iter()
+            .map(|e| (e.index, e.leaf_hash))
+            .collect();
+        proven.push((report.verified.index, report.verified.leaf_hash));
+        for (index, leaf) in proven {
+            if let Some(first) = leaves.insert(index, leaf) {
+                if first != leaf {
+                    let message = format!(
+                        "the log forked: the receipts prove two different entries at index {index} ({})",
+                        file.display()
+                    );
+                    if cli.json {
+                        cli::outln!(
+                            "{}",
+                            json!({ "valid": false, "error": "fork_detected", "message": message })
+                        );
+                    } else {
+                        cli::outln!("INVALID: {message}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
         for e in &report.receipt.evidence {
             if let Ok(entry) = Entry::parse(&e.entry) {
                 if let Ok(statement) = entry.parse_statement() {

@@ -20,14 +20,19 @@ pub(super) async fn checkpoint(State(state): State<AppState>) -> Response {
     resp
 }
 
-fn path_index(p: Result<Path<u64>, PathRejection>) -> Result<u64, ApiError> {
-    p.map(|Path(i)| i).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_index",
-            "the index must be a non-negative integer",
-        )
-    })
+/// An index as the path gives it: decimal digits, no sign and no leading
+/// zero, so that each entry has one URL (`/v1/entries/+1` and `/v1/entries/01`
+/// are not entry 1).
+fn path_index(p: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    p.ok()
+        .and_then(|Path(i)| ledger::decimal::parse(&i))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_index",
+                "the index must be a non-negative integer, in decimal digits with no sign or leading zero",
+            )
+        })
 }
 
 fn no_entry(index: u64, size: u64) -> ApiError {
@@ -40,7 +45,7 @@ fn no_entry(index: u64, size: u64) -> ApiError {
 
 pub(super) async fn entry(
     State(state): State<AppState>,
-    p: Result<Path<u64>, PathRejection>,
+    p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     let size = state.latest().size;
@@ -54,7 +59,7 @@ pub(super) async fn entry(
 
 pub(super) async fn receipt(
     State(state): State<AppState>,
-    p: Result<Path<u64>, PathRejection>,
+    p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     let size = state.latest().size;
