@@ -924,3 +924,44 @@ fn verifier_findings_refuses_receipts_of_two_histories() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["error"], "fork_detected", "{report}");
 }
+
+/// Receipts of different entries, each in a checkpoint of the same size
+/// with a different root: two histories, found from the checkpoints alone.
+#[test]
+fn verifier_findings_refuses_two_roots_at_one_size() {
+    let setup = Setup::new();
+    let copy = setup.dir.path().join("copy");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(setup.data())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = tempfile::tempdir().unwrap();
+    for (history, data) in [setup.data(), copy.clone()].iter().enumerate() {
+        let notary = harness::Notary::start(data, &[]);
+        for n in 0..2 {
+            let name = format!("gd.h{history}n{n}");
+            let [department, _] =
+                harness::registration(&setup.root, &harness::department(&name), &["provider"]);
+            assert_eq!(notary.submit(&department).0, 201);
+        }
+        // History 0 gives entry 1, history 1 entry 0: no index twice, both
+        // proven in a checkpoint of size 2.
+        let receipt = notary.get_text(&format!("/v1/receipts/{}", 1 - history));
+        std::fs::write(dir.path().join(format!("{history}.json")), receipt).unwrap();
+    }
+    let out = run(Command::new(binary("verifier"))
+        .args(["--json", "findings"])
+        .arg(dir.path())
+        .arg("--policy")
+        .arg(setup.data().join("policy.txt")));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "fork_detected", "{report}");
+    assert!(
+        report["message"].as_str().unwrap().contains("size 2"),
+        "{report}"
+    );
+}

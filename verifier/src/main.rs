@@ -508,6 +508,7 @@ fn findings(
     // Every entry the receipts prove, by index: each receipt's own and its evidence.
     let mut entries = std::collections::BTreeMap::new();
     let mut leaves = std::collections::BTreeMap::new();
+    let mut roots = std::collections::BTreeMap::new();
     for file in receipt_files(inputs)? {
         let bytes = read(&file)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -531,6 +532,40 @@ fn findings(
             .map(|e| (e.index, e.leaf_hash))
             .collect();
         proven.push((report.verified.index, report.verified.leaf_hash));
+        // And every checkpoint they rest on, once per size: two roots at
+        // one size are two histories too. (Each receipt verified its own
+        // checkpoints against the policy's keys already.)
+        let checkpoints = std::iter::once(report.receipt.proof.as_str())
+            .chain(report.receipt.evidence.iter().map(|e| e.proof.as_str()))
+            .filter_map(|proof| ledger::tlog_proof::TlogProof::parse(proof).ok())
+            .filter_map(|p| {
+                ledger::checkpoint::Checkpoint::verify(
+                    p.checkpoint.as_bytes(),
+                    &policy.origin,
+                    &policy.log_keys,
+                )
+                .ok()
+            });
+        for c in checkpoints {
+            if let Some(first) = roots.insert(c.size, c.root) {
+                if first != c.root {
+                    let message = format!(
+                        "the log forked: two checkpoints of size {} carry different roots ({})",
+                        c.size,
+                        file.display()
+                    );
+                    if cli.json {
+                        cli::outln!(
+                            "{}",
+                            json!({ "valid": false, "error": "fork_detected", "message": message })
+                        );
+                    } else {
+                        cli::outln!("INVALID: {message}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
         for (index, leaf) in proven {
             if let Some(first) = leaves.insert(index, leaf) {
                 if first != leaf {
