@@ -80,3 +80,57 @@ macro_rules! outln {
 macro_rules! errln {
     ($($arg:tt)*) => { $crate::write_stderr(format_args!($($arg)*)) };
 }
+
+/// A UTF-8 byte order mark (Windows editors write one) is not part of a
+/// JSON document: the bytes after it.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Whether `-` (standard input, which can be read only once) is named at
+/// most once among `args`.
+pub fn stdin_once<'a>(args: impl IntoIterator<Item = &'a str>) -> bool {
+    args.into_iter().filter(|a| *a == "-").count() <= 1
+}
+
+/// Why the files named on a command line could not be listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    /// `-` given more than once.
+    StdinTwice,
+    /// A folder without a `*.json` file.
+    NoJsonIn(String),
+    /// A folder that could not be read.
+    Unreadable { path: String, reason: String },
+}
+
+/// The files named by `inputs`: files as given, the `*.json` files of
+/// folders in name order, `-` (standard input) at most once.
+pub fn input_files(inputs: &[String]) -> Result<Vec<String>, InputError> {
+    if !stdin_once(inputs.iter().map(String::as_str)) {
+        return Err(InputError::StdinTwice);
+    }
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = std::path::Path::new(input);
+        if input == "-" || !path.is_dir() {
+            files.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| InputError::Unreadable {
+            path: input.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut found: Vec<String> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if found.is_empty() {
+            return Err(InputError::NoJsonIn(input.clone()));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}

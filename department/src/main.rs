@@ -194,12 +194,6 @@ fn read_input(path: &str) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| msg(format!("reading {path}"), format!("无法读取 {path}")))
 }
 
-/// JSON text as people save it: a UTF-8 byte order mark (Windows editors
-/// write one) is not part of the document.
-fn without_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
-}
-
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
     match out {
         Some(p) => std::fs::write(p, format!("{text}\n")).with_context(|| {
@@ -221,7 +215,7 @@ fn read_body(arg: &str) -> Result<serde_json::Value> {
         Some(path) => (read_input(path)?, path),
         None => (arg.as_bytes().to_vec(), ""),
     };
-    serde_json::from_slice(without_bom(&text)).map_err(|e| {
+    serde_json::from_slice(cli::without_bom(&text)).map_err(|e| {
         if from.is_empty() && (Path::new(arg).is_file() || arg.ends_with(".json")) {
             anyhow!(msg(
                 format!("--body is not JSON ({e}); to read the body from the file {arg}, write --body @{arg}"),
@@ -353,7 +347,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cli::outln!("{}", serde_json::to_string_pretty(&schema)?);
         }
         Command::Digest { file, salt } => {
-            stdin_once([file.as_str()].into_iter().chain(salt.as_deref()))?;
+            if !cli::stdin_once([file.as_str()].into_iter().chain(salt.as_deref())) {
+                return Err(input_error(cli::InputError::StdinTwice));
+            }
             // The salt is a secret: a value given in place of a file name is
             // not repeated.
             let salt = match salt.as_deref() {
@@ -388,43 +384,27 @@ fn public_key(file: &str) -> Result<(String, ed25519_dalek::VerifyingKey)> {
     Ok((key.department, key.key.verifying_key()))
 }
 
-/// The attestation files named by `inputs`: files as given, the `*.json`
-/// of folders in name order, `-` for standard input.
+/// The attestation files named by `inputs` (`cli::input_files`).
 fn expand(inputs: &[String]) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let path = Path::new(input);
-        if input != "-" && path.is_dir() {
-            let mut found: Vec<String> = std::fs::read_dir(path)
-                .with_context(|| format!("reading {input}"))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
-                .map(|p| p.display().to_string())
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                bail!(msg(
-                    format!("{input} holds no *.json attestation"),
-                    format!("{input} 中没有 *.json 证明文件")
-                ));
-            }
-            files.extend(found);
-        } else {
-            files.push(input.clone());
-        }
-    }
-    Ok(files)
+    cli::input_files(inputs).map_err(input_error)
 }
 
-/// Refuses `-` given more than once: standard input can be read only once.
-fn stdin_once<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    if args.into_iter().filter(|a| *a == "-").count() > 1 {
-        bail!(msg(
+/// Why the files named could not be read, in the run's language.
+fn input_error(e: cli::InputError) -> anyhow::Error {
+    anyhow!(match e {
+        cli::InputError::StdinTwice => msg(
             "`-` (standard input) is given more than once; it can be read only once".into(),
-            "`-`（标准输入）出现了不止一次；标准输入只能读取一次".into()
-        ));
-    }
-    Ok(())
+            "`-`（标准输入）出现了不止一次；标准输入只能读取一次".into(),
+        ),
+        cli::InputError::NoJsonIn(dir) => msg(
+            format!("{dir} holds no *.json attestation"),
+            format!("{dir} 中没有 *.json 证明文件"),
+        ),
+        cli::InputError::Unreadable { path, reason } => msg(
+            format!("reading {path}: {reason}"),
+            format!("无法读取 {path}：{reason}"),
+        ),
+    })
 }
 
 /// Where the receipt of `file` goes: `--out` itself for one input, a file
@@ -453,7 +433,6 @@ fn submit(
     out: Option<PathBuf>,
     lang: Lang,
 ) -> Result<ExitCode> {
-    stdin_once(inputs.iter().map(String::as_str))?;
     let policy = policy.as_deref().map(Policy::read).transpose()?;
     let files = expand(inputs)?;
     let several = files.len() > 1 || inputs.iter().any(|i| Path::new(i).is_dir());
@@ -502,7 +481,7 @@ fn submit(
             file.clone()
         };
         let bytes = read_input(file)?;
-        let signed = SignedAttestation::from_json(without_bom(&bytes)).map_err(|e| {
+        let signed = SignedAttestation::from_json(cli::without_bom(&bytes)).map_err(|e| {
             anyhow!(msg(
                 format!("{shown}: not a signed attestation: {e}"),
                 format!("{shown}：不是已签名的证明：{}", e.message(lang))

@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::time::{civil_from_days, cst_day, cst_day_start, days_from_civil, parse_ymd, ymd};
+use crate::time::{
+    civil_from_days, cst_day, cst_day_start, days_from_civil, is_weekend, parse_ymd, ymd,
+};
 
 /// The first line of every calendar file.
 pub const HEADER: &str = "share-audit/calendar/v1";
@@ -169,7 +171,7 @@ impl CalendarFile {
                     let day = days_from_civil(y, m, d);
                     // A day off is a weekday, a make-up working day a weekend
                     // day: anything else says nothing, and is a typo.
-                    let weekend = (day + 3).rem_euclid(7) >= 5;
+                    let weekend = is_weekend(day);
                     if (word == "work") != weekend {
                         return Err(fail(format!(
                             "{date} is a {}: `{word}` says nothing for it",
@@ -366,8 +368,7 @@ impl Calendar {
     pub fn is_working_day(&self, day: i64) -> bool {
         match self.days.get(&day) {
             Some(work) => *work,
-            // 1970-01-01 was a Thursday: Monday is 0.
-            None => (day + 3).rem_euclid(7) < 5,
+            None => !is_weekend(day),
         }
     }
 
@@ -568,7 +569,7 @@ mod tests {
         for d in day("2025-01-01")..=day("2026-12-31") {
             let holiday = holidays.iter().any(|(a, b)| (day(a)..=day(b)).contains(&d));
             let worked = make_up.iter().any(|w| day(w) == d);
-            let weekday = (d + 3).rem_euclid(7) < 5;
+            let weekday = !is_weekend(d);
             let expected = worked || (weekday && !holiday);
             assert_eq!(cal.is_working_day(d), expected, "{}", ymd(d));
             if expected {

@@ -239,6 +239,32 @@ impl Replay<'_> {
         self.found.last_mut().expect("just pushed")
     }
 
+    /// The reply (or materials notice) at `step`, against the reply period.
+    fn check_reply_on_time(&mut self, id: &Id, case: &CaseClock, step: Step) {
+        if let Some(due) = self.reply_due(case) {
+            self.check_on_time(
+                "reply_late",
+                "Art. 21",
+                id,
+                &case.provider,
+                case.period_start,
+                due,
+                step,
+            );
+        }
+    }
+
+    /// A reply after the case's approval or rejection at `first`.
+    fn second_reply(&mut self, id: &Id, case: &CaseClock, first: Step, step: Step) {
+        self.add(
+            "second_reply",
+            "Art. 21",
+            id,
+            &case.provider,
+            vec![first.index, step.index],
+        );
+    }
+
     /// A step that had to happen by `due`, and happened at `step`.
     #[allow(clippy::too_many_arguments)]
     fn check_on_time(
@@ -359,13 +385,7 @@ impl Replay<'_> {
         match &statement.body {
             Body::MaterialsIncomplete(_) => {
                 if let Some(first) = case.reply {
-                    self.add(
-                        "second_reply",
-                        "Art. 21",
-                        id,
-                        &provider,
-                        vec![first.index, step.index],
-                    );
+                    self.second_reply(id, case, first, step);
                 } else if let Some(first) = case.materials_notice {
                     // One notice listing everything missing (Art. 21); a
                     // second one does not stop the clock again.
@@ -377,17 +397,7 @@ impl Replay<'_> {
                         vec![first.index, step.index],
                     );
                 } else {
-                    if let Some(due) = self.reply_due(case) {
-                        self.check_on_time(
-                            "reply_late",
-                            "Art. 21",
-                            id,
-                            &provider,
-                            case.period_start,
-                            due,
-                            step,
-                        );
-                    }
+                    self.check_reply_on_time(id, case, step);
                     case.materials_notice = Some(step);
                     case.awaiting_supplement = true;
                 }
@@ -426,27 +436,11 @@ impl Replay<'_> {
             }
             Body::Approval(_) | Body::Rejection(_) => {
                 if let Some(first) = case.reply {
-                    self.add(
-                        "second_reply",
-                        "Art. 21",
-                        id,
-                        &provider,
-                        vec![first.index, step.index],
-                    );
+                    self.second_reply(id, case, first, step);
                     return;
                 }
                 if !case.awaiting_supplement {
-                    if let Some(due) = self.reply_due(case) {
-                        self.check_on_time(
-                            "reply_late",
-                            "Art. 21",
-                            id,
-                            &provider,
-                            case.period_start,
-                            due,
-                            step,
-                        );
-                    }
+                    self.check_reply_on_time(id, case, step);
                 }
                 case.reply = Some(step);
                 let catalog = case.catalog.clone();

@@ -398,6 +398,16 @@ impl Receipt {
     /// absence of later entries can show (that the key was not revoked
     /// before this entry) are for the full audit of an export.
     pub fn verify(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
+        self.verify_with_evidence(policy)
+            .map(|(verified, _)| verified)
+    }
+
+    /// [`Receipt::verify`], giving the evidence receipts verified too, in
+    /// index order.
+    pub fn verify_with_evidence(
+        &self,
+        policy: &Policy,
+    ) -> Result<(VerifiedReceipt, Vec<VerifiedReceipt>), ReceiptError> {
         let verified = self.verify_standalone(policy)?;
         let mut facts = Overlay::new(policy.trust_roots());
         let mut evidence: Vec<VerifiedReceipt> = Vec::new();
@@ -411,7 +421,10 @@ impl Receipt {
             evidence.push(e.verify_standalone(policy)?);
         }
         evidence.sort_by_key(|e| e.index);
-        check_no_fork(std::iter::once(&verified).chain(&evidence))?;
+        check_one_history(
+            std::iter::once(&verified).chain(&evidence),
+            Repeats::Refused,
+        )?;
         for e in &evidence {
             if e.entry.time > verified.entry.time {
                 return Err(ReceiptError::TimeDecreases {
@@ -435,7 +448,7 @@ impl Receipt {
             verified.entry.time,
             verified.index,
         ) {
-            Ok(_) => Ok(verified),
+            Ok(_) => Ok((verified, evidence)),
             Err(DecideError::Refused(refusal)) => Err(ReceiptError::NotPermitted {
                 index: self.index,
                 refusal,
@@ -445,22 +458,32 @@ impl Receipt {
     }
 }
 
+/// Whether one entry may be proven by several receipts of a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// A receipt cites each entry once (specs/receipt.md step 3).
+    Refused,
+    /// A set of receipts cites the same registrations again and again.
+    Allowed,
+}
+
 /// Two checkpoints of one log with the same size and different roots, or
 /// two proven entries at one index, are proof that the notary signed two
-/// histories (specs/receipt.md step 3). Receipts of one entry must not be
-/// carried twice otherwise.
-fn check_no_fork<'a>(
-    receipts: impl Iterator<Item = &'a VerifiedReceipt>,
+/// histories (specs/receipt.md step 3).
+pub fn check_one_history<'a>(
+    receipts: impl IntoIterator<Item = &'a VerifiedReceipt>,
+    repeats: Repeats,
 ) -> Result<(), ReceiptError> {
     let mut roots = std::collections::BTreeMap::new();
     let mut leaves = std::collections::BTreeMap::new();
     for r in receipts {
         if let Some(first) = leaves.insert(r.index, r.leaf_hash) {
-            return Err(if first != r.leaf_hash {
-                ReceiptError::ForkedEntry { index: r.index }
-            } else {
-                ReceiptError::DuplicateEvidence { index: r.index }
-            });
+            if first != r.leaf_hash {
+                return Err(ReceiptError::ForkedEntry { index: r.index });
+            }
+            if repeats == Repeats::Refused {
+                return Err(ReceiptError::DuplicateEvidence { index: r.index });
+            }
         }
         let c = &r.checkpoint;
         if let Some(first) = roots.insert(c.size, c.root) {

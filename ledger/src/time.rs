@@ -152,6 +152,12 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Whether a day counted from 1970-01-01 (a Thursday) is a Saturday or a
+/// Sunday.
+pub fn is_weekend(day: i64) -> bool {
+    (day + 3).rem_euclid(7) >= 5
+}
+
 /// `YYYY-MM-DD` of a day counted from 1970-01-01.
 pub fn ymd(day: i64) -> String {
     let (y, m, d) = civil_from_days(day);

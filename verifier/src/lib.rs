@@ -136,6 +136,8 @@ fn checkpoint_signers(proof: &str) -> Vec<String> {
 #[derive(Debug)]
 pub struct ReceiptReport {
     pub verified: VerifiedReceipt,
+    /// The evidence receipts, verified, in index order.
+    pub evidence: Vec<VerifiedReceipt>,
     pub receipt: Receipt,
     /// The checkpoint's signers that the policy trusts, `name+id`.
     pub checkpoint_signers: Vec<String>,
@@ -144,8 +146,8 @@ pub struct ReceiptReport {
 /// Verifies a receipt file's bytes against the policy.
 pub fn verify_receipt(bytes: &[u8], policy: &Policy) -> Result<ReceiptReport, VerifyError> {
     let receipt = Receipt::from_json(bytes)?;
-    let verified = receipt
-        .verify(policy)
+    let (verified, evidence) = receipt
+        .verify_with_evidence(policy)
         .map_err(|e| untrusted(e, &receipt, policy))?;
     let trusted: Vec<String> = policy
         .log_keys
@@ -158,6 +160,7 @@ pub fn verify_receipt(bytes: &[u8], policy: &Policy) -> Result<ReceiptReport, Ve
         .collect();
     Ok(ReceiptReport {
         verified,
+        evidence,
         receipt,
         checkpoint_signers,
     })
@@ -211,14 +214,9 @@ impl ReceiptReport {
         let v = &self.verified;
         let statement: Value = serde_json::from_slice(&v.entry.statement).unwrap_or(Value::Null);
         let evidence: Vec<Value> = self
-            .receipt
             .evidence
             .iter()
-            .filter_map(|e| {
-                let entry = Entry::parse(&e.entry).ok()?;
-                let statement = entry.parse_statement().ok()?;
-                Some(entry_summary(e.index, &entry, &statement))
-            })
+            .map(|e| entry_summary(e.index, &e.entry, &e.statement))
             .collect();
         let mut out = entry_summary(v.index, &v.entry, &v.statement);
         out["valid"] = json!(true);

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use ledger::calendar::Calendar;
 use ledger::lang::Lang;
 use ledger::policy::Policy;
+use ledger::receipt::{Repeats, VerifiedReceipt};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -157,28 +158,18 @@ fn load_policy(path: &Path) -> Result<Policy, Usage> {
     Policy::read(path).map_err(|e| Usage(e.to_string()))
 }
 
-/// The receipt files named: files as given, the `*.json` of folders in
-/// name order, `-` for standard input.
+/// The receipt files named (`cli::input_files`).
 fn receipt_files(inputs: &[String]) -> Result<Vec<PathBuf>, Usage> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let path = PathBuf::from(input);
-        if input != "-" && path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
-                .map_err(|e| Usage(format!("cannot read {input}: {e}")))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(Usage(format!("{input} holds no *.json receipt")));
+    let files = cli::input_files(inputs).map_err(|e| {
+        Usage(match e {
+            cli::InputError::StdinTwice => {
+                "`-` (standard input) is given more than once; it can be read only once".into()
             }
-            files.extend(found);
-        } else {
-            files.push(path);
-        }
-    }
-    Ok(files)
+            cli::InputError::NoJsonIn(dir) => format!("{dir} holds no *.json receipt"),
+            cli::InputError::Unreadable { path, reason } => format!("cannot read {path}: {reason}"),
+        })
+    })?;
+    Ok(files.into_iter().map(PathBuf::from).collect())
 }
 
 /// Text for one verified receipt: the line it always had, then what an
@@ -297,11 +288,6 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
 /// `verifier receipt`: each receipt verified on its own; a summary when
 /// there are several. Exit 1 if any is invalid.
 fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usage> {
-    if inputs.iter().filter(|i| *i == "-").count() > 1 {
-        return Err(Usage(
-            "`-` (standard input) is given more than once; it can be read only once".into(),
-        ));
-    }
     let policy = load_policy(policy)?;
     let files = receipt_files(inputs)?;
     // A folder is several receipts, whatever it holds: one shape of answer.
@@ -331,7 +317,7 @@ fn receipts(cli: &Cli, inputs: &[String], policy: &Path) -> Result<ExitCode, Usa
             Err(usage) => return Err(usage),
         };
         // A byte order mark (Windows editors write one) is not part of it.
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let bytes = cli::without_bom(&bytes);
         let result = verifier::verify_receipt(bytes, &policy);
         let mut report = match &result {
             Ok(r) => r.to_json(),
@@ -490,12 +476,6 @@ fn findings(
     extension_for_unconditional: bool,
     usage_record_interval_days: u32,
 ) -> Result<ExitCode, Usage> {
-    use ledger::entry::Entry;
-    if inputs.iter().filter(|i| *i == "-").count() > 1 {
-        return Err(Usage(
-            "`-` (standard input) is given more than once; it can be read only once".into(),
-        ));
-    }
     let policy = load_policy(policy)?;
     let as_of = match as_of {
         Some(t) => ledger::time::parse_rfc3339(t).map_err(|e| Usage(format!("--as-of: {e}")))?,
@@ -505,13 +485,11 @@ fn findings(
         Some(dir) => Calendar::with_dir(dir).map_err(|e| Usage(e.to_string()))?,
         None => Calendar::built_in(),
     };
-    // Every entry the receipts prove, by index: each receipt's own and its evidence.
-    let mut entries = std::collections::BTreeMap::new();
-    let mut leaves = std::collections::BTreeMap::new();
-    let mut roots = std::collections::BTreeMap::new();
+    // Every entry the receipts prove: each receipt's own and its evidence.
+    let mut proven: Vec<VerifiedReceipt> = Vec::new();
     for file in receipt_files(inputs)? {
         let bytes = read(&file)?;
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let bytes = cli::without_bom(&bytes);
         let report = match verifier::verify_receipt(bytes, &policy) {
             Ok(r) => r,
             Err(e) => {
@@ -523,86 +501,27 @@ fn findings(
                 return Ok(ExitCode::from(1));
             }
         };
-        // Every entry the receipts prove, once: two receipts proving two
-        // different entries at one index are two histories of the log.
-        let mut proven: Vec<(u64, ledger::hashing::Hash)> = report
-            .receipt
-            .evidence
-            .iter()
-            .map(|e| (e.index, e.leaf_hash))
-            .collect();
-        proven.push((report.verified.index, report.verified.leaf_hash));
-        // And every checkpoint they rest on, once per size: two roots at
-        // one size are two histories too. (Each receipt verified its own
-        // checkpoints against the policy's keys already.)
-        let checkpoints = std::iter::once(report.receipt.proof.as_str())
-            .chain(report.receipt.evidence.iter().map(|e| e.proof.as_str()))
-            .filter_map(|proof| ledger::tlog_proof::TlogProof::parse(proof).ok())
-            .filter_map(|p| {
-                ledger::checkpoint::Checkpoint::verify(
-                    p.checkpoint.as_bytes(),
-                    &policy.origin,
-                    &policy.log_keys,
-                )
-                .ok()
-            });
-        for c in checkpoints {
-            if let Some(first) = roots.insert(c.size, c.root) {
-                if first != c.root {
-                    let message = format!(
-                        "the log forked: two checkpoints of size {} carry different roots ({})",
-                        c.size,
-                        file.display()
-                    );
-                    if cli.json {
-                        cli::outln!(
-                            "{}",
-                            json!({ "valid": false, "error": "fork_detected", "message": message })
-                        );
-                    } else {
-                        cli::outln!("INVALID: {message}");
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-        for (index, leaf) in proven {
-            if let Some(first) = leaves.insert(index, leaf) {
-                if first != leaf {
-                    let message = format!(
-                        "the log forked: the receipts prove two different entries at index {index} ({})",
-                        file.display()
-                    );
-                    if cli.json {
-                        cli::outln!(
-                            "{}",
-                            json!({ "valid": false, "error": "fork_detected", "message": message })
-                        );
-                    } else {
-                        cli::outln!("INVALID: {message}");
-                    }
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-        for e in &report.receipt.evidence {
-            if let Ok(entry) = Entry::parse(&e.entry) {
-                if let Ok(statement) = entry.parse_statement() {
-                    entries.insert(e.index, (entry.time, statement));
-                }
-            }
-        }
-        let v = report.verified;
-        entries.insert(v.index, (v.entry.time, v.statement));
+        proven.push(report.verified);
+        proven.extend(report.evidence);
     }
-    let logged =
-        entries.iter().map(
-            |(index, (time, statement))| ledger::findings::LoggedStatement {
-                index: *index,
-                time: *time,
-                statement,
-            },
-        );
+    // Receipts of one log prove one history: the same entry at each index,
+    // the same root at each size.
+    if let Err(e) = ledger::receipt::check_one_history(&proven, Repeats::Allowed) {
+        let e = verifier::VerifyError::Receipt(e);
+        if cli.json {
+            cli::outln!("{}", e.to_json());
+        } else {
+            cli::outln!("INVALID: {e}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let entries: std::collections::BTreeMap<u64, &VerifiedReceipt> =
+        proven.iter().map(|v| (v.index, v)).collect();
+    let logged = entries.values().map(|v| ledger::findings::LoggedStatement {
+        index: v.index,
+        time: v.entry.time,
+        statement: &v.statement,
+    });
     let settings = ledger::findings::Settings {
         extension_for_unconditional,
         usage_record_interval_days,

@@ -177,33 +177,11 @@ impl Date {
 impl TryFrom<String> for Date {
     type Error = String;
     fn try_from(s: String) -> Result<Date, String> {
-        let b = s.as_bytes();
-        let shape = b.len() == 10
-            && b[4] == b'-'
-            && b[7] == b'-'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-        let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
-        if shape && is_calendar_day(number(0..4), number(5..7), number(8..10)) {
-            Ok(Date(s))
-        } else {
-            Err(format!("{s:?} is not a date YYYY-MM-DD that exists"))
+        match crate::time::parse_ymd(&s) {
+            Some(_) => Ok(Date(s)),
+            None => Err(format!("{s:?} is not a date YYYY-MM-DD that exists")),
         }
     }
-}
-
-/// Whether day `day` of month `month` exists in year `year` (Gregorian).
-fn is_calendar_day(year: u32, month: u32, day: u32) -> bool {
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&day)
 }
 
 impl From<Date> for String {
