@@ -134,3 +134,32 @@ pub fn input_files(inputs: &[String]) -> Result<Vec<String>, InputError> {
     }
     Ok(files)
 }
+
+/// Most bytes a tool reads from one input file (or standard input): more
+/// than any submission, receipt or body (the largest, a receipt with all
+/// its evidence, is under 2 MiB), so that `/dev/zero` or a wrong file is
+/// refused instead of filling memory.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// The bytes of a file, or of standard input for `-`, refusing more than
+/// [`MAX_INPUT_BYTES`].
+pub fn read_input(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let reader: Box<dyn std::io::Read> = if path == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
+    reader.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "more than {} MiB: not an input of this tool",
+                MAX_INPUT_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}

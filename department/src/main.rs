@@ -1,6 +1,5 @@
 //! `dept`: a department's key, signature and submission tool.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -183,15 +182,9 @@ fn parse_kind(name: &str) -> Result<Kind> {
 
 /// The bytes of a file, or of standard input for `-`.
 fn read_input(path: &str) -> Result<Vec<u8>> {
-    if path == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes).context(msg(
-            "reading standard input".into(),
-            "读取标准输入失败".into(),
-        ))?;
-        return Ok(bytes);
-    }
-    std::fs::read(path).with_context(|| msg(format!("reading {path}"), format!("无法读取 {path}")))
+    let shown = if path == "-" { "(stdin)" } else { path };
+    cli::read_input(path)
+        .with_context(|| msg(format!("reading {shown}"), format!("无法读取 {shown}")))
 }
 
 fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
@@ -215,7 +208,15 @@ fn read_body(arg: &str) -> Result<serde_json::Value> {
         Some(path) => (read_input(path)?, path),
         None => (arg.as_bytes().to_vec(), ""),
     };
-    serde_json::from_slice(cli::without_bom(&text)).map_err(|e| {
+    let text = cli::without_bom(&text);
+    // One meaning per body: a member given twice is refused here, as the
+    // notary would refuse the statement (attestation.md §Strict JSON).
+    if let Err(e @ ledger::strict_json::StrictJsonError::DuplicateKey(_)) =
+        ledger::strict_json::check(text)
+    {
+        bail!(msg(format!("--body: {e}"), format!("--body：{e}")));
+    }
+    serde_json::from_slice(text).map_err(|e| {
         if from.is_empty() && (Path::new(arg).is_file() || arg.ends_with(".json")) {
             anyhow!(msg(
                 format!("--body is not JSON ({e}); to read the body from the file {arg}, write --body @{arg}"),
@@ -362,6 +363,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 s => s.map(read_input).transpose()?,
             };
+            // An empty salt salts nothing: the digest would be the unsalted one.
+            if salt.as_ref().is_some_and(|s| s.len() < 16) {
+                bail!(msg(
+                    "--salt: the salt file holds fewer than 16 bytes; a salt of at least 16 random bytes keeps the digest from being guessed".into(),
+                    "--salt：盐值文件少于 16 字节；至少 16 个随机字节的盐值才能防止摘要被猜出".into()
+                ));
+            }
             let data: Box<dyn std::io::Read> = if file == "-" {
                 Box::new(std::io::stdin())
             } else {
@@ -465,7 +473,25 @@ fn submit(
             }
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    } else if out.as_ref().is_some_and(|o| o.is_dir()) {
+    } else if let Some(target) = out.as_ref().filter(|_| files[0] != "-") {
+        let same = match (Path::new(&files[0]).canonicalize(), target.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            bail!(msg(
+                format!(
+                    "--out {}: the receipt would replace the attestation; give another file",
+                    target.display()
+                ),
+                format!(
+                    "--out {}：收据会覆盖证明文件；请换一个文件名",
+                    target.display()
+                )
+            ));
+        }
+    }
+    if !several && out.as_ref().is_some_and(|o| o.is_dir()) {
         bail!(
             "--out {} is a folder; for one attestation give the receipt's file name",
             out.unwrap_or_default().display()
@@ -509,12 +535,17 @@ fn submit(
                 ))
             }
             Err(e) => {
-                unavailable += 1;
+                // Unreachable after every retry: the rest would wait as long
+                // for as little. None of them is sent; resubmit later.
+                let rest = batch.len() - notarised - refused - unavailable;
+                unavailable += rest;
                 match lang {
-                    Lang::En => cli::errln!("{shown}: not submitted: {e}"),
-                    Lang::Zh => cli::errln!("{shown}：未提交：{e}"),
+                    Lang::En => {
+                        cli::errln!("{shown}: not submitted: {e}; {} more not tried", rest - 1)
+                    }
+                    Lang::Zh => cli::errln!("{shown}：未提交：{e}；其余 {} 条未尝试", rest - 1),
                 }
-                continue;
+                break;
             }
         };
         let tries = match (resp.attempts, lang) {

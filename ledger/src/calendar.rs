@@ -278,7 +278,7 @@ impl Calendar {
         paths.sort();
         let mut given = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| CalendarError::Io {
+            let text = crate::policy::read_small(&path).map_err(|e| CalendarError::Io {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
@@ -356,6 +356,11 @@ impl Calendar {
     /// The last year a national file covers.
     pub fn last_year(&self) -> Option<i64> {
         self.covered.keys().next_back().copied()
+    }
+
+    /// The years national files cover, in order.
+    pub fn covered_years(&self) -> Vec<i64> {
+        self.covered.keys().copied().collect()
     }
 
     /// Whether a national file covers the year of `day`.

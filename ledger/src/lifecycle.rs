@@ -139,6 +139,38 @@ impl Refusal {
         self.describe().0
     }
 
+    /// Whether the refusal came after the signer was found to be who the
+    /// statement says: a root of the policy (name and key), or a department
+    /// whose registered key signed. Only then may a log name the signer:
+    /// anyone can make a key and sign in any department's name.
+    pub fn signer_confirmed(&self) -> bool {
+        match self {
+            Refusal::WrongLog { .. }
+            | Refusal::SignedInFuture { .. }
+            | Refusal::SignedTooLongAgo { .. }
+            | Refusal::NotRoot { .. }
+            | Refusal::RootSignsOnlyRegistry { .. }
+            | Refusal::UnknownDepartment(_)
+            | Refusal::UnknownKey
+            | Refusal::KeyOfOtherDepartment { .. } => false,
+            Refusal::KeyRevoked(..)
+            | Refusal::KeyNotYetValid { .. }
+            | Refusal::KeyExpired { .. }
+            | Refusal::KeyAlreadyRegistered(_)
+            | Refusal::KeyAlreadyRevoked
+            | Refusal::ReservedForRoot(_)
+            | Refusal::EmptyValidityWindow { .. }
+            | Refusal::WeakKey
+            | Refusal::MissingRole { .. }
+            | Refusal::UnknownItem(_)
+            | Refusal::ItemOfOtherProvider { .. }
+            | Refusal::UnknownCase(_)
+            | Refusal::CaseExists(_)
+            | Refusal::SelfApplication
+            | Refusal::NotCaseParty { .. } => true,
+        }
+    }
+
     pub fn class(&self) -> RefusalClass {
         self.describe().1
     }

@@ -105,7 +105,7 @@ impl Policy {
     /// Reads and parses a policy file (UTF-8 text).
     pub fn read(path: &std::path::Path) -> Result<Policy, PolicyFileError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyFileError::Io {
+        let text = read_small(path).map_err(|source| PolicyFileError::Io {
             path: p.clone(),
             source,
         })?;
@@ -140,6 +140,27 @@ impl Policy {
                 .collect(),
         }
     }
+}
+
+/// Most bytes of a policy or calendar file: far more than any holds.
+pub const MAX_SMALL_FILE_BYTES: u64 = 1 << 20;
+
+/// A small text file (a policy, a calendar), refusing one over
+/// [`MAX_SMALL_FILE_BYTES`] (`/dev/zero`, a file given by mistake) rather
+/// than reading it all.
+pub fn read_small(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SMALL_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SMALL_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} KiB", MAX_SMALL_FILE_BYTES >> 10),
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! Exit status: 0 valid, 1 invalid (the message names what failed),
 //! 2 usage error (bad arguments, unreadable file, unusable policy).
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -144,14 +143,8 @@ fn words(lang: Lang) -> &'static Words {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Usage> {
-    if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Usage(format!("cannot read standard input: {e}")))?;
-        return Ok(bytes);
-    }
-    std::fs::read(path).map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))
+    cli::read_input(&path.display().to_string())
+        .map_err(|e| Usage(format!("cannot read {}: {e}", path.display())))
 }
 
 fn load_policy(path: &Path) -> Result<Policy, Usage> {
@@ -434,7 +427,12 @@ fn deadline(
         None => Calendar::built_in(),
     };
     let due = calendar.due_day(from_ms, working_days);
-    let last = calendar.last_year().unwrap_or_default();
+    let covered = calendar.covered_years();
+    let years = covered
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     if cli.json {
         cli::outln!(
             "{}",
@@ -444,7 +442,7 @@ fn deadline(
                 "due": due.date(),
                 "ends_at": due.end_ms().map(ledger::time::cst),
                 "provisional": due.provisional,
-                "calendar_covers_until": last,
+                "calendar_covers": covered,
             })
         );
     } else {
@@ -452,12 +450,12 @@ fn deadline(
         match (lang, due.provisional) {
             (Lang::En, false) => cli::outln!("{} (ends 24:00 CST)", due.date()),
             (Lang::En, true) => cli::outln!(
-                "{} provisional: counted on weekdays past {last}, the last year the calendar covers",
+                "{} provisional: counted on weekdays in a year the calendar does not cover (it covers {years})",
                 due.date()
             ),
             (Lang::Zh, false) => cli::outln!("{}（北京时间 24:00 截止）", due.date()),
             (Lang::Zh, true) => cli::outln!(
-                "{} 暂定：日历只覆盖到 {last} 年，其后按周一至周五计算",
+                "{} 暂定：所涉年份不在日历内（日历覆盖 {years} 年），按周一至周五计算",
                 due.date()
             ),
         };

@@ -15,9 +15,11 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<u32>,
-    /// A refusal of a submission on its merits (its signature or the
-    /// lifecycle rules), which the request log shows at info; other errors
-    /// (unparsable requests, unknown paths) only at debug.
+    /// A refusal of a submission from a signer the registry confirmed
+    /// ([`Refusal::signer_confirmed`]), which the request log shows at info
+    /// with the department; everything else (bad signatures, unknown keys,
+    /// unparsable requests, unknown paths: what anyone can provoke) only at
+    /// debug.
     pub notable: bool,
 }
 

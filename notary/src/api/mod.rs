@@ -70,8 +70,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Gives every request an id (the caller's `X-Request-Id` if sane, else a
 /// counter unique across restarts), a tracing span carrying it, and a log
-/// line when it ends: info for a submission refused on its merits (its
-/// signature, or the lifecycle rules: what an operator is asked about),
+/// line when it ends: info for a submission refused from a signer the
+/// registry confirmed (what an operator is asked about),
 /// debug for success, other 4xx and 503 (thousands per second are normal),
 /// warn for other 5xx.
 async fn trace_request(State(state): State<AppState>, req: Request, next: Next) -> Response {

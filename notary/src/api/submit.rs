@@ -44,13 +44,14 @@ async fn submit_checked(
     let body = read_body(body, MAX_BODY_BYTES)?;
     let (reply, signer) = accept(state, lang, SignedAttestation::from_json(&body))?;
     let result = answer(reply.await, lang);
-    // The log names the department once its signature verified: a forged
-    // submission does not put a department's name in the operator's log.
-    let verified = match &result {
+    // The log names the department only once the registry confirmed its
+    // key (an appended entry, or a refusal judged after that): anyone can
+    // make a key and sign in any department's name.
+    let confirmed = match &result {
         Ok(_) => true,
-        Err(e) => !matches!(e.code, "bad_signature" | "bad_signer_key"),
+        Err(e) => e.notable,
     };
-    if verified {
+    if confirmed {
         tracing::Span::current().record("department", tracing::field::display(signer.as_str()));
     }
     let (status, receipt, findings) = result?;
@@ -120,7 +121,8 @@ fn answer(
     let outcome = reply
         .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped"))?
         .map_err(|e| match e {
-            Rejection::BadSignature(a) => attestation_error(&a, lang).notable(),
+            // Anyone can send a bad signature: no news (debug only).
+            Rejection::BadSignature(a) => attestation_error(&a, lang),
             // The cause (a RocksDB error naming files of the data directory)
             // is in the notary's log; the client learns what it can do.
             Rejection::Unavailable(_) => ApiError::unavailable(
@@ -132,7 +134,10 @@ fn answer(
         Outcome::Appended(r, findings) => Ok((StatusCode::CREATED, r.to_json(), findings)),
         Outcome::Duplicate(r, findings) => Ok((StatusCode::OK, r.to_json(), findings)),
         Outcome::Refused(r) => {
-            Err(ApiError::new(refusal_status(&r), r.code(), r.message(lang)).notable())
+            let e = ApiError::new(refusal_status(&r), r.code(), r.message(lang));
+            // News for the operator only from a signer the registry knows:
+            // a refusal anyone could provoke with a key of their own is not.
+            Err(if r.signer_confirmed() { e.notable() } else { e })
         }
     }
 }
