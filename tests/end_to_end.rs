@@ -138,11 +138,12 @@ fn sharing_case_from_catalog_to_destruction() {
     );
 
     // Raw entries hash to the receipts' leaves; full receipts verify too.
+    // The requester reads them: the registry, the catalog and its case.
     for r in &receipts {
-        let (status, bytes) = notary.get(&format!("/v1/entries/{}", r.index));
+        let (status, bytes) = notary.read_as(&requester, &format!("/v1/entries/{}", r.index));
         assert_eq!(status, 200);
         assert_eq!(leaf_hash(&bytes), r.leaf_hash);
-        let full = notary.get_text(&format!("/v1/receipts/{}", r.index));
+        let full = notary.read_text_as(&requester, &format!("/v1/receipts/{}", r.index));
         verifier::verify_receipt(full.as_bytes(), &policy).unwrap();
         let proof = notary.get_text(&format!("/v1/proof/inclusion?index={}", r.index));
         assert!(
@@ -335,7 +336,7 @@ fn refusals_are_specific_and_append_nothing() {
     assert!(answer.contains(r#""error":"too_large""#), "{answer}");
     assert_eq!(notary.checkpoint(), before);
     // Read API errors are JSON too.
-    let (status, body) = notary.get("/v1/entries/999");
+    let (status, body) = notary.read_as(&provider, "/v1/entries/999");
     assert_eq!(status, 404);
     assert_eq!(
         serde_json::from_slice::<Value>(&body).unwrap()["error"],

@@ -125,8 +125,8 @@ fn a_closed_stdout_ends_output_quietly() {
 }
 
 /// Entry `index` of a running notary, as the signed attestation it holds.
-fn attestation_of_entry(notary: &Notary, index: u64) -> SignedAttestation {
-    let (status, bytes) = notary.get(&format!("/v1/entries/{index}"));
+fn attestation_of_entry(notary: &Notary, reader: &DepartmentKey, index: u64) -> SignedAttestation {
+    let (status, bytes) = notary.read_as(reader, &format!("/v1/entries/{index}"));
     assert_eq!(status, 200);
     let entry = Entry::parse(&bytes).unwrap();
     SignedAttestation {
@@ -143,6 +143,8 @@ fn statements_cannot_be_replayed_into_another_log() {
     let other = "other.gov.cn/share-audit/2026";
     let b = Setup::with(&std::env::temp_dir(), other, root.clone());
     let (notary_a, notary_b) = (a.start(), b.start());
+    // Entries 0 and 1 of A: an auditor's registration, whom A lets read.
+    let auditor = auditor(&a, &notary_a);
 
     // In A: a provider and its key are registered, the key signs, and is revoked.
     let provider = department("gd.rst");
@@ -161,8 +163,8 @@ fn statements_cannot_be_replayed_into_another_log() {
     // The registrations fetched from A, and the revoked key's statement,
     // posted to B: every one is refused, and B appends nothing.
     for replayed in [
-        attestation_of_entry(&notary_a, 0),
-        attestation_of_entry(&notary_a, 1),
+        attestation_of_entry(&notary_a, &auditor, 0),
+        attestation_of_entry(&notary_a, &auditor, 1),
         signed_in_a,
     ] {
         let (status, body) = notary_b.submit(&replayed);
@@ -185,7 +187,7 @@ fn statements_cannot_be_replayed_into_another_log() {
 
     // A receipt of A is no receipt under B's policy.
     let receipt = a.dir.path().join("receipt.json");
-    std::fs::write(&receipt, notary_a.get_text("/v1/receipts/1")).unwrap();
+    std::fs::write(&receipt, notary_a.read_text_as(&auditor, "/v1/receipts/1")).unwrap();
     let verify = |policy: &Path| {
         Command::new(binary("verifier"))
             .args(["receipt", "--policy"])
@@ -755,14 +757,15 @@ fn odd_paths_and_methods_get_json_errors() {
         "{answer}"
     );
     // A path that percent-decodes to invalid UTF-8.
-    // Paths that are not one entry's one URL.
+    // Paths that are not one entry's one URL, read by a registered reader.
+    let reader = auditor(&setup, &notary);
     for path in [
         "/v1/entries/%FF",
         "/v1/entries/+0",
         "/v1/entries/00",
         "/v1/receipts/-1",
     ] {
-        let (status, body) = notary.get(path);
+        let (status, body) = notary.read_as(&reader, path);
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             (status, body["error"].as_str()),

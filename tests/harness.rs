@@ -165,6 +165,27 @@ impl Notary {
         }
     }
 
+    /// A read signed by `reader` (specs/reads.md).
+    pub fn read_as(&self, reader: &DepartmentKey, path: &str) -> (u16, Vec<u8>) {
+        let mut client = department::Client::new(&self.url, None).unwrap();
+        client.retries = 0;
+        let r = client.read(&reader.key, path).expect("notary reachable");
+        (r.status, r.body)
+    }
+
+    /// The text a read signed by `reader` gets; it must be a 200.
+    pub fn read_text_as(&self, reader: &DepartmentKey, path: &str) -> String {
+        let (status, body) = self.read_as(reader, path);
+        assert_eq!(
+            status,
+            200,
+            "GET {path} as {}: {}",
+            reader.department,
+            String::from_utf8_lossy(&body)
+        );
+        String::from_utf8(body).unwrap()
+    }
+
     pub fn get_text(&self, path: &str) -> String {
         let (status, body) = self.get(path);
         assert_eq!(
@@ -297,17 +318,27 @@ pub fn sign_unchecked(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAtt
     SignedAttestation::sign(key.statement(ORIGIN, kind, body, now_ms()), &key.key)
 }
 
-/// Root-signed registration of a department and one key.
+/// Root-signed registration of a department (in 广东省) and one key.
 pub fn registration(
     root: &DepartmentKey,
     dept: &DepartmentKey,
     roles: &[&str],
 ) -> [SignedAttestation; 2] {
+    registration_in(root, dept, roles, "广东省")
+}
+
+/// Root-signed registration of a department in `jurisdiction`, and one key.
+pub fn registration_in(
+    root: &DepartmentKey,
+    dept: &DepartmentKey,
+    roles: &[&str],
+    jurisdiction: &str,
+) -> [SignedAttestation; 2] {
     [
         sign(
             root,
             Kind::Department,
-            json!({"id": dept.department, "name": format!("{} 部门", dept.department), "roles": roles, "jurisdiction": "广东省"}),
+            json!({"id": dept.department, "name": format!("{} 部门", dept.department), "roles": roles, "jurisdiction": jurisdiction}),
         ),
         sign(
             root,
@@ -337,6 +368,16 @@ pub fn application(case: &str, item: &str, provider: &str) -> Value {
 /// Keeps a signer usable by tests that need a `NoteSigner`.
 pub fn note_signer(key: &DepartmentKey) -> NoteSigner {
     NoteSigner::new(&key.department, key.key.clone()).unwrap()
+}
+
+/// Registers an auditor (审计), who reads every entry and signs nothing.
+pub fn auditor(setup: &Setup, notary: &Notary) -> DepartmentKey {
+    let auditor = department("gd.audit");
+    for a in registration(&setup.root, &auditor, &["auditor"]) {
+        let (status, body) = notary.submit(&a);
+        assert_eq!(status, 201, "{body}");
+    }
+    auditor
 }
 
 /// Registers a provider and a requester and publishes one catalog item,

@@ -961,6 +961,8 @@ fn verifier_findings_refuses_receipts_of_two_histories() {
 #[test]
 fn verifier_findings_refuses_two_roots_at_one_size() {
     let setup = Setup::new();
+    // Both histories start with an auditor, who reads the receipts.
+    let auditor = harness::auditor(&setup, &setup.start());
     let copy = setup.dir.path().join("copy");
     let status = Command::new("cp")
         .arg("-r")
@@ -978,9 +980,9 @@ fn verifier_findings_refuses_two_roots_at_one_size() {
                 harness::registration(&setup.root, &harness::department(&name), &["provider"]);
             assert_eq!(notary.submit(&department).0, 201);
         }
-        // History 0 gives entry 1, history 1 entry 0: no index twice, both
-        // proven in a checkpoint of size 2.
-        let receipt = notary.get_text(&format!("/v1/receipts/{}", 1 - history));
+        // History 0 gives entry 3, history 1 entry 2: no index twice, both
+        // proven in a checkpoint of size 4.
+        let receipt = notary.read_text_as(&auditor, &format!("/v1/receipts/{}", 3 - history));
         std::fs::write(dir.path().join(format!("{history}.json")), receipt).unwrap();
     }
     let out = run(Command::new(binary("verifier"))
@@ -992,7 +994,7 @@ fn verifier_findings_refuses_two_roots_at_one_size() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["error"], "fork_detected", "{report}");
     assert!(
-        report["message"].as_str().unwrap().contains("size 2"),
+        report["message"].as_str().unwrap().contains("size 4"),
         "{report}"
     );
 }

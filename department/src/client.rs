@@ -2,11 +2,14 @@
 //! system's CA certificates or a given bundle, and retries of what the
 //! notary asks to be retried (503 and 408, honouring `Retry-After`).
 
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ed25519_dalek::SigningKey;
 use ledger::attestation::SignedAttestation;
+use ledger::read_signature::{self, Target};
 use serde_json::Value;
 
 /// The notary's answer to a submission.
@@ -36,6 +39,20 @@ pub enum ClientError {
     #[error("cannot read the CA bundle {path}: {reason}")]
     CaBundle { path: String, reason: String },
 }
+
+/// The notary's answer to a read.
+#[derive(Debug)]
+pub struct ReadResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// How long a read signature stays valid (specs/reads.md allows 300 s).
+const READ_LIFETIME_S: u64 = 60;
+/// The largest answer read (a receipt is at most about 1.5 MB; a case's
+/// timeline or findings more).
+const MAX_READ_BYTES: u64 = 256 << 20;
 
 /// How a client reaches the notary.
 #[derive(Clone)]
@@ -139,6 +156,92 @@ impl Client {
             };
             std::thread::sleep(self.wait(attempt, retry_after));
         }
+    }
+
+    /// GETs `path` (with its query, if any) as `reader`: a read signed as
+    /// specs/reads.md says, with a new nonce on each attempt. Retries as
+    /// [`Client::submit`] does.
+    pub fn read(&self, reader: &SigningKey, path: &str) -> Result<ReadResponse, ClientError> {
+        let url = format!("{}{path}", self.notary);
+        let (path_only, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let target = Target {
+            method: "GET",
+            authority: &self.authority(),
+            path: path_only,
+            query,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let created = ledger::time::now_ms() / 1000;
+            let (input, signature) = read_signature::sign(
+                reader,
+                &target,
+                created,
+                READ_LIFETIME_S,
+                &read_signature::new_nonce(),
+            );
+            let sent = self
+                .agent
+                .get(&url)
+                .set("Signature-Input", &input)
+                .set("Signature", &signature)
+                .set("Accept-Language", self.lang.tag())
+                .call();
+            let retry_after = match sent {
+                Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
+                    let status = resp.status();
+                    let retry_after = resp
+                        .header("Retry-After")
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    if status != 503 || attempt > self.retries {
+                        let content_type = resp.content_type().to_owned();
+                        let mut body = Vec::new();
+                        resp.into_reader()
+                            .take(MAX_READ_BYTES)
+                            .read_to_end(&mut body)
+                            .map_err(|e| ClientError::Transport {
+                                url: url.clone(),
+                                reason: e.to_string(),
+                                transient: true,
+                            })?;
+                        return Ok(ReadResponse {
+                            status,
+                            content_type,
+                            body,
+                        });
+                    }
+                    retry_after
+                }
+                Err(e) if attempt > self.retries || !worth_retrying(&e) => {
+                    return Err(ClientError::Transport {
+                        url,
+                        reason: e.to_string(),
+                        transient: worth_retrying(&e),
+                    });
+                }
+                Err(_) => None,
+            };
+            std::thread::sleep(self.wait(attempt, retry_after));
+        }
+    }
+
+    /// The notary's authority as this client addresses it (RFC 9421
+    /// §2.2.3): host and port, the port left out when it is the scheme's.
+    pub fn authority(&self) -> String {
+        let (rest, default_port) = match self.notary.split_once("://") {
+            Some(("https", rest)) => (rest, ":443"),
+            Some((_, rest)) => (rest, ":80"),
+            None => (self.notary.as_str(), ":80"),
+        };
+        let host = rest.split('/').next().unwrap_or_default();
+        host.strip_suffix(default_port)
+            .unwrap_or(host)
+            .to_ascii_lowercase()
     }
 
     /// What the notary asked for, or exponential backoff from 250 ms with

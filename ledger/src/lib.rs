@@ -19,6 +19,8 @@
 //! | [`lifecycle`] | who may sign what, and what each entry establishes | lifecycle.md |
 //! | [`calendar`] | working days (工作日) and due days of the regulation's deadlines | calendar.md |
 //! | [`findings`] | the case clock: late, missing and out-of-order steps, from the log alone | findings.md |
+//! | [`reads`] | who may read which entries | reads.md |
+//! | [`read_signature`] | the RFC 9421 signature of an authenticated read | reads.md |
 //! | [`policy`] | the verifier's trust policy | policy.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
@@ -41,6 +43,8 @@ pub mod lifecycle;
 pub mod note;
 pub mod policy;
 pub mod proof;
+pub mod read_signature;
+pub mod reads;
 pub mod receipt;
 pub mod registry;
 pub mod signature;

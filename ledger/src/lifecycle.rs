@@ -16,11 +16,11 @@
 //!   party of the case (only the case's provider approves, delivers, …; only
 //!   its requester records usage, disposes, …).
 
-use crate::attestation::{Body, Id, Origin, PublicKey, Role, Statement};
+use crate::attestation::{Body, Consent, Id, Origin, PublicKey, Role, Statement};
 use crate::lang::Lang;
 use crate::registry::{
     CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, RegistryView, Revocation,
-    TrustRoots,
+    ThirdParty, TrustRoots,
 };
 use crate::time::cst;
 
@@ -83,6 +83,8 @@ pub enum Refusal {
     CaseExists(Id),
     #[error("a department cannot apply for its own data")]
     SelfApplication,
+    #[error("department {0} has the auditor role, which reads the log and signs nothing")]
+    AuditorSignsNothing(Id),
     #[error("{kind} for case {case} must be signed by its {party} {expected}")]
     NotCaseParty {
         kind: &'static str,
@@ -132,6 +134,7 @@ impl Refusal {
             Refusal::CaseExists(_) => ("case_exists", Conflict),
             Refusal::SelfApplication => ("self_application", Forbidden),
             Refusal::NotCaseParty { .. } => ("not_case_party", Forbidden),
+            Refusal::AuditorSignsNothing(_) => ("auditor_signs_nothing", Forbidden),
         }
     }
 
@@ -167,6 +170,7 @@ impl Refusal {
             | Refusal::UnknownCase(_)
             | Refusal::CaseExists(_)
             | Refusal::SelfApplication
+            | Refusal::AuditorSignsNothing(_)
             | Refusal::NotCaseParty { .. } => true,
         }
     }
@@ -255,6 +259,9 @@ impl Refusal {
             Refusal::UnknownCase(case) => format!("案件 {case} 不存在（尚无申请创建该案件）"),
             Refusal::CaseExists(case) => format!("案件 {case} 已存在"),
             Refusal::SelfApplication => "部门不能申请共享本部门自己的数据".to_owned(),
+            Refusal::AuditorSignsNothing(d) => {
+                format!("部门 {d} 具有审计角色，只能查阅日志，不签署任何语句")
+            }
             Refusal::NotCaseParty {
                 kind,
                 case,
@@ -424,6 +431,9 @@ pub fn decide<V: RegistryView>(
                 return Err(Refusal::RootSignsOnlyRegistry { kind }.into());
             }
             let department = check_signing_key(view, &signer.department, &signer.key, time)?;
+            if department.record.roles.contains(&Role::Auditor) {
+                return Err(Refusal::AuditorSignsNothing(signer.department.clone()).into());
+            }
             evidence.extend([department.index, department.key_index]);
             evidence.extend(check_signer(
                 view,
@@ -458,6 +468,7 @@ pub fn effect<V: RegistryView>(
             DepartmentRecord {
                 name: d.name.as_str().to_owned(),
                 roles: d.roles.clone(),
+                jurisdiction: d.jurisdiction.as_str().to_owned(),
                 index,
             },
         )],
@@ -494,11 +505,37 @@ pub fn effect<V: RegistryView>(
                 item: a.item.clone(),
                 index,
                 reply: None,
+                third_parties: vec![],
             },
         )],
         // The case's first approval or rejection is its reply.
         Body::Approval(b) => first_reply(view, &b.case, index)?,
         Body::Rejection(b) => first_reply(view, &b.case, index)?,
+        Body::Consent(Consent {
+            case,
+            third_party: Some(party),
+            ..
+        }) => third_party(view, case, party, index)?,
+        _ => vec![],
+    })
+}
+
+/// A third party named by a consent reads the case from then on
+/// (specs/reads.md); its first consent is the one that counts.
+fn third_party<V: RegistryView>(
+    view: &V,
+    case: &Id,
+    party: &Id,
+    index: u64,
+) -> Result<Vec<Change>, V::Error> {
+    Ok(match view.get::<CaseRecord>(case)? {
+        Some(mut record) if !record.third_parties.iter().any(|t| &t.department == party) => {
+            record.third_parties.push(ThirdParty {
+                department: party.clone(),
+                index,
+            });
+            vec![Change::new(case, record)]
+        }
         _ => vec![],
     })
 }
@@ -678,6 +715,22 @@ fn check_signing_key<V: RegistryView>(
         record: dept,
         key_index: record.index,
     })
+}
+
+/// The department a key belongs to, if the key may sign at `time`:
+/// registered, inside its validity window and not revoked. This is also who
+/// makes an authenticated read signed with the key (specs/reads.md).
+pub fn key_holder<V: RegistryView>(
+    view: &V,
+    key: &PublicKey,
+    time: u64,
+) -> Result<(Id, DepartmentRecord), DecideError<V::Error>> {
+    let record = view
+        .get::<KeyRecord>(key)
+        .map_err(DecideError::View)?
+        .ok_or(Refusal::UnknownKey)?;
+    let holder = check_signing_key(view, &record.department, key, time)?;
+    Ok((record.department, holder.record))
 }
 
 fn existing_item<V: RegistryView>(view: &V, id: &Id) -> Result<ItemRecord, DecideError<V::Error>> {

@@ -138,8 +138,17 @@ struct Prepared {
 }
 
 fn prepare(item: &SignedStatement) -> Result<Prepared, SignatureError> {
-    let r_bytes: [u8; 32] = item.signature[..32].try_into().expect("64-byte signature");
-    let s_bytes: [u8; 32] = item.signature[32..].try_into().expect("64-byte signature");
+    prepare_message(item.key, CONTEXT, item.statement, item.signature)
+}
+
+fn prepare_message(
+    key: &DecodedKey,
+    context: &[u8],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<Prepared, SignatureError> {
+    let r_bytes: [u8; 32] = signature[..32].try_into().expect("64-byte signature");
+    let s_bytes: [u8; 32] = signature[32..].try_into().expect("64-byte signature");
     let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
         .ok_or(SignatureError::NonCanonicalS)?;
     let r = match decode(&r_bytes) {
@@ -150,21 +159,35 @@ fn prepare(item: &SignedStatement) -> Result<Prepared, SignatureError> {
     let k = Scalar::from_hash(
         Sha512::new()
             .chain_update(r_bytes)
-            .chain_update(item.key.bytes)
-            .chain_update(CONTEXT)
-            .chain_update(item.statement),
+            .chain_update(key.bytes)
+            .chain_update(context)
+            .chain_update(message),
     );
     Ok(Prepared {
         r,
         s,
         k,
-        a: item.key.point,
+        a: key.point,
     })
 }
 
 /// The rule for one signature.
 pub fn verify(item: &SignedStatement) -> Result<(), SignatureError> {
-    let p = prepare(item)?;
+    check(prepare(item)?)
+}
+
+/// The same rule for a message signed as it is, with no context prepended:
+/// an RFC 9421 signature base, whose own first bytes separate it from every
+/// other signature of the ledger (specs/reads.md §The request signature).
+pub fn verify_message(
+    key: &DecodedKey,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), SignatureError> {
+    check(prepare_message(key, b"", message, signature)?)
+}
+
+fn check(p: Prepared) -> Result<(), SignatureError> {
     // [S]B − [k]A − R, then clear the cofactor.
     let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &-p.a, &p.s) - p.r;
     if check.mul_by_cofactor().is_identity() {

@@ -660,6 +660,17 @@ fn refusals() -> Vec<(&'static str, Refusal)> {
             r#"{"case":"c1","working_days":5,"reason":"r"}"#,
         ),
     );
+    // An auditor reads and signs nothing, whatever other role it has.
+    r.accept(
+        "audit",
+        &department("gd.audit", r#"["auditor","provider"]"#),
+    );
+    r.accept("audit key", &department_key("gd.audit", 0x39, ""));
+    refuse(
+        &mut r,
+        "auditor_signs_nothing",
+        by(("gd.audit", 0x39), "catalog_entry", &catalog("audit/x")),
+    );
     out
 }
 

@@ -8,6 +8,7 @@ use ledger::attestation::{SignedAttestation, Statement};
 use ledger::entry::Entry;
 use ledger::note::{Note, VerifierKey};
 use ledger::policy::Policy;
+use ledger::read_signature::{ReadSignature, Target};
 use ledger::receipt::Receipt;
 use ledger::tiles::TileId;
 use ledger::tlog_proof::TlogProof;
@@ -37,6 +38,33 @@ fn parse_everything(bytes: &[u8]) {
         let _ = VerifierKey::parse(text);
         let _ = TileId::parse(text);
         let _ = ledger::checkpoint::Checkpoint::parse_body(text);
+        let _ = ledger::calendar::CalendarFile::parse("fuzz", text);
+        // A read signature: the text as either header, and split in two.
+        let _ = ReadSignature::parse(text, text);
+        let (input, signature) = text.split_at(text.floor_char_boundary(text.len() / 2));
+        if let Ok(sig) = ReadSignature::parse(&format!("read={input}"), signature) {
+            let _ = sig.check_time(u64::MAX, u64::MAX);
+        }
+    }
+}
+
+proptest! {
+    /// A valid read signature with bytes flipped never verifies unless
+    /// it is the one signed.
+    #[test]
+    fn mutated_read_signatures_never_verify(flips in prop::collection::vec((any::<usize>(), 1u8..=255), 1..4)) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let target = Target { method: "GET", authority: "notary.gov.cn", path: "/v1/receipts/1", query: None };
+        let (input, signature) = ledger::read_signature::sign(&key, &target, 1_764_201_600, 60, "q4lJ0p2Wm5k3s7Yc1VxZ8A");
+        let both = format!("{input}\n{signature}");
+        let mutated = mutate(both.clone().into_bytes(), &flips, usize::MAX);
+        if let Ok(text) = String::from_utf8(mutated) {
+            if let Some((i, s)) = text.split_once('\n') {
+                if let Ok(sig) = ReadSignature::parse(i, s) {
+                    prop_assert!(text == both || sig.verify(&target).is_err(), "{text}");
+                }
+            }
+        }
     }
 }
 

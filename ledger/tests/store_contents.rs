@@ -33,6 +33,7 @@ fn commit_three(store: &Store) -> (Vec<Vec<u8>>, Frontier) {
             DepartmentRecord {
                 name: "n".into(),
                 roles: vec![Role::Provider],
+                jurisdiction: "广东省".into(),
                 index: 0,
             },
         ),

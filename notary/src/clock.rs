@@ -27,6 +27,9 @@
 //! ([`Clock::offset_ms`]). The sequencer reads the clock at least once a
 //! second, idle or not, so a jump is seen within a second.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
 /// A difference from the wall clock larger than this is reported.
 pub const REPORTED_MS: i64 = 1_000;
 /// The most the notary's clock gains on real time in one reading.
@@ -51,9 +54,39 @@ pub fn monotonic_ms() -> i64 {
     now.tv_sec * 1000 + now.tv_nsec / 1_000_000
 }
 
+/// Where the notary reads the time. A running notary reads the system's
+/// clocks; only the end-to-end tests' own notary binary (`e2e`'s
+/// `notary-test-clock`, never built with the notary) sets it, so that cases
+/// can span months of the regulation's calendar in seconds. The set time
+/// stands for both clocks, and only moves forward.
+#[derive(Debug, Clone, Default)]
+pub enum TimeSource {
+    #[default]
+    System,
+    Set(Arc<AtomicU64>),
+}
+
+impl TimeSource {
+    /// Milliseconds since the Unix epoch.
+    pub fn wall_ms(&self) -> u64 {
+        match self {
+            TimeSource::System => wall_ms(),
+            TimeSource::Set(t) => t.load(Relaxed),
+        }
+    }
+
+    fn monotonic_ms(&self) -> i64 {
+        match self {
+            TimeSource::System => monotonic_ms(),
+            TimeSource::Set(t) => t.load(Relaxed) as i64,
+        }
+    }
+}
+
 /// The notary's clock. Not shared: the sequencer owns it.
 #[derive(Debug)]
 pub struct Clock {
+    source: TimeSource,
     /// Notary time = monotonic ms + offset.
     offset: i64,
     /// Monotonic ms of the previous reading.
@@ -78,14 +111,19 @@ pub enum Event {
 
 impl Clock {
     /// The clock of a notary starting now: the wall clock as it is.
-    pub fn start() -> Clock {
-        Clock::start_at(wall_ms() as i64, monotonic_ms())
+    pub fn start(source: TimeSource) -> Clock {
+        let (wall, monotonic) = (source.wall_ms() as i64, source.monotonic_ms());
+        Clock {
+            source,
+            ..Clock::start_at(wall, monotonic)
+        }
     }
 
     /// A clock started when the wall clock read `wall` and the monotonic
     /// clock `monotonic` (both ms).
     pub fn start_at(wall: i64, monotonic: i64) -> Clock {
         Clock {
+            source: TimeSource::System,
             offset: wall - monotonic,
             previous: monotonic,
             difference: 0,
@@ -95,7 +133,7 @@ impl Clock {
 
     /// The time to notarise at now.
     pub fn now(&mut self) -> (u64, Event) {
-        self.read(wall_ms() as i64, monotonic_ms())
+        self.read(self.source.wall_ms() as i64, self.source.monotonic_ms())
     }
 
     /// Wall clock minus notary time at the last reading, in ms.

@@ -24,11 +24,12 @@ use ledger::attestation::{decode_key, AttestationError};
 use ledger::signature::{self, DecodedKey, SignedStatement};
 use tokio::sync::oneshot;
 
+use crate::clock::TimeSource;
 use crate::job::{Job, Rejection, Reply};
 use crate::metrics::Metrics;
 use crate::sequencer::{self, Latest};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// Submissions waiting to be verified beyond this are refused with 503.
     pub queue: usize,
@@ -41,6 +42,8 @@ pub struct IngestConfig {
     pub verify_wait: Duration,
     /// Most submissions appended in one batch (one fsync, one checkpoint).
     pub max_batch: usize,
+    /// Where the notary reads the time ([`TimeSource`]).
+    pub time: TimeSource,
 }
 
 impl Default for IngestConfig {
@@ -52,6 +55,7 @@ impl Default for IngestConfig {
             verify_batch: 64,
             verify_wait: Duration::from_micros(200),
             max_batch: 1024,
+            time: TimeSource::System,
         }
     }
 }
@@ -99,9 +103,17 @@ pub fn start(
 ) -> (IngestHandle, Vec<JoinHandle<()>>) {
     let (tx, rx) = bounded::<Job>(config.queue.max(1));
     let (seq_tx, seq_rx) = bounded::<Job>(2 * config.max_batch.max(1));
-    let mut threads = sequencer::spawn(log, config.max_batch, seq_rx, latest, metrics.clone());
+    let mut threads = sequencer::spawn(
+        log,
+        config.max_batch,
+        seq_rx,
+        latest,
+        metrics.clone(),
+        config.time.clone(),
+    );
     for n in 0..config.verify_threads.max(1) {
         let (rx, seq_tx, metrics) = (rx.clone(), seq_tx.clone(), metrics.clone());
+        let config = config.clone();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("verify-{n}"))

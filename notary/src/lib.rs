@@ -4,7 +4,7 @@
 //!
 //! | module | what it does | spec |
 //! |---|---|---|
-//! | [`api`] | the HTTP API: routes, refusals as JSON, the upload budget, tiles | api.md |
+//! | [`api`] | the HTTP API: routes, refusals as JSON, the upload budget, tiles, signed reads | api.md, reads.md |
 //! | [`server`] | connections: limits, write deadlines, graceful shutdown | api.md |
 //! | [`job`] | a queued submission and the answer it waits for | notary.md |
 //! | [`ingest`] | the write path's queue and its signature-verification threads | notary.md |
@@ -41,6 +41,7 @@ pub async fn serve(
     listen: SocketAddr,
     config: IngestConfig,
     limits: server::Limits,
+    public_authority: Option<String>,
 ) -> Result<()> {
     let dir = DataDir::new(data);
     dir.check_initialised()?;
@@ -63,6 +64,8 @@ pub async fn serve(
     );
 
     let metrics = Arc::new(Metrics::default());
+    let time = config.time.clone();
+    let started_s = time.wall_ms() / 1000;
     let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
     let app = api::router(AppState::new(api::Shared {
         store,
@@ -75,6 +78,11 @@ pub async fn serve(
         request_timeout: limits.request_timeout,
         uploads: Arc::new(tokio::sync::Semaphore::new(limits.upload_budget)),
         tiles: Arc::new(api::TileCache::new(64 << 20)),
+        roots: policy.trust_roots(),
+        time,
+        started_s,
+        public_authority: public_authority.map(|a| a.to_ascii_lowercase()),
+        nonces: api::Nonces::default(),
     }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -94,6 +94,10 @@ enum Command {
         /// (MiB, at least 4); uploads beyond it get 503 and Retry-After.
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=1 << 20))]
         upload_budget_mib: u64,
+        /// The host (and port) departments reach the notary by, which their
+        /// read signatures name (specs/reads.md); default: the request's Host.
+        #[arg(long)]
+        public_authority: Option<String>,
     },
 }
 
@@ -172,6 +176,7 @@ fn run(cli: Cli) -> Result<()> {
             max_connection_age_s,
             upload_budget_mib,
             http_threads,
+            public_authority,
         } => {
             let defaults = IngestConfig::default();
             let config = IngestConfig {
@@ -180,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
                 verify_batch: verify_batch.max(1),
                 verify_wait: Duration::from_micros(verify_wait_us),
                 max_batch: max_batch.max(1),
+                ..defaults
             };
             let half_the_cores =
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
@@ -197,7 +203,13 @@ fn run(cli: Cli) -> Result<()> {
                 // At least one maximal bulk body must fit.
                 upload_budget: (upload_budget_mib as usize) << 20,
             };
-            runtime.block_on(notary::serve(&data, listen, config, limits))
+            runtime.block_on(notary::serve(
+                &data,
+                listen,
+                config,
+                limits,
+                public_authority,
+            ))
         }
     }
 }

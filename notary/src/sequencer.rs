@@ -27,7 +27,7 @@ use ledger::append::{Log, Outcome, PreparedBatch, Submission};
 use ledger::store::Store;
 use tokio::sync::oneshot;
 
-use crate::clock::{Clock, Event};
+use crate::clock::{Clock, Event, TimeSource};
 use crate::job::{Job, Rejection, Reply};
 use crate::metrics::Metrics;
 
@@ -63,6 +63,7 @@ pub(crate) fn spawn(
     jobs: Receiver<Job>,
     latest: Arc<RwLock<Latest>>,
     metrics: Arc<Metrics>,
+    time: TimeSource,
 ) -> Vec<JoinHandle<()>> {
     metrics.tree_size.store(log.tree().size, Relaxed);
     let (to_writer, writer_rx) = bounded::<Writing>(PIPELINE_DEPTH);
@@ -83,7 +84,7 @@ pub(crate) fn spawn(
                 buffer: VecDeque::new(),
                 in_flight: 0,
                 epoch: 0,
-                clock: Clock::start(),
+                clock: Clock::start(time),
             }
             .run(&jobs, &to_writer, &written)
         })

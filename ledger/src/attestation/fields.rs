@@ -290,6 +290,8 @@ pub enum Role {
     Requester,
     /// 数源部门 (Art. 19).
     Source,
+    /// 审计/监察: reads every entry and signs no statement (specs/reads.md).
+    Auditor,
 }
 
 impl Role {
@@ -299,6 +301,7 @@ impl Role {
             Role::Provider => "provider",
             Role::Requester => "requester",
             Role::Source => "source",
+            Role::Auditor => "auditor",
         }
     }
 }

@@ -201,6 +201,7 @@ mod tests {
         DepartmentRecord {
             name: "部门".into(),
             roles: vec![Role::Provider],
+            jurisdiction: String::new(),
             index,
         }
     }
@@ -230,6 +231,7 @@ mod tests {
             item: id("rst/x"),
             index,
             reply: None,
+            third_parties: vec![],
         }
     }
 
@@ -299,7 +301,7 @@ mod tests {
             (
                 RecordKey::Department(id("gd.rst")),
                 Record::Department(department(3)),
-                r#"{"name":"部门","roles":["provider"],"index":3}"#,
+                r#"{"name":"部门","roles":["provider"],"jurisdiction":"","index":3}"#,
             ),
             (
                 RecordKey::Key(PublicKey([1; 32])),
@@ -321,6 +323,16 @@ mod tests {
             assert_eq!(std::str::from_utf8(&record.to_json()).unwrap(), json);
             assert_eq!(Record::from_json(&key, json.as_bytes()).unwrap(), record);
         }
+        // Records written before departments kept their jurisdiction read
+        // back with none.
+        assert_eq!(
+            Record::from_json(
+                &RecordKey::Department(id("gd.rst")),
+                r#"{"name":"部门","roles":["provider"],"index":3}"#.as_bytes()
+            )
+            .unwrap(),
+            Record::Department(department(3))
+        );
         // A case with its reply: the reply is written only once there is one.
         let replied = Record::Case(CaseRecord {
             reply: Some(8),

@@ -14,6 +14,10 @@ use crate::attestation::{Id, PublicKey, Role, ShareAttribute};
 pub struct DepartmentRecord {
     pub name: String,
     pub roles: Vec<Role>,
+    /// The `jurisdiction` of the latest `department` entry: a supervisor
+    /// reads the cases of the departments of its own (specs/reads.md).
+    #[serde(default)]
+    pub jurisdiction: String,
     /// The latest `department` entry for this department.
     pub index: u64,
 }
@@ -54,6 +58,18 @@ pub struct CaseRecord {
     /// one: a second reply is a finding the notary tells at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<u64>,
+    /// The third parties a `consent` of the case named, each with the
+    /// index of its first such consent: they read the case's entries from
+    /// there on (specs/reads.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub third_parties: Vec<ThirdParty>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThirdParty {
+    pub department: Id,
+    /// The `consent` entry that named it.
+    pub index: u64,
 }
 
 /// What names a record: the bytes of its name in the store's key.

@@ -44,6 +44,16 @@ pub struct Shared {
     /// Bytes of request bodies held at once ([`super::budget`]).
     pub uploads: Arc<tokio::sync::Semaphore>,
     pub tiles: Arc<TileCache>,
+    /// The log's origin and root keys, for reading the committed registry.
+    pub roots: ledger::registry::TrustRoots,
+    /// Where the notary reads the time (reads are checked against it).
+    pub time: crate::clock::TimeSource,
+    /// When the notary started, in seconds: older read signatures are stale.
+    pub started_s: u64,
+    /// The authority read signatures must name (`--public-authority`), else
+    /// the request's `Host`.
+    pub public_authority: Option<String>,
+    pub nonces: super::nonces::Nonces,
 }
 
 impl Shared {

@@ -62,6 +62,13 @@ impl IntoResponse for ApiError {
         if self.notable {
             resp.extensions_mut().insert(RefusalCode(self.code));
         }
+        // RFC 9110 §11.6.1: a 401 names the scheme that authenticates.
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Signature"),
+            );
+        }
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

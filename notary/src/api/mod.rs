@@ -18,13 +18,16 @@ use axum::Router;
 mod app;
 mod budget;
 mod error;
+mod nonces;
 mod read;
+mod reader;
 mod submit;
 mod tile_cache;
 mod tiles;
 
 pub use app::{AppState, Shared, MAX_BODY_BYTES};
 pub use error::{refusal_status, ApiError, RefusalCode};
+pub use nonces::Nonces;
 pub use submit::{MAX_BULK_BODY_BYTES, MAX_BULK_ITEMS};
 pub use tile_cache::TileCache;
 

@@ -9,8 +9,12 @@ use ledger::proof::{consistency_proof, ProofError};
 use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;
 
+use ledger::entry::Entry;
+use ledger::reads::Reader;
+
 use super::app::{json_response, text, AppState};
 use super::error::ApiError;
+use super::reader::{not_permitted, ReadBy};
 
 pub(super) async fn checkpoint(State(state): State<AppState>) -> Response {
     let mut resp = text(state.latest().note);
@@ -43,29 +47,49 @@ fn no_entry(index: u64, size: u64) -> ApiError {
     )
 }
 
-pub(super) async fn entry(
-    State(state): State<AppState>,
-    p: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
-    let index = path_index(p)?;
+/// The bytes of entry `index` of the published tree, if `reader` may read
+/// it (specs/reads.md): `404` beyond the tree (its size is public), `403`
+/// for an entry the reader may not read.
+fn readable_entry(state: &AppState, reader: &Reader, index: u64) -> Result<Vec<u8>, ApiError> {
     let size = state.latest().size;
-    match state.store.entry(index)? {
-        Some(bytes) if index < size => {
-            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
-        }
-        _ => Err(no_entry(index, size)),
+    let bytes = match state.store.entry(index)? {
+        Some(bytes) if index < size => bytes,
+        _ => return Err(no_entry(index, size)),
+    };
+    let statement = Entry::parse(&bytes)
+        .and_then(|e| e.parse_statement())
+        .map_err(|e| {
+            tracing::error!(index, error = %e, "a stored entry does not parse");
+            ApiError::unavailable("store_unavailable", "the store could not be read")
+        })?;
+    if reader.may_read_entry(&state.store.view(&state.roots), &statement.body, index)? {
+        Ok(bytes)
+    } else {
+        Err(not_permitted())
     }
 }
 
-pub(super) async fn receipt(
+pub(super) async fn entry(
     State(state): State<AppState>,
+    ReadBy(reader): ReadBy,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
+    let bytes = readable_entry(&state, &reader, index)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// A receipt shows its entry and its evidence: the signer's registration
+/// and, for a case step, the case's application, which whoever may read
+/// the entry may read too.
+pub(super) async fn receipt(
+    State(state): State<AppState>,
+    ReadBy(reader): ReadBy,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let index = path_index(p)?;
+    readable_entry(&state, &reader, index)?;
     let size = state.latest().size;
-    if index >= size {
-        return Err(no_entry(index, size));
-    }
     let r = full_receipt(&state.store, index)?.ok_or_else(|| no_entry(index, size))?;
     Ok(json_response(StatusCode::OK, r.to_json()))
 }

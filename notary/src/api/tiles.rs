@@ -2,12 +2,13 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
 use super::app::AppState;
 use super::error::ApiError;
+use super::reader::{authenticate, not_permitted};
 
 /// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
 /// Tile contents never change, so every tile that exists is served with an
@@ -15,10 +16,23 @@ use super::error::ApiError;
 ///
 /// The path is read as sent, percent-encodings and all: each tile has one
 /// URL, and `%2F` or `%30` in place of `/` or `0` is not it.
-pub(super) async fn tile(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+///
+/// Hash tiles are public; entry bundles mix every case's contents, so only
+/// an auditor reads them (specs/reads.md).
+pub(super) async fn tile(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let path = uri.path().strip_prefix("/tile/").unwrap_or_default();
     let id = TileId::parse(path)
         .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
+    if id.kind == TileKind::Entries
+        && !authenticate(&state, &method, &uri, &headers)?.may_read_bundles()
+    {
+        return Err(not_permitted());
+    }
     let size = state.latest().size;
     if !id.exists_in(size) {
         return Err(ApiError::new(
