@@ -94,6 +94,8 @@ impl Default for Setup {
 pub struct Notary {
     pub child: Child,
     pub url: String,
+    /// For `notary-test-clock`: its stdin, and the lines it prints.
+    clock: Option<(std::process::ChildStdin, std::sync::mpsc::Receiver<String>)>,
 }
 
 impl Notary {
@@ -109,23 +111,50 @@ impl Notary {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn notary serve");
-        // The notary prints its address once it listens.
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let url = loop {
-            assert!(Instant::now() < deadline, "notary did not start");
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("notary listening on ") {
-                        break url.trim().to_owned();
-                    }
-                }
-                _ => panic!("notary exited before listening"),
-            }
-        };
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Notary { child, url }
+        let (url, _) = listening(&mut child);
+        Notary {
+            child,
+            url,
+            clock: None,
+        }
+    }
+
+    /// The notary on a clock the test sets ([`Notary::set_clock`]), starting
+    /// at `start_ms`, with the calendar files of `calendar` if given
+    /// (`notary-test-clock`, built with the tests only).
+    pub fn start_with_clock(data: &Path, start_ms: u64, calendar: Option<&Path>) -> Notary {
+        let mut child = Command::new(binary("notary-test-clock"))
+            .arg(data)
+            .arg(start_ms.to_string())
+            .args(calendar)
+            .env("NOTARY_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn notary-test-clock");
+        let (url, lines) = listening(&mut child);
+        let stdin = child.stdin.take().expect("stdin");
+        Notary {
+            child,
+            url,
+            clock: Some((stdin, lines)),
+        }
+    }
+
+    /// Sets the notary's clock (`notary-test-clock` only); it only moves forward.
+    pub fn set_clock(&mut self, ms: u64) {
+        use std::io::Write as _;
+        let (stdin, lines) = self.clock.as_mut().expect("a notary-test-clock");
+        writeln!(stdin, "{ms}").expect("write to notary-test-clock");
+        let answer = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("notary-test-clock answers");
+        assert_eq!(
+            answer,
+            format!("clock {ms}"),
+            "the clock only moves forward"
+        );
     }
 
     /// Resident memory of the notary process, from /proc (Linux).
@@ -170,6 +199,16 @@ impl Notary {
         let mut client = department::Client::new(&self.url, None).unwrap();
         client.retries = 0;
         let r = client.read(&reader.key, path).expect("notary reachable");
+        (r.status, r.body)
+    }
+
+    /// A read signed by `reader` at `at_ms` (for a notary on a test clock).
+    pub fn read_at(&self, reader: &DepartmentKey, path: &str, at_ms: u64) -> (u16, Vec<u8>) {
+        let mut client = department::Client::new(&self.url, None).unwrap();
+        client.retries = 0;
+        let r = client
+            .read_at(&reader.key, path, Some(at_ms / 1000))
+            .expect("notary reachable");
         (r.status, r.body)
     }
 
@@ -218,6 +257,32 @@ impl Notary {
     pub fn tree_size(&self) -> u64 {
         self.checkpoint().lines().nth(1).unwrap().parse().unwrap()
     }
+}
+
+/// Waits for the notary to print its address; the lines it prints later
+/// are passed on.
+fn listening(child: &mut Child) -> (String, std::sync::mpsc::Receiver<String>) {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = loop {
+        assert!(Instant::now() < deadline, "notary did not start");
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("notary listening on ") {
+                    break url.trim().to_owned();
+                }
+            }
+            _ => panic!("notary exited before listening"),
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (url, rx)
 }
 
 impl Drop for Notary {
@@ -309,6 +374,12 @@ pub const ORIGIN: &str = "test.gov.cn/share-audit/2026";
 /// Signs a statement for the test log ([`ORIGIN`]), now.
 pub fn sign(key: &DepartmentKey, kind: Kind, body: Value) -> SignedAttestation {
     key.sign(ORIGIN, kind, body, now_ms())
+        .unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
+}
+
+/// Signs a statement for the test log at `at_ms` (a test clock's time).
+pub fn sign_at(key: &DepartmentKey, kind: Kind, body: Value, at_ms: u64) -> SignedAttestation {
+    key.sign(ORIGIN, kind, body, at_ms)
         .unwrap_or_else(|e| panic!("{kind:?} statement invalid: {e}"))
 }
 

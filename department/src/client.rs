@@ -162,6 +162,17 @@ impl Client {
     /// specs/reads.md says, with a new nonce on each attempt. Retries as
     /// [`Client::submit`] does.
     pub fn read(&self, reader: &SigningKey, path: &str) -> Result<ReadResponse, ClientError> {
+        self.read_at(reader, path, None)
+    }
+
+    /// [`Client::read`] with the signature created at `created_s` (seconds;
+    /// default now): for a notary whose clock a test sets.
+    pub fn read_at(
+        &self,
+        reader: &SigningKey,
+        path: &str,
+        created_s: Option<u64>,
+    ) -> Result<ReadResponse, ClientError> {
         let url = format!("{}{path}", self.notary);
         let (path_only, query) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -176,7 +187,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let created = ledger::time::now_ms() / 1000;
+            let created = created_s.unwrap_or_else(|| ledger::time::now_ms() / 1000);
             let (input, signature) = read_signature::sign(
                 reader,
                 &target,

@@ -405,6 +405,16 @@ impl Calendar {
         }
         DueDay { day, provisional }
     }
+
+    /// The working days from the instant `from_ms` to the instant `to_ms`,
+    /// counted as periods are: the day `from_ms` falls on is not counted,
+    /// the day of `to_ms` is if it is a working day (0 for the same day).
+    pub fn working_days_between(&self, from_ms: u64, to_ms: u64) -> u32 {
+        let (from, to) = (cst_day(from_ms), cst_day(to_ms));
+        ((from + 1)..=to)
+            .filter(|&d| self.is_working_day(d))
+            .count() as u32
+    }
 }
 
 #[cfg(test)]

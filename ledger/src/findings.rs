@@ -71,6 +71,15 @@ impl Finding {
     }
 }
 
+/// Whether an entry of this kind is a reply to an application (Art. 21):
+/// an approval, a rejection or a materials-incomplete notice.
+pub fn is_reply(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Approval(_) | Body::Rejection(_) | Body::MaterialsIncomplete(_)
+    )
+}
+
 /// An entry as the findings read it: its index, notarised time and statement.
 #[derive(Debug, Clone, Copy)]
 pub struct LoggedStatement<'a> {

@@ -9,7 +9,14 @@
 //! | `evidence` | index | indexes (u64 BE each) the decision relied on |
 //! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
 //! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
+//! | `cases` | `e` ‖ len ‖ case ‖ index (u64 BE) | empty — the entries of each case, for queries |
+//! | `cases` | `d` ‖ len ‖ department ‖ case | application index (u64 BE) — each department's cases |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
+//! | `default` | `indexed` | size (u64 BE) up to which `cases` is complete |
+//!
+//! `cases` is an index, not part of the log: a store without it (or with it
+//! behind the tree) has it rebuilt from the entries when the log is opened
+//! ([`Store::catch_up_index`]).
 //!
 //! A whole batch — entries, hashes, indexes, registry records, the new checkpoint and
 //! the tree size — is one `WriteBatch` written with `sync`, so after a crash
@@ -20,8 +27,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::attestation::{Body, Id, Statement};
+use crate::entry::Entry;
 use crate::frontier::Frontier;
 use crate::hashing::Hash;
+use crate::lifecycle::case_of;
 use crate::proof::{range_nodes, NodeId, NodeSource};
 use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
 use rocksdb::{
@@ -37,7 +47,9 @@ const CF_EVIDENCE: &str = "evidence";
 const CF_CHECKPOINTS: &str = "checkpoints";
 /// The registry's records (its on-disk name predates the module's).
 const CF_REGISTRY: &str = "state";
+const CF_CASES: &str = "cases";
 const TREE_KEY: &[u8] = b"tree";
+const INDEXED_KEY: &[u8] = b"indexed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,6 +89,38 @@ pub struct CommitBatch {
     pub tree: Option<TreeState>,
     /// The signed checkpoint for the new tree size.
     pub checkpoint: Option<(u64, String)>,
+    /// Keys and values of the `cases` index for the new entries ([`index_keys`]).
+    pub index: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A length-prefixed id, so that one id's keys never run into another's.
+fn id_key(tag: u8, id: &Id) -> Vec<u8> {
+    let bytes = id.as_str().as_bytes();
+    let mut k = Vec::with_capacity(2 + bytes.len() + 8);
+    k.push(tag);
+    k.push(u8::try_from(bytes.len()).expect("identifiers are at most 128 bytes"));
+    k.extend_from_slice(bytes);
+    k
+}
+
+/// The keys and values of the `cases` index for entry `index`: the entry
+/// under its case, and, for an application, the case under its requester
+/// and its provider.
+pub fn index_keys(statement: &Statement, index: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let Some(case) = case_of(&statement.body) else {
+        return vec![];
+    };
+    let mut entry = id_key(b'e', case);
+    entry.extend_from_slice(&index.to_be_bytes());
+    let mut keys = vec![(entry, vec![])];
+    if let Body::Application(a) = &statement.body {
+        for party in [&statement.signer.department, &a.provider] {
+            let mut k = id_key(b'd', party);
+            k.extend_from_slice(case.as_str().as_bytes());
+            keys.push((k, index.to_be_bytes().to_vec()));
+        }
+    }
+    keys
 }
 
 pub struct Store {
@@ -208,6 +252,7 @@ fn open_db(path: &Path) -> Result<DB, StoreError> {
         cf(CF_EVIDENCE, true, false),
         cf(CF_CHECKPOINTS, true, false),
         cf(CF_REGISTRY, true, true),
+        cf(CF_CASES, true, false),
     ];
     let mut opts = Options::default();
     opts.create_if_missing(true);
@@ -288,11 +333,16 @@ impl Store {
         if let Some((size, note)) = &batch.checkpoint {
             wb.put_cf(cf(CF_CHECKPOINTS), u64_key(*size), note.as_bytes());
         }
+        for (key, value) in &batch.index {
+            wb.put_cf(cf(CF_CASES), key, value);
+        }
         if let Some(t) = batch.tree {
             let mut v = [0u8; 16];
             v[..8].copy_from_slice(&t.size.to_be_bytes());
             v[8..].copy_from_slice(&t.last_time.to_be_bytes());
             wb.put(TREE_KEY, v);
+            // Every commit after the index caught up keeps it complete.
+            wb.put(INDEXED_KEY, u64_key(t.size));
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
@@ -458,6 +508,91 @@ impl Store {
         self.get(CF_REGISTRY, &key.to_bytes())?
             .map(|v| Record::from_json(key, &v).map_err(|e| corrupt(e.to_string())))
             .transpose()
+    }
+
+    /// The indexes of a case's entries, in order.
+    pub fn case_entries(&self, case: &Id) -> Result<Vec<u64>, StoreError> {
+        let prefix = id_key(b'e', case);
+        self.scan_cases(&prefix, |key, _| read_u64(key))
+    }
+
+    /// The cases a department is provider or requester of, each with the
+    /// index of its application, in the order of their ids.
+    pub fn department_cases(&self, department: &Id) -> Result<Vec<(Id, u64)>, StoreError> {
+        let prefix = id_key(b'd', department);
+        self.scan_cases(&prefix, |key, value| {
+            let case = std::str::from_utf8(key)
+                .ok()
+                .and_then(|s| Id::try_from(s.to_owned()).ok())
+                .ok_or_else(|| corrupt("a case id in the index is not an identifier"))?;
+            Ok((case, read_u64(value)?))
+        })
+    }
+
+    fn scan_cases<T>(
+        &self,
+        prefix: &[u8],
+        mut item: impl FnMut(&[u8], &[u8]) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let db = self.db()?;
+        let mut out = Vec::new();
+        for kv in db.iterator_cf(
+            cf(&db, CF_CASES),
+            IteratorMode::From(prefix, Direction::Forward),
+        ) {
+            let (k, v) = kv?;
+            match k.strip_prefix(prefix) {
+                Some(rest) => out.push(item(rest, &v)?),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings the `cases` index up to the committed tree, from the entries:
+    /// for a store written before the index existed, or whose index was
+    /// removed. Returns how many entries were indexed.
+    pub fn catch_up_index(&self) -> Result<u64, StoreError> {
+        let size = self.tree()?.map_or(0, |t| t.size);
+        let mut next = match self.get_default(INDEXED_KEY)? {
+            Some(v) => read_u64(&v)?,
+            None => 0,
+        };
+        let from = next;
+        while next < size {
+            let end = size.min(next + 4096);
+            let mut wb = WriteBatch::default();
+            let db = self.db()?;
+            for (i, bytes) in self.entries(next, end)?.iter().enumerate() {
+                let statement = Entry::parse(bytes)
+                    .and_then(|e| e.parse_statement())
+                    .map_err(|e| corrupt(format!("entry {}: {e}", next + i as u64)))?;
+                for (key, value) in index_keys(&statement, next + i as u64) {
+                    wb.put_cf(cf(&db, CF_CASES), key, value);
+                }
+            }
+            wb.put(INDEXED_KEY, u64_key(end));
+            db.write(wb)?;
+            next = end;
+        }
+        Ok(size - from.min(size))
+    }
+
+    /// Drops the `cases` index; it is rebuilt when the log is next opened
+    /// ([`Store::catch_up_index`]).
+    pub fn forget_index(&self) -> Result<(), StoreError> {
+        let db = self.db()?;
+        let mut wb = WriteBatch::default();
+        for kv in db.iterator_cf(cf(&db, CF_CASES), IteratorMode::Start) {
+            wb.delete_cf(cf(&db, CF_CASES), kv?.0);
+        }
+        wb.delete(INDEXED_KEY);
+        db.write(wb)?;
+        Ok(())
+    }
+
+    fn get_default(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db()?.get(key)?)
     }
 
     /// The committed registry, with the policy's root keys.

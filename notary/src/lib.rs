@@ -35,13 +35,24 @@ use crate::ingest::IngestConfig;
 use crate::metrics::Metrics;
 use crate::sequencer::Latest;
 
+/// What reads and queries are answered with.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The authority read signatures must cover (`--public-authority`).
+    pub public_authority: Option<String>,
+    /// The working-day calendar (built-in national years and any
+    /// jurisdiction files), for deadlines and findings.
+    pub calendar: ledger::calendar::Calendar,
+    pub settings: ledger::findings::Settings,
+}
+
 /// Opens the data directory and serves the API until SIGINT or SIGTERM.
 pub async fn serve(
     data: &Path,
     listen: SocketAddr,
     config: IngestConfig,
     limits: server::Limits,
-    public_authority: Option<String>,
+    reads: ReadOptions,
 ) -> Result<()> {
     let dir = DataDir::new(data);
     dir.check_initialised()?;
@@ -81,8 +92,10 @@ pub async fn serve(
         roots: policy.trust_roots(),
         time,
         started_s,
-        public_authority: public_authority.map(|a| a.to_ascii_lowercase()),
+        public_authority: reads.public_authority.map(|a| a.to_ascii_lowercase()),
         nonces: api::Nonces::default(),
+        calendar: reads.calendar,
+        settings: reads.settings,
     }));
     let listener = tokio::net::TcpListener::bind(listen)
         .await

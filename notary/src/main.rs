@@ -98,6 +98,18 @@ enum Command {
         /// read signatures name (specs/reads.md); default: the request's Host.
         #[arg(long)]
         public_authority: Option<String>,
+        /// A folder of calendar files (*.txt, specs/calendar.md) to add to
+        /// the built-in national years: a jurisdiction's own days and
+        /// deadlines. The verifier takes the same folder.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+        /// Whether a supervisor's reply extension also extends the one
+        /// working day of unconditional items (specs/findings.md §Settings).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        extension_for_unconditional: bool,
+        /// Calendar days a case in use may go without a usage record.
+        #[arg(long, default_value_t = 90)]
+        usage_record_interval_days: u32,
     },
 }
 
@@ -177,7 +189,23 @@ fn run(cli: Cli) -> Result<()> {
             upload_budget_mib,
             http_threads,
             public_authority,
+            calendar,
+            extension_for_unconditional,
+            usage_record_interval_days,
         } => {
+            let calendar = match calendar {
+                Some(dir) => ledger::calendar::Calendar::with_dir(&dir)
+                    .with_context(|| format!("--calendar {}", dir.display()))?,
+                None => ledger::calendar::Calendar::built_in(),
+            };
+            let reads = notary::ReadOptions {
+                public_authority,
+                calendar,
+                settings: ledger::findings::Settings {
+                    extension_for_unconditional,
+                    usage_record_interval_days,
+                },
+            };
             let defaults = IngestConfig::default();
             let config = IngestConfig {
                 queue: queue.max(1),
@@ -203,13 +231,7 @@ fn run(cli: Cli) -> Result<()> {
                 // At least one maximal bulk body must fit.
                 upload_budget: (upload_budget_mib as usize) << 20,
             };
-            runtime.block_on(notary::serve(
-                &data,
-                listen,
-                config,
-                limits,
-                public_authority,
-            ))
+            runtime.block_on(notary::serve(&data, listen, config, limits, reads))
         }
     }
 }

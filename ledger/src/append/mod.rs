@@ -177,6 +177,7 @@ impl Log {
             return Err(LogError::KeyNotInPolicy(signer.verifier().encode()));
         }
         let (head, frontier) = load(&store, &policy.origin, &policy.log_keys)?;
+        store.catch_up_index()?;
         Ok(Log {
             store,
             trust: policy.trust_roots(),
@@ -313,6 +314,9 @@ impl Log {
             });
             commit.entries.push((entry, leaf, sub.digest));
             commit.evidence.push(decision.evidence.clone());
+            commit
+                .index
+                .extend(crate::store::index_keys(&sub.statement, index));
             seen.insert(sub.digest, pos);
             pending.push(Pending::New {
                 index,

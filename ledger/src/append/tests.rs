@@ -310,3 +310,58 @@ fn a_stored_receipt_is_the_receipt_the_batch_answered() {
     );
     assert_eq!(smaller.unwrap(), None);
 }
+
+#[test]
+fn the_case_index_is_written_with_each_batch_and_rebuilt_when_missing() {
+    let mut t = new_log();
+    let (provider, requester) = (key(0x33), key(0x44));
+    let requester_dept = signed(
+        ROOT,
+        &key(0x22),
+        "department",
+        r#"{"id":"gd.gaj","name":"部门","roles":["requester"],"jurisdiction":"广东省"}"#,
+    );
+    let application = signed(
+        "gd.gaj",
+        &requester,
+        "application",
+        r#"{"case":"c1","item":"rst/x","provider":"gd.rst","data_items":["a"],"legal_basis":"l","use_scenario":"s","scope_of_use":"s","sharing_method":"service_interface","use_until":"2027-12-31","approved_by":"a","declaration":true}"#,
+    );
+    let approval = signed("gd.rst", &provider, "approval", r#"{"case":"c1"}"#);
+    let batch = [
+        department("gd.rst"),
+        department_key("gd.rst", &provider),
+        requester_dept,
+        department_key("gd.gaj", &requester),
+        catalog_entry("gd.rst", &provider, "rst/x"),
+        application,
+        approval,
+    ];
+    let p = t.log.prepare(&batch, T).unwrap();
+    p.commit(t.log.store()).unwrap();
+    for o in t.log.finish(p).unwrap() {
+        appended(&o);
+    }
+    let id = |s: &str| crate::attestation::Id::try_from(s.to_owned()).unwrap();
+    let expect = |store: &Store| {
+        assert_eq!(store.case_entries(&id("c1")).unwrap(), vec![5, 6]);
+        for party in ["gd.rst", "gd.gaj"] {
+            assert_eq!(
+                store.department_cases(&id(party)).unwrap(),
+                vec![(id("c1"), 5)]
+            );
+        }
+        assert_eq!(store.department_cases(&id("gd.other")).unwrap(), vec![]);
+    };
+    expect(t.log.store());
+
+    // An index lost (or a store written before it existed) is rebuilt
+    // from the entries when the log is opened.
+    let store = t.log.store().clone();
+    store.forget_index().unwrap();
+    assert_eq!(store.case_entries(&id("c1")).unwrap(), Vec::<u64>::new());
+    let notary = NoteSigner::new(ORIGIN, key(0x11)).unwrap();
+    drop(t.log);
+    let log = Log::open(store, &t.policy, notary).unwrap();
+    expect(log.store());
+}

@@ -54,6 +54,10 @@ pub struct Shared {
     /// the request's `Host`.
     pub public_authority: Option<String>,
     pub nonces: super::nonces::Nonces,
+    /// The working-day calendar the findings are computed with.
+    pub calendar: ledger::calendar::Calendar,
+    /// The findings' settings (specs/findings.md §Settings).
+    pub settings: ledger::findings::Settings,
 }
 
 impl Shared {

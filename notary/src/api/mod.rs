@@ -17,6 +17,7 @@ use axum::Router;
 
 mod app;
 mod budget;
+mod cases;
 mod error;
 mod nonces;
 mod read;
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/checkpoint", get(read::checkpoint))
         .route("/v1/entries/{index}", get(read::entry))
         .route("/v1/receipts/{index}", get(read::receipt))
+        .route("/v1/cases/{case}", get(cases::case))
+        .route("/v1/findings", get(cases::findings_of))
+        .route("/v1/figures", get(cases::figures))
         .route("/v1/proof/inclusion", get(read::inclusion))
         .route("/v1/proof/consistency", get(read::consistency))
         .route("/tile/{*path}", get(tiles::tile))
