@@ -26,6 +26,7 @@ ensure_system_deps() {
   have_libclang || missing+=(libclang-dev)
   command -v c++ >/dev/null 2>&1 || missing+=(g++)
   command -v make >/dev/null 2>&1 || missing+=(make)
+  command -v nm >/dev/null 2>&1 || missing+=(binutils)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing missing system packages: ${missing[*]}"
     local sudo=""
@@ -52,10 +53,17 @@ build_binaries() {
 
 # Fails if the verifier depends on, or contains, RocksDB.
 check_verifier_standalone() {
-  if (cd "$REPO_ROOT" && cargo tree -q -p verifier -e normal,build --prefix none) | grep -qi rocksdb; then
+  # Each output is read whole before it is searched: under pipefail,
+  # `producer | grep -q` fails when grep stops early (the producer dies of
+  # SIGPIPE), which would turn a match into a pass.
+  local deps syms
+  deps=$(cd "$REPO_ROOT" && cargo tree -q -p verifier -e normal,build --prefix none)
+  if grep -qi rocksdb <<<"$deps"; then
     echo "the verifier depends on RocksDB" >&2; return 1
   fi
-  if nm "$CARGO_TARGET_DIR/release/verifier" 2>/dev/null | grep -qi rocksdb; then
+  syms=$(nm "$CARGO_TARGET_DIR/release/verifier") \
+    || { echo "nm could not read the verifier binary" >&2; return 1; }
+  if grep -qi rocksdb <<<"$syms"; then
     echo "the verifier binary contains RocksDB code" >&2; return 1
   fi
 }

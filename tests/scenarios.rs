@@ -654,6 +654,40 @@ fn queries_by_department_as_json_and_csv_and_figures() {
     assert_eq!(figures["replies_late"], 1);
     assert_eq!(figures["median_reply_working_days"], 1.5);
 
+    // dept case: the same, for people, in CST.
+    let key = w._setup.dir.path().join("supervisor");
+    department::keyfile::write_key_pair(&key, &note_signer(&w.supervisor)).unwrap();
+    let out = std::process::Command::new(binary("dept"))
+        .args([
+            "case",
+            "--notary",
+            &w.notary.url,
+            "--at",
+            &w.now.to_string(),
+            "--key",
+        ])
+        .arg(key.with_extension("key"))
+        .arg("C")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2026-02-13 10:00:00.000 CST  application"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "reply_late (Art. 21) against gd.rst: due 2026-02-14, done 2026-02-24; entries"
+        ),
+        "{text}"
+    );
+
     // Who reads: the parties and the supervisor read the case; another
     // department, and anyone asking about a case that does not exist, get
     // the same 403; without a signature, 401.

@@ -160,6 +160,29 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Show a case as the department may read it (GET /v1/cases/CASE):
+    /// each entry with its notarised time in CST, then the case's findings
+    /// (late, missing and out-of-order steps). Exit codes as `dept read`.
+    Case {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        notary: String,
+        /// The reading department's private key.
+        #[arg(long)]
+        key: PathBuf,
+        case: String,
+        /// Judge the findings as of this instant (RFC 3339); default now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// When the read is signed (ms since the Unix epoch; default now):
+        /// for a notary whose clock is not the wall clock.
+        #[arg(long, value_parser = parse_ms)]
+        at: Option<u64>,
+        /// Print the notary's JSON answer.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
     /// Print an example body of a kind, that `dept sign` accepts once edited.
     Template { kind: String },
     /// Print the JSON Schema of a kind's body (draft 2020-12).
@@ -281,6 +304,135 @@ fn read(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dept case`: a case's timeline and findings, for people (or as JSON).
+#[allow(clippy::too_many_arguments)]
+fn show_case(
+    notary: &str,
+    key: &Path,
+    case: &str,
+    as_of: Option<String>,
+    at: Option<u64>,
+    json: bool,
+    ca: Option<PathBuf>,
+    lang: Lang,
+) -> Result<ExitCode> {
+    let key = load_key(key)?;
+    let mut client = Client::new(notary, ca.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    client.lang = lang;
+    let mut path = format!("/v1/cases/{}", percent_encode(case));
+    if let Some(t) = &as_of {
+        ledger::time::parse_rfc3339(t).map_err(|e| anyhow!("--as-of: {e}"))?;
+        path.push_str(&format!("?as_of={}", percent_encode(t)));
+    }
+    let answer = match client.read_at(&key.key, &path, at.map(|ms| ms / 1000)) {
+        Ok(a) => a,
+        Err(e) => {
+            cli::errln!("dept: {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    if answer.status != 200 {
+        cli::errln!(
+            "case {case}: {} {}: {}",
+            answer.status,
+            body["error"].as_str().unwrap_or("?"),
+            body["message"].as_str().unwrap_or("")
+        );
+        return Ok(ExitCode::from(if answer.status == 503 { 3 } else { 1 }));
+    }
+    if json {
+        cli::outln!("{body}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    cli::outln!(
+        "{}",
+        msg(
+            format!(
+                "case {case}: {} applied to {} for {}",
+                s(&body["requester"]),
+                s(&body["provider"]),
+                s(&body["item"])
+            ),
+            format!(
+                "案件 {case}：{} 向 {} 申请共享 {}",
+                s(&body["requester"]),
+                s(&body["provider"]),
+                s(&body["item"])
+            )
+        )
+    );
+    for e in body["entries"].as_array().into_iter().flatten() {
+        cli::outln!(
+            "  #{:<6} {}  {:<20} {}",
+            e["index"],
+            s(&e["notarised"]),
+            s(&e["kind"]),
+            s(&e["signer"])
+        );
+    }
+    let findings = body["findings"].as_array().cloned().unwrap_or_default();
+    cli::outln!(
+        "{}",
+        msg(
+            format!("findings as of {}: {}", s(&body["as_of"]), findings.len()),
+            format!("截至 {} 的发现：{} 项", s(&body["as_of"]), findings.len())
+        )
+    );
+    for f in &findings {
+        let departments: Vec<String> = f["departments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| s(d))
+            .collect();
+        let entries: Vec<String> = f["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i.to_string())
+            .collect();
+        let mut line = format!(
+            "  {} ({}) {} {}",
+            s(&f["code"]),
+            s(&f["article"]),
+            msg("against".into(), "针对".into()),
+            departments.join(", ")
+        );
+        if let Some(due) = f["due"].as_str() {
+            line.push_str(&msg(format!(": due {due}"), format!("：期限 {due}")));
+            if f["provisional"] == true {
+                line.push_str(&msg(" (provisional)".into(), "（暂定）".into()));
+            }
+        }
+        if let Some(actual) = f["actual"].as_str() {
+            line.push_str(&msg(format!(", done {actual}"), format!("，实际 {actual}")));
+        }
+        if f["open"] == true {
+            line.push_str(&msg(", still open".into(), "，仍未办结".into()));
+        }
+        line.push_str(&msg(
+            format!("; entries {}", entries.join(", ")),
+            format!("；条目 {}", entries.join("、")),
+        ));
+        cli::outln!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Percent-encodes what a path segment or query value cannot hold as is.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The body given to `dept sign`: JSON, or @FILE.
@@ -427,6 +579,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ca,
             out,
         } => return read(&notary, &key, &path, ca, out, lang),
+        Command::Case {
+            notary,
+            key,
+            case,
+            as_of,
+            at,
+            json,
+            ca,
+        } => return show_case(&notary, &key, &case, as_of, at, json, ca, lang),
         Command::Template { kind } => {
             let body = parse_kind(&kind)?.example_body();
             cli::outln!("{}", serde_json::to_string_pretty(&body)?);

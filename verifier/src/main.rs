@@ -219,7 +219,15 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
     row(step, s(&report["kind"]));
     let text = serde_json::to_string_pretty(&report["statement"]).unwrap_or_default();
     for (i, line) in text.lines().enumerate() {
-        row(if i == 0 { statement } else { "" }, line.to_owned());
+        // The statement as signed, its signer's time shown in CST beside it.
+        let shown = match line.trim_start().strip_prefix("\"signed_at\": ") {
+            Some(ms) => match ms.trim_end_matches(',').parse::<u64>() {
+                Ok(ms) => format!("{line}  ({})", ledger::time::cst(ms)),
+                Err(_) => line.to_owned(),
+            },
+            None => line.to_owned(),
+        };
+        row(if i == 0 { statement } else { "" }, shown);
     }
     let cited = report["evidence"].as_array().cloned().unwrap_or_default();
     if cited.is_empty() {
