@@ -387,7 +387,7 @@ fn show_case(
             .as_array()
             .into_iter()
             .flatten()
-            .map(|d| s(d))
+            .map(&s)
             .collect();
         let entries: Vec<String> = f["entries"]
             .as_array()
