@@ -174,13 +174,40 @@ fn each_role_reads_what_the_regulation_lets_it() {
             );
         }
     }
-    // The consented third party, from the consent on only.
+    // The consented third party, from the consent on only: its entries,
+    // not their receipts (whose evidence is the case's application), and
+    // the case without its findings (judged on the whole case).
     for i in [case.application, case.approval] {
         assert_eq!(status_of(&notary, &p.third, &entry(i)), 403);
     }
     for i in [case.consent, case.usage] {
         assert_eq!(status_of(&notary, &p.third, &entry(i)), 200);
+        assert_eq!(status_of(&notary, &p.third, &receipt(i)), 403);
     }
+    let seen: Value =
+        serde_json::from_str(&notary.read_text_as(&p.third, "/v1/cases/C-1")).unwrap();
+    let indices: Vec<u64> = seen["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, vec![case.consent, case.usage]);
+    assert_eq!(seen["findings"], Value::Null);
+    let (status, body) = notary.read_as(&p.third, "/v1/findings?department=gd.rst");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["findings"],
+        json!([])
+    );
+    // Signed reads are for their reader: no shared cache keeps them.
+    let r = ureq::get(&format!("{}/tile/0/000.p/1", notary.url))
+        .call()
+        .unwrap();
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
     // Another department, and a supervisor of another jurisdiction: none.
     for reader in [&p.other, &p.far_supervisor] {
         for i in case_entries {
@@ -202,6 +229,27 @@ fn each_role_reads_what_the_regulation_lets_it() {
     }
     // Beyond the tree: 404 for anyone authenticated (the size is public).
     assert_eq!(status_of(&notary, &p.other, &entry(case.usage + 1)), 404);
+
+    let path = receipt(case.application);
+    let target = Target {
+        method: "GET",
+        authority: &notary.addr(),
+        path: &path,
+        query: None,
+    };
+    let (input, signature) = read_signature::sign(
+        &p.requester.key,
+        &target,
+        now_s(),
+        60,
+        &read_signature::new_nonce(),
+    );
+    let r = ureq::get(&format!("{}{path}", notary.url))
+        .set("Signature-Input", &input)
+        .set("Signature", &signature)
+        .call()
+        .unwrap();
+    assert_eq!(r.header("cache-control"), Some("private, no-store"));
 
     // Entry bundles mix cases: auditors only.
     let bundle = format!("/tile/entries/000.p/{}", case.usage + 1);
@@ -399,4 +447,62 @@ fn dept_read_prints_what_the_department_may_read() {
         Some(2),
         "a relative path is a usage error"
     );
+}
+
+#[test]
+fn a_dispute_is_read_by_its_parties_only_and_the_host_header_is_not_trusted() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (p, _) = setup_case(&setup, &notary);
+    let filed = submit(
+        &notary,
+        &sign(
+            &p.requester,
+            Kind::Dispute,
+            json!({"dispute": "D-1", "with": "gd.rst", "supervisor": "gd.zsj", "subject": "拒绝理由不成立"}),
+        ),
+    );
+    let path = format!("/v1/entries/{filed}");
+    for reader in [&p.requester, &p.provider, &p.supervisor, &p.auditor] {
+        assert_eq!(
+            status_of(&notary, reader, &path),
+            200,
+            "{}",
+            reader.department
+        );
+    }
+    for reader in [&p.other, &p.third, &p.far_supervisor] {
+        assert_eq!(
+            status_of(&notary, reader, &path),
+            403,
+            "{}",
+            reader.department
+        );
+    }
+    // A signature for another authority does not verify, whatever Host the
+    // request carries: the notary compares with its own.
+    let target = Target {
+        method: "GET",
+        authority: "notary.other.gov.cn",
+        path: &path,
+        query: None,
+    };
+    let (input, signature) = read_signature::sign(
+        &p.requester.key,
+        &target,
+        now_s(),
+        60,
+        &read_signature::new_nonce(),
+    );
+    let r = ureq::get(&format!("{}{path}", notary.url))
+        .set("Host", "notary.other.gov.cn")
+        .set("Signature-Input", &input)
+        .set("Signature", &signature)
+        .call();
+    match r {
+        Err(ureq::Error::Status(401, r)) => {
+            assert!(r.into_string().unwrap().contains("bad_read_signature"))
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -637,11 +637,11 @@ fn queries_by_department_as_json_and_csv_and_figures() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("code,article,case,departments,due,provisional,actual,open,entries")
+        Some("code,article,case,about,departments,due,provisional,actual,open,entries")
     );
     let row = lines.next().unwrap();
     assert!(
-        row.starts_with("reply_late,Art. 21,C,gd.rst,2026-02-14,false,2026-02-24,false,"),
+        row.starts_with("reply_late,Art. 21,C,case:C,gd.rst,2026-02-14,false,2026-02-24,false,"),
         "{row}"
     );
     assert_eq!(lines.next(), None);
@@ -705,4 +705,79 @@ fn queries_by_department_as_json_and_csv_and_figures() {
     // Another department sees no finding of cases it may not read.
     let (status, body) = w.read(&w.other, "/v1/findings?department=gd.rst");
     assert_eq!((status, summarise(&body["findings"])), (200, vec![]));
+}
+
+#[test]
+fn a_dispute_left_unhandled_and_a_catalog_change_answered_late() {
+    let mut w = World::new("2026-09-20T09:00:00+08:00");
+    let r = w.requester.clone();
+    let filed = w.step(
+        "2026-09-28T10:00:00+08:00",
+        &r,
+        Kind::Dispute,
+        json!({"dispute": "D-1", "with": "gd.rst", "supervisor": "gd.zsj", "subject": "拒绝理由不成立"}),
+    );
+    let s = w.supervisor.clone();
+    let notice = w.step(
+        "2026-09-29T10:00:00+08:00",
+        &s,
+        Kind::CatalogChangeNotice,
+        json!({"change": "CH-1", "provider": "gd.rst", "items": ["rst/c"], "basis": "《社会保险法》修订"}),
+    );
+    // 10 working days from 29 September over National Day: 19 October.
+    let mut answer = catalog_entry("rst/c");
+    answer["change"] = json!("CH-1");
+    let updated = w.by_provider("2026-10-20T10:00:00+08:00", Kind::CatalogEntry, answer);
+    w.notary.set_clock(ms("2026-11-02T09:00:00+08:00"));
+    w.now = ms("2026-11-02T09:00:00+08:00");
+
+    // The supervisor's findings: the dispute it left unhandled (20 working
+    // days: 30 October) and the publication it owes (2 working days after
+    // the update: 22 October).
+    let (status, body) = w.read(&w.auditor, "/v1/findings?department=gd.zsj");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        summarise(&body["findings"]),
+        vec![
+            finding(
+                "dispute_unhandled",
+                Some("2026-10-30"),
+                None,
+                &[filed],
+                true
+            ),
+            finding(
+                "catalog_publication_missing",
+                Some("2026-10-22"),
+                None,
+                &[updated],
+                true
+            ),
+        ]
+    );
+    assert_eq!(
+        body["findings"][0]["about"],
+        json!({"kind": "dispute", "id": "D-1"})
+    );
+    // The provider's: the update was late.
+    let (_, body) = w.read(
+        &w.auditor,
+        "/v1/findings?department=gd.rst&code=catalog_update_late",
+    );
+    assert_eq!(
+        summarise(&body["findings"]),
+        vec![finding(
+            "catalog_update_late",
+            Some("2026-10-19"),
+            Some("2026-10-20"),
+            &[notice, updated],
+            false
+        )]
+    );
+    // Another department reads none of the dispute.
+    let (_, body) = w.read(
+        &w.other,
+        "/v1/findings?department=gd.zsj&code=dispute_unhandled",
+    );
+    assert_eq!(summarise(&body["findings"]), vec![]);
 }

@@ -34,6 +34,11 @@ pub const DEADLINES: &[(&str, u32, &str)] = &[
     ("delivery", 20, "Art. 22"),
     ("correction_result", 10, "Art. 26"),
     ("catalog_update", 10, "Art. 17"),
+    ("catalog_publication", 2, "Art. 17"),
+    // Art. 24 and 28 give no number ("promptly"): these are this ledger's
+    // default, which a jurisdiction may shorten.
+    ("return_flow", 20, "Art. 24"),
+    ("dispute_handling", 20, "Art. 28"),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

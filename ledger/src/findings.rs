@@ -34,6 +34,24 @@ impl Default for Settings {
     }
 }
 
+/// What a finding is about: a sharing case, or one of the other matters
+/// with a clock (a catalog change, a dispute, a return-flow request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    /// `case`, `catalog_change`, `dispute` or `return_flow_request`.
+    pub kind: &'static str,
+    pub id: Id,
+}
+
+impl About {
+    pub fn case(id: &Id) -> About {
+        About {
+            kind: "case",
+            id: id.clone(),
+        }
+    }
+}
+
 /// One finding: what departs from the regulation, where, and the entries
 /// that prove it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +59,7 @@ pub struct Finding {
     /// Stable code (specs/findings.md §Codes).
     pub code: &'static str,
     pub article: &'static str,
-    pub case: Option<Id>,
+    pub about: About,
     /// The departments it is a finding against.
     pub departments: Vec<Id>,
     /// The due day, for deadlines.
@@ -56,11 +74,17 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The case it is about, if it is about a case.
+    pub fn case(&self) -> Option<&Id> {
+        (self.about.kind == "case").then_some(&self.about.id)
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "code": self.code,
             "article": self.article,
-            "case": self.case.as_ref().map(Id::as_str),
+            "case": self.case().map(Id::as_str),
+            "about": {"kind": self.about.kind, "id": self.about.id.as_str()},
             "departments": self.departments.iter().map(Id::as_str).collect::<Vec<_>>(),
             "due": self.due.map(|d| d.date()),
             "provisional": self.due.map(|d| d.provisional),
@@ -170,6 +194,9 @@ pub fn findings<'a>(
         settings,
         catalog: BTreeMap::new(),
         cases: BTreeMap::new(),
+        changes: BTreeMap::new(),
+        disputes: BTreeMap::new(),
+        requests: BTreeMap::new(),
         found: Vec::new(),
     };
     for e in entries {
@@ -189,7 +216,42 @@ struct Replay<'c> {
     settings: &'c Settings,
     catalog: BTreeMap<Id, CatalogItem>,
     cases: BTreeMap<Id, CaseClock>,
+    changes: BTreeMap<Id, ChangeClock>,
+    disputes: BTreeMap<Id, DisputeClock>,
+    requests: BTreeMap<Id, RequestClock>,
     found: Vec<Finding>,
+}
+
+/// Most working days extensions add to a catalog update, in all (Art. 17).
+pub const MAX_CATALOG_EXTENSION: u32 = 5;
+
+/// The clock of a catalog change (Art. 17): the provider updates its
+/// catalog, then the supervisor publishes.
+#[derive(Debug, Clone)]
+struct ChangeClock {
+    notice: Step,
+    provider: Id,
+    supervisor: Id,
+    extension: u32,
+    update: Option<Step>,
+    publication: Option<Step>,
+}
+
+/// The clock of a dispute (Art. 28): the supervisor it is with handles it
+/// (settles it, or passes it up, which starts the next one's clock).
+#[derive(Debug, Clone)]
+struct DisputeClock {
+    handler: Id,
+    since: Step,
+    resolved: bool,
+}
+
+/// The clock of a return-flow request (Art. 24).
+#[derive(Debug, Clone)]
+struct RequestClock {
+    to: Id,
+    requested: Step,
+    answered: bool,
 }
 
 /// The end of a due day: 24:00 CST.
@@ -235,10 +297,21 @@ impl Replay<'_> {
         against: &Id,
         entries: Vec<u64>,
     ) -> &mut Finding {
+        self.add_about(code, article, About::case(case), against, entries)
+    }
+
+    fn add_about(
+        &mut self,
+        code: &'static str,
+        article: &'static str,
+        about: About,
+        against: &Id,
+        entries: Vec<u64>,
+    ) -> &mut Finding {
         self.found.push(Finding {
             code,
             article,
-            case: Some(case.clone()),
+            about,
             departments: vec![against.clone()],
             due: None,
             actual: None,
@@ -254,7 +327,7 @@ impl Replay<'_> {
             self.check_on_time(
                 "reply_late",
                 "Art. 21",
-                id,
+                About::case(id),
                 &case.provider,
                 case.period_start,
                 due,
@@ -280,14 +353,14 @@ impl Replay<'_> {
         &mut self,
         code: &'static str,
         article: &'static str,
-        case: &Id,
+        about: About,
         against: &Id,
         start: Step,
         due: DueDay,
         step: Step,
     ) {
         if step.time >= end_of(due) {
-            let f = self.add(code, article, case, against, vec![start.index, step.index]);
+            let f = self.add_about(code, article, about, against, vec![start.index, step.index]);
             f.due = Some(due);
             f.actual = Some(cst_day(step.time));
         }
@@ -301,7 +374,7 @@ impl Replay<'_> {
         &mut self,
         code: &'static str,
         article: &'static str,
-        case: &Id,
+        about: About,
         against: &Id,
         start: Step,
         due: DueDay,
@@ -314,11 +387,12 @@ impl Replay<'_> {
         match stop {
             Some(stop) if stop.time < end_of(due) => {}
             Some(stop) => {
-                let f = self.add(code, article, case, against, vec![start.index, stop.index]);
+                let f =
+                    self.add_about(code, article, about, against, vec![start.index, stop.index]);
                 f.due = Some(due);
             }
             None => {
-                let f = self.add(code, article, case, against, vec![start.index]);
+                let f = self.add_about(code, article, about, against, vec![start.index]);
                 f.due = Some(due);
                 f.open = true;
             }
@@ -331,6 +405,9 @@ impl Replay<'_> {
             time: e.time,
         };
         let signer = &e.statement.signer.department;
+        if self.matter_step(e.statement, signer, step) {
+            return;
+        }
         if let Body::CatalogEntry(c) = &e.statement.body {
             let item = CatalogItem {
                 index: e.index,
@@ -515,7 +592,7 @@ impl Replay<'_> {
                         self.check_on_time(
                             "delivery_late",
                             "Art. 22",
-                            id,
+                            About::case(id),
                             &provider,
                             approval,
                             due,
@@ -538,7 +615,7 @@ impl Replay<'_> {
                     self.check_on_time(
                         "correction_late",
                         "Art. 26",
-                        id,
+                        About::case(id),
                         &provider,
                         request,
                         due,
@@ -615,8 +692,279 @@ impl Replay<'_> {
         }
     }
 
+    fn change_due(&self, change: &ChangeClock) -> DueDay {
+        self.calendar.due_day(
+            change.notice.time,
+            self.deadline("catalog_update") + change.extension,
+        )
+    }
+
+    /// The steps of catalog changes, disputes and return flows; true if
+    /// the entry was one (a catalog entry answering a change goes on to
+    /// the catalog too).
+    fn matter_step(&mut self, statement: &Statement, signer: &Id, step: Step) -> bool {
+        match &statement.body {
+            Body::CatalogChangeNotice(n) => {
+                self.changes.entry(n.change.clone()).or_insert(ChangeClock {
+                    notice: step,
+                    provider: n.provider.clone(),
+                    supervisor: signer.clone(),
+                    extension: 0,
+                    update: None,
+                    publication: None,
+                });
+            }
+            Body::CatalogUpdateExtension(x) => {
+                let Some(mut change) = self.changes.remove(&x.change) else {
+                    return true;
+                };
+                if change.update.is_none() {
+                    let due = self.change_due(&change);
+                    let about = About {
+                        kind: "catalog_change",
+                        id: x.change.clone(),
+                    };
+                    if step.time >= end_of(due) {
+                        let f = self.add_about(
+                            "catalog_extension_after_deadline",
+                            "Art. 17",
+                            about,
+                            signer,
+                            vec![change.notice.index, step.index],
+                        );
+                        f.due = Some(due);
+                        f.actual = Some(cst_day(step.time));
+                    } else {
+                        let days = u32::try_from(x.working_days).unwrap_or(MAX_CATALOG_EXTENSION);
+                        change.extension = (change.extension + days).min(MAX_CATALOG_EXTENSION);
+                    }
+                }
+                self.changes.insert(x.change.clone(), change);
+            }
+            Body::CatalogEntry(c) => {
+                let Some(id) = &c.change else {
+                    return false;
+                };
+                if let Some(change) = self.changes.get(id).cloned() {
+                    if change.update.is_none() {
+                        let due = self.change_due(&change);
+                        let about = About {
+                            kind: "catalog_change",
+                            id: id.clone(),
+                        };
+                        self.check_on_time(
+                            "catalog_update_late",
+                            "Art. 17",
+                            about,
+                            &change.provider,
+                            change.notice,
+                            due,
+                            step,
+                        );
+                        if let Some(c) = self.changes.get_mut(id) {
+                            c.update = Some(step);
+                        }
+                    }
+                }
+                return false;
+            }
+            Body::CatalogPublication(p) => {
+                if let Some(change) = self.changes.get(&p.change).cloned() {
+                    if let (Some(update), None) = (change.update, change.publication) {
+                        let due = self
+                            .calendar
+                            .due_day(update.time, self.deadline("catalog_publication"));
+                        let about = About {
+                            kind: "catalog_change",
+                            id: p.change.clone(),
+                        };
+                        self.check_on_time(
+                            "catalog_publication_late",
+                            "Art. 17",
+                            about,
+                            &change.supervisor,
+                            update,
+                            due,
+                            step,
+                        );
+                    }
+                    if let Some(c) = self.changes.get_mut(&p.change) {
+                        c.publication.get_or_insert(step);
+                    }
+                }
+            }
+            Body::Dispute(d) => {
+                self.disputes
+                    .entry(d.dispute.clone())
+                    .or_insert(DisputeClock {
+                        handler: d.supervisor.clone(),
+                        since: step,
+                        resolved: false,
+                    });
+            }
+            Body::DisputeEscalation(x) => self.dispute_handled(&x.dispute, step, Some(&x.to)),
+            Body::DisputeResolution(r) => self.dispute_handled(&r.dispute, step, None),
+            Body::ReturnFlowRequest(r) => {
+                self.requests
+                    .entry(r.request.clone())
+                    .or_insert(RequestClock {
+                        to: r.to.clone(),
+                        requested: step,
+                        answered: false,
+                    });
+            }
+            Body::ReturnFlow(f) => {
+                if let Some(request) = self.requests.get(&f.request).cloned() {
+                    if !request.answered {
+                        let due = self
+                            .calendar
+                            .due_day(request.requested.time, self.deadline("return_flow"));
+                        let about = About {
+                            kind: "return_flow_request",
+                            id: f.request.clone(),
+                        };
+                        self.check_on_time(
+                            "return_flow_late",
+                            "Art. 24",
+                            about,
+                            &request.to,
+                            request.requested,
+                            due,
+                            step,
+                        );
+                    }
+                    if let Some(r) = self.requests.get_mut(&f.request) {
+                        r.answered = true;
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// A dispute handled at `step`: settled, or passed up to `to`, whose
+    /// own clock starts then.
+    fn dispute_handled(&mut self, id: &Id, step: Step, to: Option<&Id>) {
+        let Some(dispute) = self.disputes.get(id).cloned() else {
+            return;
+        };
+        if dispute.resolved {
+            return;
+        }
+        let due = self
+            .calendar
+            .due_day(dispute.since.time, self.deadline("dispute_handling"));
+        let about = About {
+            kind: "dispute",
+            id: id.clone(),
+        };
+        self.check_on_time(
+            "dispute_handled_late",
+            "Art. 28",
+            about,
+            &dispute.handler,
+            dispute.since,
+            due,
+            step,
+        );
+        let d = self.disputes.get_mut(id).expect("present above");
+        match to {
+            Some(to) => {
+                d.handler = to.clone();
+                d.since = step;
+            }
+            None => d.resolved = true,
+        }
+    }
+
+    /// Catalog updates, publications, disputes and return flows still
+    /// missing at `as_of`.
+    fn open_matters(&mut self, as_of: u64) {
+        for (id, change) in std::mem::take(&mut self.changes) {
+            let about = About {
+                kind: "catalog_change",
+                id: id.clone(),
+            };
+            match (change.update, change.publication) {
+                (None, _) => {
+                    let due = self.change_due(&change);
+                    self.missing(
+                        "catalog_update_missing",
+                        "Art. 17",
+                        about,
+                        &change.provider,
+                        change.notice,
+                        due,
+                        None,
+                        as_of,
+                    );
+                }
+                (Some(update), None) => {
+                    let due = self
+                        .calendar
+                        .due_day(update.time, self.deadline("catalog_publication"));
+                    self.missing(
+                        "catalog_publication_missing",
+                        "Art. 17",
+                        about,
+                        &change.supervisor,
+                        update,
+                        due,
+                        None,
+                        as_of,
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (id, dispute) in std::mem::take(&mut self.disputes) {
+            if !dispute.resolved {
+                let due = self
+                    .calendar
+                    .due_day(dispute.since.time, self.deadline("dispute_handling"));
+                let about = About {
+                    kind: "dispute",
+                    id,
+                };
+                self.missing(
+                    "dispute_unhandled",
+                    "Art. 28",
+                    about,
+                    &dispute.handler,
+                    dispute.since,
+                    due,
+                    None,
+                    as_of,
+                );
+            }
+        }
+        for (id, request) in std::mem::take(&mut self.requests) {
+            if !request.answered {
+                let due = self
+                    .calendar
+                    .due_day(request.requested.time, self.deadline("return_flow"));
+                let about = About {
+                    kind: "return_flow_request",
+                    id,
+                };
+                self.missing(
+                    "return_flow_missing",
+                    "Art. 24",
+                    about,
+                    &request.to,
+                    request.requested,
+                    due,
+                    None,
+                    as_of,
+                );
+            }
+        }
+    }
+
     /// Steps still missing at `as_of`.
     fn open_findings(&mut self, as_of: u64) {
+        self.open_matters(as_of);
         let cases = std::mem::take(&mut self.cases);
         for (id, case) in &cases {
             let stop = case.stop();
@@ -626,7 +974,7 @@ impl Replay<'_> {
                 self.missing(
                     "reply_missing",
                     "Art. 21",
-                    id,
+                    About::case(id),
                     &case.provider,
                     case.period_start,
                     due,
@@ -641,7 +989,7 @@ impl Replay<'_> {
                 self.missing(
                     "delivery_missing",
                     "Art. 22",
-                    id,
+                    About::case(id),
                     &case.provider,
                     approval,
                     due,
@@ -657,7 +1005,7 @@ impl Replay<'_> {
                     self.missing(
                         "correction_missing",
                         "Art. 26",
-                        id,
+                        About::case(id),
                         &case.provider,
                         *request,
                         due,
@@ -694,7 +1042,7 @@ impl Replay<'_> {
                     self.missing(
                         "usage_record_missing",
                         "Art. 29",
-                        id,
+                        About::case(id),
                         &case.requester,
                         anchor,
                         due,

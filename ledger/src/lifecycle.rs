@@ -19,8 +19,8 @@
 use crate::attestation::{Body, Consent, Id, Origin, PublicKey, Role, Statement};
 use crate::lang::Lang;
 use crate::registry::{
-    CaseRecord, Change, DepartmentRecord, ItemRecord, KeyRecord, RegistryView, Revocation,
-    ThirdParty, TrustRoots,
+    CaseRecord, CatalogChangeRecord, Change, DepartmentRecord, DisputeRecord, ItemRecord,
+    KeyRecord, RecordKind, RegistryView, ReturnFlowRecord, Revocation, ThirdParty, TrustRoots,
 };
 use crate::time::cst;
 
@@ -83,14 +83,31 @@ pub enum Refusal {
     CaseExists(Id),
     #[error("a department cannot apply for its own data")]
     SelfApplication,
+    #[error("catalog change {0} does not exist (no catalog_change_notice opened it)")]
+    UnknownChange(Id),
+    #[error("catalog change {0} already exists")]
+    ChangeExists(Id),
+    #[error("catalog change {change} is for provider {provider}")]
+    NotChangeProvider { change: Id, provider: Id },
+    #[error("dispute {0} does not exist (no dispute entry opened it)")]
+    UnknownDispute(Id),
+    #[error("dispute {0} already exists")]
+    DisputeExists(Id),
+    #[error("return-flow request {0} does not exist")]
+    UnknownRequest(Id),
+    #[error("return-flow request {0} already exists")]
+    RequestExists(Id),
+    #[error("return-flow request {0} is answered by the department it was made to")]
+    NotRequestRecipient(Id),
     #[error("department {0} has the auditor role, which reads the log and signs nothing")]
     AuditorSignsNothing(Id),
-    #[error("{kind} for case {case} must be signed by its {party} {expected}")]
+    // The message does not name the party: a signer who is not one of the
+    // case's parties may not learn who they are (specs/reads.md).
+    #[error("{kind} for case {case} must be signed by its {party}")]
     NotCaseParty {
         kind: &'static str,
         case: Id,
         party: &'static str,
-        expected: Id,
     },
 }
 
@@ -135,6 +152,14 @@ impl Refusal {
             Refusal::SelfApplication => ("self_application", Forbidden),
             Refusal::NotCaseParty { .. } => ("not_case_party", Forbidden),
             Refusal::AuditorSignsNothing(_) => ("auditor_signs_nothing", Forbidden),
+            Refusal::UnknownChange(_) => ("unknown_change", Unprocessable),
+            Refusal::ChangeExists(_) => ("change_exists", Conflict),
+            Refusal::NotChangeProvider { .. } => ("not_change_provider", Forbidden),
+            Refusal::UnknownDispute(_) => ("unknown_dispute", Unprocessable),
+            Refusal::DisputeExists(_) => ("dispute_exists", Conflict),
+            Refusal::UnknownRequest(_) => ("unknown_request", Unprocessable),
+            Refusal::RequestExists(_) => ("request_exists", Conflict),
+            Refusal::NotRequestRecipient(_) => ("not_request_recipient", Forbidden),
         }
     }
 
@@ -171,6 +196,14 @@ impl Refusal {
             | Refusal::CaseExists(_)
             | Refusal::SelfApplication
             | Refusal::AuditorSignsNothing(_)
+            | Refusal::UnknownChange(_)
+            | Refusal::ChangeExists(_)
+            | Refusal::NotChangeProvider { .. }
+            | Refusal::UnknownDispute(_)
+            | Refusal::DisputeExists(_)
+            | Refusal::UnknownRequest(_)
+            | Refusal::RequestExists(_)
+            | Refusal::NotRequestRecipient(_)
             | Refusal::NotCaseParty { .. } => true,
         }
     }
@@ -262,15 +295,23 @@ impl Refusal {
             Refusal::AuditorSignsNothing(d) => {
                 format!("部门 {d} 具有审计角色，只能查阅日志，不签署任何语句")
             }
+            Refusal::UnknownChange(c) => format!("目录变更 {c} 不存在（尚无目录变更通知）"),
+            Refusal::ChangeExists(c) => format!("目录变更 {c} 已存在"),
+            Refusal::NotChangeProvider { change, provider } => {
+                format!("目录变更 {change} 应由提供部门 {provider} 更新")
+            }
+            Refusal::UnknownDispute(d) => format!("争议 {d} 不存在"),
+            Refusal::DisputeExists(d) => format!("争议 {d} 已存在"),
+            Refusal::UnknownRequest(r) => format!("回流申请 {r} 不存在"),
+            Refusal::RequestExists(r) => format!("回流申请 {r} 已存在"),
+            Refusal::NotRequestRecipient(request) => {
+                format!("回流申请 {request} 只能由被申请的部门答复")
+            }
             Refusal::NotCaseParty {
                 kind,
                 case,
                 party: p,
-                expected,
-            } => format!(
-                "案件 {case} 的 {kind} 必须由该案件的{} {expected} 签署",
-                party(p)
-            ),
+            } => format!("案件 {case} 的 {kind} 必须由该案件的{}签署", party(p)),
         }
     }
 }
@@ -342,6 +383,14 @@ pub enum Signer<'a> {
     CaseRequester(&'a Id),
     /// The case's provider, or any supervisor.
     CaseProviderOrSupervisor(&'a Id),
+    /// Any registered department.
+    AnyDepartment,
+    /// A department holding the role, about an existing catalog change.
+    RoleInChange(Role, &'a Id),
+    /// A department holding the role, about an existing dispute.
+    RoleInDispute(Role, &'a Id),
+    /// The department a return-flow request was made to.
+    RequestRecipient(&'a Id),
 }
 
 /// The entries only a root of the trust policy signs.
@@ -375,7 +424,82 @@ pub fn permitted_signer(body: &Body) -> Signer<'_> {
         Body::ReplyExtension(b) => Signer::RoleInCase(Role::Supervisor, &b.case),
         Body::Suspension(b) => Signer::CaseProviderOrSupervisor(&b.case),
         Body::Termination(b) => Signer::CaseProviderOrSupervisor(&b.case),
+        Body::CatalogChangeNotice(_) => Signer::Role(Role::Supervisor),
+        Body::CatalogUpdateExtension(b) => Signer::RoleInChange(Role::Supervisor, &b.change),
+        Body::CatalogPublication(b) => Signer::RoleInChange(Role::Supervisor, &b.change),
+        Body::Dispute(_) => Signer::AnyDepartment,
+        Body::DisputeEscalation(b) => Signer::RoleInDispute(Role::Supervisor, &b.dispute),
+        Body::DisputeResolution(b) => Signer::RoleInDispute(Role::Supervisor, &b.dispute),
+        Body::ReturnFlowRequest(_) => Signer::AnyDepartment,
+        Body::ReturnFlow(b) => Signer::RequestRecipient(&b.request),
     }
+}
+
+/// What has a clock of its own: a sharing case, or a catalog change, a
+/// dispute or a return-flow request (specs/findings.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SubjectKind {
+    Case,
+    CatalogChange,
+    Dispute,
+    ReturnFlowRequest,
+}
+
+impl SubjectKind {
+    pub const ALL: [SubjectKind; 4] = [
+        SubjectKind::Case,
+        SubjectKind::CatalogChange,
+        SubjectKind::Dispute,
+        SubjectKind::ReturnFlowRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SubjectKind::Case => "case",
+            SubjectKind::CatalogChange => "catalog_change",
+            SubjectKind::Dispute => "dispute",
+            SubjectKind::ReturnFlowRequest => "return_flow_request",
+        }
+    }
+}
+
+/// The subject an entry is a step of, with the departments it makes
+/// parties to it (for the entry that opens it, or brings a party in).
+pub fn subject_of(body: &Body) -> Option<(SubjectKind, &Id, Vec<&Id>)> {
+    if let Some(case) = case_of(body) {
+        let parties = match body {
+            Body::Application(a) => vec![&a.provider],
+            _ => vec![],
+        };
+        return Some((SubjectKind::Case, case, parties));
+    }
+    Some(match body {
+        Body::CatalogChangeNotice(n) => (SubjectKind::CatalogChange, &n.change, vec![&n.provider]),
+        Body::CatalogUpdateExtension(x) => (SubjectKind::CatalogChange, &x.change, vec![]),
+        Body::CatalogPublication(p) => (SubjectKind::CatalogChange, &p.change, vec![]),
+        Body::CatalogEntry(c) => (SubjectKind::CatalogChange, c.change.as_ref()?, vec![]),
+        Body::Dispute(d) => (
+            SubjectKind::Dispute,
+            &d.dispute,
+            vec![&d.with, &d.supervisor],
+        ),
+        Body::DisputeEscalation(x) => (SubjectKind::Dispute, &x.dispute, vec![&x.to]),
+        Body::DisputeResolution(r) => (SubjectKind::Dispute, &r.dispute, vec![]),
+        Body::ReturnFlowRequest(r) => (SubjectKind::ReturnFlowRequest, &r.request, vec![&r.to]),
+        Body::ReturnFlow(f) => (SubjectKind::ReturnFlowRequest, &f.request, vec![]),
+        _ => return None,
+    })
+}
+
+/// Whether the entry opens its subject (its first entry).
+pub fn opens_subject(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Application(_)
+            | Body::CatalogChangeNotice(_)
+            | Body::Dispute(_)
+            | Body::ReturnFlowRequest(_)
+    )
 }
 
 /// The case an entry belongs to, if any.
@@ -400,7 +524,15 @@ pub fn case_of(body: &Body) -> Option<&Id> {
         | Body::DepartmentKey(_)
         | Body::KeyRevocation(_)
         | Body::CatalogEntry(_)
-        | Body::ServiceChangeFiling(_) => None,
+        | Body::ServiceChangeFiling(_)
+        | Body::CatalogChangeNotice(_)
+        | Body::CatalogUpdateExtension(_)
+        | Body::CatalogPublication(_)
+        | Body::Dispute(_)
+        | Body::DisputeEscalation(_)
+        | Body::DisputeResolution(_)
+        | Body::ReturnFlowRequest(_)
+        | Body::ReturnFlow(_) => None,
     }
 }
 
@@ -516,6 +648,38 @@ pub fn effect<V: RegistryView>(
             third_party: Some(party),
             ..
         }) => third_party(view, case, party, index)?,
+        Body::CatalogChangeNotice(n) => vec![Change::new(
+            &n.change,
+            CatalogChangeRecord {
+                provider: n.provider.clone(),
+                supervisor: signer.clone(),
+                index,
+            },
+        )],
+        Body::Dispute(d) => vec![Change::new(
+            &d.dispute,
+            DisputeRecord {
+                filer: signer.clone(),
+                with: d.with.clone(),
+                supervisors: vec![d.supervisor.clone()],
+                index,
+            },
+        )],
+        Body::DisputeEscalation(x) => match view.get::<DisputeRecord>(&x.dispute)? {
+            Some(mut record) => {
+                record.supervisors.push(x.to.clone());
+                vec![Change::new(&x.dispute, record)]
+            }
+            None => vec![],
+        },
+        Body::ReturnFlowRequest(r) => vec![Change::new(
+            &r.request,
+            ReturnFlowRecord {
+                requester: signer.clone(),
+                to: r.to.clone(),
+                index,
+            },
+        )],
         _ => vec![],
     })
 }
@@ -768,11 +932,10 @@ fn check_signer<V: RegistryView>(
             })
         }
     };
-    let not_party = |case: &Id, party: &'static str, expected: &Id| Refusal::NotCaseParty {
+    let not_party = |case: &Id, party: &'static str| Refusal::NotCaseParty {
         kind,
         case: case.clone(),
         party,
-        expected: expected.clone(),
     };
     match permitted {
         // Registry entries are decided by `check_registry_entry`; a root
@@ -801,24 +964,73 @@ fn check_signer<V: RegistryView>(
         Signer::CaseProvider(id) => {
             let case = existing_case(view, id)?;
             if &case.provider != signer {
-                return Err(not_party(id, "provider", &case.provider).into());
+                return Err(not_party(id, "provider").into());
             }
             Ok(Some(case.index))
         }
         Signer::CaseRequester(id) => {
             let case = existing_case(view, id)?;
             if &case.requester != signer {
-                return Err(not_party(id, "requester", &case.requester).into());
+                return Err(not_party(id, "requester").into());
             }
             Ok(Some(case.index))
         }
         Signer::CaseProviderOrSupervisor(id) => {
             let case = existing_case(view, id)?;
             if &case.provider != signer && !has_role(Role::Supervisor) {
-                return Err(not_party(id, "provider (or a supervisor)", &case.provider).into());
+                return Err(not_party(id, "provider (or a supervisor)").into());
             }
             Ok(Some(case.index))
         }
+        Signer::AnyDepartment => Ok(None),
+        Signer::RoleInChange(role, id) => {
+            let change: CatalogChangeRecord = existing(view, id, Refusal::UnknownChange)?;
+            need_role(role)?;
+            Ok(Some(change.index))
+        }
+        Signer::RoleInDispute(role, id) => {
+            let dispute: DisputeRecord = existing(view, id, Refusal::UnknownDispute)?;
+            need_role(role)?;
+            Ok(Some(dispute.index))
+        }
+        Signer::RequestRecipient(id) => {
+            let request: ReturnFlowRecord = existing(view, id, Refusal::UnknownRequest)?;
+            if &request.to != signer {
+                return Err(Refusal::NotRequestRecipient(id.clone()).into());
+            }
+            Ok(Some(request.index))
+        }
+    }
+}
+
+/// The record `id` of kind `R`, or the refusal `unknown` names.
+fn existing<V: RegistryView, R: RecordKind<Name = Id>>(
+    view: &V,
+    id: &Id,
+    unknown: fn(Id) -> Refusal,
+) -> Result<R, DecideError<V::Error>> {
+    view.get::<R>(id)
+        .map_err(DecideError::View)?
+        .ok_or_else(|| unknown(id.clone()).into())
+}
+
+/// A department the statement names (not its signer) must be registered,
+/// with `role` if given.
+fn named_department<V: RegistryView>(
+    view: &V,
+    id: &Id,
+    role: Option<Role>,
+    kind: &'static str,
+) -> Result<(), DecideError<V::Error>> {
+    let record: DepartmentRecord = existing(view, id, Refusal::UnknownDepartment)?;
+    match role {
+        Some(role) if !record.roles.contains(&role) => Err(Refusal::MissingRole {
+            department: id.clone(),
+            role: role.as_str(),
+            kind,
+        }
+        .into()),
+        _ => Ok(()),
     }
 }
 
@@ -829,6 +1041,7 @@ fn check_conditions<V: RegistryView>(
     statement: &Statement,
 ) -> Result<Option<u64>, DecideError<V::Error>> {
     let signer = &statement.signer.department;
+    let kind = statement.kind().name();
     match &statement.body {
         Body::CatalogEntry(c) => {
             if let Some(item) = view.get::<ItemRecord>(&c.item).map_err(DecideError::View)? {
@@ -840,6 +1053,57 @@ fn check_conditions<V: RegistryView>(
                     .into());
                 }
             }
+            match &c.change {
+                None => Ok(None),
+                Some(id) => {
+                    let change: CatalogChangeRecord = existing(view, id, Refusal::UnknownChange)?;
+                    if &change.provider != signer {
+                        return Err(Refusal::NotChangeProvider {
+                            change: id.clone(),
+                            provider: change.provider,
+                        }
+                        .into());
+                    }
+                    Ok(Some(change.index))
+                }
+            }
+        }
+        Body::CatalogChangeNotice(n) => {
+            if view
+                .get::<CatalogChangeRecord>(&n.change)
+                .map_err(DecideError::View)?
+                .is_some()
+            {
+                return Err(Refusal::ChangeExists(n.change.clone()).into());
+            }
+            named_department(view, &n.provider, Some(Role::Provider), kind)?;
+            Ok(None)
+        }
+        Body::Dispute(d) => {
+            if view
+                .get::<DisputeRecord>(&d.dispute)
+                .map_err(DecideError::View)?
+                .is_some()
+            {
+                return Err(Refusal::DisputeExists(d.dispute.clone()).into());
+            }
+            named_department(view, &d.with, None, kind)?;
+            named_department(view, &d.supervisor, Some(Role::Supervisor), kind)?;
+            Ok(None)
+        }
+        Body::DisputeEscalation(x) => {
+            named_department(view, &x.to, Some(Role::Supervisor), kind)?;
+            Ok(None)
+        }
+        Body::ReturnFlowRequest(r) => {
+            if view
+                .get::<ReturnFlowRecord>(&r.request)
+                .map_err(DecideError::View)?
+                .is_some()
+            {
+                return Err(Refusal::RequestExists(r.request.clone()).into());
+            }
+            named_department(view, &r.to, None, kind)?;
             Ok(None)
         }
         Body::Application(a) => {
@@ -880,6 +1144,10 @@ fn check_conditions<V: RegistryView>(
         | Body::Disposal(_)
         | Body::Suspension(_)
         | Body::Termination(_)
-        | Body::Consent(_) => Ok(None),
+        | Body::Consent(_)
+        | Body::CatalogUpdateExtension(_)
+        | Body::CatalogPublication(_)
+        | Body::DisputeResolution(_)
+        | Body::ReturnFlow(_) => Ok(None),
     }
 }

@@ -9,10 +9,10 @@
 //! | `evidence` | index | indexes (u64 BE each) the decision relied on |
 //! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
 //! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
-//! | `cases` | `e` ‖ len ‖ case ‖ index (u64 BE) | empty — the entries of each case, for queries |
-//! | `cases` | `d` ‖ len ‖ department ‖ case | application index (u64 BE) — each department's cases |
+//! | `cases` | `e` ‖ kind ‖ len ‖ id ‖ index (u64 BE) | empty — the entries of each subject (a case, catalog change, dispute or return-flow request), for queries |
+//! | `cases` | `d` ‖ len ‖ department ‖ kind ‖ id | index (u64 BE) of the subject's first entry — the subjects each department is a party to |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
-//! | `default` | `indexed` | size (u64 BE) up to which `cases` is complete |
+//! | `default` | `indexed/v2` | size (u64 BE) up to which `cases` is complete |
 //!
 //! `cases` is an index, not part of the log: a store without it (or with it
 //! behind the tree) has it rebuilt from the entries when the log is opened
@@ -27,11 +27,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use crate::attestation::{Body, Id, Statement};
+use crate::attestation::{Id, Statement};
 use crate::entry::Entry;
 use crate::frontier::Frontier;
 use crate::hashing::Hash;
-use crate::lifecycle::case_of;
+use crate::lifecycle::{opens_subject, subject_of, SubjectKind};
 use crate::proof::{range_nodes, NodeId, NodeSource};
 use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
 use rocksdb::{
@@ -49,7 +49,9 @@ const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_REGISTRY: &str = "state";
 const CF_CASES: &str = "cases";
 const TREE_KEY: &[u8] = b"tree";
-const INDEXED_KEY: &[u8] = b"indexed";
+const INDEXED_KEY: &[u8] = b"indexed/v2";
+/// The marker of the first layout of `cases` (cases only), replaced.
+const INDEXED_V1_KEY: &[u8] = b"indexed";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -94,31 +96,51 @@ pub struct CommitBatch {
 }
 
 /// A length-prefixed id, so that one id's keys never run into another's.
-fn id_key(tag: u8, id: &Id) -> Vec<u8> {
+fn id_bytes(out: &mut Vec<u8>, id: &Id) {
     let bytes = id.as_str().as_bytes();
-    let mut k = Vec::with_capacity(2 + bytes.len() + 8);
-    k.push(tag);
-    k.push(u8::try_from(bytes.len()).expect("identifiers are at most 128 bytes"));
-    k.extend_from_slice(bytes);
+    out.push(u8::try_from(bytes.len()).expect("identifiers are at most 128 bytes"));
+    out.extend_from_slice(bytes);
+}
+
+fn kind_tag(kind: SubjectKind) -> u8 {
+    match kind {
+        SubjectKind::Case => b'c',
+        SubjectKind::CatalogChange => b'g',
+        SubjectKind::Dispute => b'p',
+        SubjectKind::ReturnFlowRequest => b'r',
+    }
+}
+
+fn subject_prefix(kind: SubjectKind, id: &Id) -> Vec<u8> {
+    let mut k = vec![b'e', kind_tag(kind)];
+    id_bytes(&mut k, id);
+    k
+}
+
+fn department_prefix(department: &Id) -> Vec<u8> {
+    let mut k = vec![b'd'];
+    id_bytes(&mut k, department);
     k
 }
 
 /// The keys and values of the `cases` index for entry `index`: the entry
-/// under its case, and, for an application, the case under its requester
-/// and its provider.
+/// under its subject, and the subject under each department the entry
+/// makes a party to it (its signer too, when it opens the subject).
 pub fn index_keys(statement: &Statement, index: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let Some(case) = case_of(&statement.body) else {
+    let Some((kind, id, mut parties)) = subject_of(&statement.body) else {
         return vec![];
     };
-    let mut entry = id_key(b'e', case);
+    let mut entry = subject_prefix(kind, id);
     entry.extend_from_slice(&index.to_be_bytes());
     let mut keys = vec![(entry, vec![])];
-    if let Body::Application(a) = &statement.body {
-        for party in [&statement.signer.department, &a.provider] {
-            let mut k = id_key(b'd', party);
-            k.extend_from_slice(case.as_str().as_bytes());
-            keys.push((k, index.to_be_bytes().to_vec()));
-        }
+    if opens_subject(&statement.body) {
+        parties.push(&statement.signer.department);
+    }
+    for party in parties {
+        let mut k = department_prefix(party);
+        k.push(kind_tag(kind));
+        id_bytes(&mut k, id);
+        keys.push((k, index.to_be_bytes().to_vec()));
     }
     keys
 }
@@ -510,23 +532,47 @@ impl Store {
             .transpose()
     }
 
+    /// The indexes of a subject's entries, in order.
+    pub fn subject_entries(&self, kind: SubjectKind, id: &Id) -> Result<Vec<u64>, StoreError> {
+        self.scan_cases(&subject_prefix(kind, id), |key, _| read_u64(key))
+    }
+
     /// The indexes of a case's entries, in order.
     pub fn case_entries(&self, case: &Id) -> Result<Vec<u64>, StoreError> {
-        let prefix = id_key(b'e', case);
-        self.scan_cases(&prefix, |key, _| read_u64(key))
+        self.subject_entries(SubjectKind::Case, case)
+    }
+
+    /// The subjects a department is a party to (for a case: its provider
+    /// or requester), each with the index of its first entry, by kind and id.
+    pub fn department_subjects(
+        &self,
+        department: &Id,
+    ) -> Result<Vec<(SubjectKind, Id, u64)>, StoreError> {
+        self.scan_cases(&department_prefix(department), |key, value| {
+            let bad = || corrupt("a subject in the index is malformed");
+            let (&tag, rest) = key.split_first().ok_or_else(bad)?;
+            let kind = SubjectKind::ALL
+                .into_iter()
+                .find(|k| kind_tag(*k) == tag)
+                .ok_or_else(bad)?;
+            let id = rest
+                .split_first()
+                .and_then(|(_, id)| std::str::from_utf8(id).ok())
+                .and_then(|s| Id::try_from(s.to_owned()).ok())
+                .ok_or_else(bad)?;
+            Ok((kind, id, read_u64(value)?))
+        })
     }
 
     /// The cases a department is provider or requester of, each with the
     /// index of its application, in the order of their ids.
     pub fn department_cases(&self, department: &Id) -> Result<Vec<(Id, u64)>, StoreError> {
-        let prefix = id_key(b'd', department);
-        self.scan_cases(&prefix, |key, value| {
-            let case = std::str::from_utf8(key)
-                .ok()
-                .and_then(|s| Id::try_from(s.to_owned()).ok())
-                .ok_or_else(|| corrupt("a case id in the index is not an identifier"))?;
-            Ok((case, read_u64(value)?))
-        })
+        Ok(self
+            .department_subjects(department)?
+            .into_iter()
+            .filter(|(kind, ..)| *kind == SubjectKind::Case)
+            .map(|(_, id, index)| (id, index))
+            .collect())
     }
 
     fn scan_cases<T>(
@@ -554,6 +600,10 @@ impl Store {
     /// removed. Returns how many entries were indexed.
     pub fn catch_up_index(&self) -> Result<u64, StoreError> {
         let size = self.tree()?.map_or(0, |t| t.size);
+        // An index of the first layout is dropped and built again.
+        if self.get_default(INDEXED_V1_KEY)?.is_some() {
+            self.forget_index()?;
+        }
         let mut next = match self.get_default(INDEXED_KEY)? {
             Some(v) => read_u64(&v)?,
             None => 0,
@@ -587,6 +637,7 @@ impl Store {
             wb.delete_cf(cf(&db, CF_CASES), kv?.0);
         }
         wb.delete(INDEXED_KEY);
+        wb.delete(INDEXED_V1_KEY);
         db.write(wb)?;
         Ok(())
     }

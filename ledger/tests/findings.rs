@@ -559,3 +559,183 @@ fn without_the_catalog_entry_nothing_depends_on_it() {
     );
     assert_eq!(summary(&t.findings("2026-06-03T00:00:00+08:00")), vec![]);
 }
+
+/// A catalog entry of `item` answering the catalog change `change`.
+fn update(t: &mut Timeline, at: &str, item: &str, change: &str) -> u64 {
+    t.add(
+        at,
+        "gd.rst",
+        "catalog_entry",
+        &format!(r#"{{"item":"{item}","name":"n","data_items":["a"],"format":"JSON","update_frequency":"每日","share_attribute":"unconditional","sharing_method":"service_interface","classification":"二级","change":"{change}"}}"#),
+    )
+}
+
+#[test]
+fn a_catalog_change_over_the_spring_festival_updated_late_and_not_published() {
+    let mut t = Timeline::default();
+    let notice = t.add(
+        "2026-02-10T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_change_notice",
+        r#"{"change":"ch1","provider":"gd.rst","items":["rst/x"],"basis":"《社会保险法》修订"}"#,
+    );
+    // 10 working days over the holiday (14 and 28 February are make-up
+    // Saturdays): 2 March; 3 more working days by extension: 5 March.
+    t.add(
+        "2026-02-26T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_update_extension",
+        r#"{"change":"ch1","working_days":3,"reason":"涉及多个目录项"}"#,
+    );
+    let updated = update(&mut t, "2026-03-06T10:00:00+08:00", "rst/x", "ch1");
+    // Published within 2 working days of the update: by 10 March.
+    assert_eq!(
+        summary(&t.findings("2026-03-12T00:00:00+08:00")),
+        vec![
+            (
+                "catalog_publication_missing",
+                day("2026-03-10"),
+                None,
+                vec![updated],
+                true
+            ),
+            (
+                "catalog_update_late",
+                day("2026-03-05"),
+                day("2026-03-06"),
+                vec![notice, updated],
+                false
+            ),
+        ]
+    );
+    let f = &t.findings("2026-03-12T00:00:00+08:00")[0];
+    assert_eq!(
+        (f.about.kind, f.about.id.as_str(), f.case()),
+        ("catalog_change", "ch1", None)
+    );
+    assert_eq!(
+        f.departments[0].as_str(),
+        "gd.zsj",
+        "the notice's supervisor publishes"
+    );
+}
+
+#[test]
+fn a_catalog_extension_after_the_deadline_extends_nothing() {
+    let mut t = Timeline::default();
+    let notice = t.add(
+        "2026-04-28T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_change_notice",
+        r#"{"change":"ch2","provider":"gd.rst","items":[],"basis":"职责调整"}"#,
+    );
+    let late = t.add(
+        "2026-05-15T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_update_extension",
+        r#"{"change":"ch2","working_days":5,"reason":"r"}"#,
+    );
+    assert_eq!(
+        summary(&t.findings("2026-05-16T00:00:00+08:00")),
+        vec![
+            (
+                "catalog_update_missing",
+                day("2026-05-14"),
+                None,
+                vec![notice],
+                true
+            ),
+            (
+                "catalog_extension_after_deadline",
+                day("2026-05-14"),
+                day("2026-05-15"),
+                vec![notice, late],
+                false
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_dispute_over_national_day_handled_late_then_unhandled_higher_up() {
+    let mut t = Timeline::default();
+    let filed = t.add(
+        "2026-09-28T10:00:00+08:00",
+        "gd.gaj",
+        "dispute",
+        r#"{"dispute":"d1","with":"gd.rst","supervisor":"gd.zsj","subject":"拒绝共享的理由不成立"}"#,
+    );
+    // 20 working days over National Day (10 October a make-up Saturday): 30 October.
+    let up = t.add(
+        "2026-11-02T10:00:00+08:00",
+        "gd.zsj",
+        "dispute_escalation",
+        r#"{"dispute":"d1","to":"cn.gjsjj","reason":"涉及跨层级数据"}"#,
+    );
+    let found = t.findings("2026-12-02T00:00:00+08:00");
+    assert_eq!(
+        summary(&found),
+        vec![
+            (
+                "dispute_handled_late",
+                day("2026-10-30"),
+                day("2026-11-02"),
+                vec![filed, up],
+                false
+            ),
+            ("dispute_unhandled", day("2026-11-30"), None, vec![up], true),
+        ]
+    );
+    assert_eq!(found[0].departments[0].as_str(), "gd.zsj");
+    assert_eq!(
+        found[1].departments[0].as_str(),
+        "cn.gjsjj",
+        "the supervisor it is with now"
+    );
+    // Settled in time by the higher supervisor: only the first finding stays.
+    t.add(
+        "2026-11-27T10:00:00+08:00",
+        "cn.gjsjj",
+        "dispute_resolution",
+        r#"{"dispute":"d1","outcome":"应予共享"}"#,
+    );
+    assert_eq!(summary(&t.findings("2026-12-02T00:00:00+08:00")).len(), 1);
+}
+
+#[test]
+fn return_flows_in_time_and_missing_over_the_dragon_boat_festival() {
+    let mut t = Timeline::default();
+    t.add(
+        "2026-05-06T10:00:00+08:00",
+        "gz.zsj",
+        "return_flow_request",
+        r#"{"request":"rf1","to":"gd.rst","data_items":["本市参保数据"],"region":"广州市"}"#,
+    );
+    t.add(
+        "2026-06-01T10:00:00+08:00",
+        "gd.rst",
+        "return_flow",
+        &format!(
+            r#"{{"request":"rf1","data_digest":"sha256:{}"}}"#,
+            "0".repeat(64)
+        ),
+    );
+    let asked = t.add(
+        "2026-06-15T10:00:00+08:00",
+        "gz.zsj",
+        "return_flow_request",
+        r#"{"request":"rf2","to":"gd.rst","data_items":["本市缴费数据"],"region":"广州市"}"#,
+    );
+    // 20 working days, 19 June (端午) off: 14 July.
+    assert_eq!(summary(&t.findings("2026-07-14T23:00:00+08:00")), vec![]);
+    assert_eq!(
+        summary(&t.findings("2026-07-15T00:00:00+08:00")),
+        vec![(
+            "return_flow_missing",
+            day("2026-07-14"),
+            None,
+            vec![asked],
+            true
+        )]
+    );
+}

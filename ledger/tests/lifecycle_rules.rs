@@ -390,6 +390,92 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
         kinds.insert(step.kind);
         assert_eq!(r.submit(&step), Ok(evidence), "{}", step.kind);
     }
+    // The matters with a clock of their own (Art. 17, 24, 28): each opened,
+    // then its steps cite the entry that opened it.
+    let zsj = signer(&r, "zsj");
+    let evidence = r.accept(
+        "notice",
+        &by(
+            ZSJ,
+            "catalog_change_notice",
+            r#"{"change":"ch1","provider":"gd.rst","items":["rst/x"],"basis":"法律修订"}"#,
+        ),
+    );
+    assert_eq!(evidence, zsj);
+    let notice = vec![r.at("notice")];
+    let evidence = r.accept(
+        "dispute",
+        &by(
+            GAJ,
+            "dispute",
+            r#"{"dispute":"d1","with":"gd.rst","supervisor":"gd.zsj","subject":"s"}"#,
+        ),
+    );
+    assert_eq!(evidence, signer(&r, "gaj"));
+    let dispute = vec![r.at("dispute")];
+    let evidence = r.accept(
+        "request",
+        &by(
+            GAJ,
+            "return_flow_request",
+            r#"{"request":"rf1","to":"gd.rst","data_items":["a"],"region":"广州市"}"#,
+        ),
+    );
+    assert_eq!(evidence, signer(&r, "gaj"));
+    let request = vec![r.at("request")];
+    let mut answering_change = catalog("rst/x");
+    answering_change.insert_str(answering_change.len() - 1, r#","change":"ch1""#);
+    let steps: Vec<(Draft, Vec<u64>)> = vec![
+        (
+            by(
+                ZSJ,
+                "catalog_update_extension",
+                r#"{"change":"ch1","working_days":3,"reason":"r"}"#,
+            ),
+            [zsj.clone(), notice.clone()].concat(),
+        ),
+        (
+            by(RST, "catalog_entry", &answering_change),
+            [signer(&r, "rst"), notice.clone()].concat(),
+        ),
+        (
+            by(
+                ZSJ,
+                "catalog_publication",
+                r#"{"change":"ch1","items":["rst/x"]}"#,
+            ),
+            [zsj.clone(), notice].concat(),
+        ),
+        (
+            by(
+                ZSJ,
+                "dispute_escalation",
+                r#"{"dispute":"d1","to":"gd.zsj","reason":"r"}"#,
+            ),
+            [zsj.clone(), dispute.clone()].concat(),
+        ),
+        (
+            by(
+                ZSJ,
+                "dispute_resolution",
+                r#"{"dispute":"d1","outcome":"o"}"#,
+            ),
+            [zsj, dispute].concat(),
+        ),
+        (
+            by(
+                RST,
+                "return_flow",
+                &format!(r#"{{"request":"rf1","data_digest":"{digest}"}}"#),
+            ),
+            [signer(&r, "rst"), request].concat(),
+        ),
+    ];
+    kinds.extend(["catalog_change_notice", "dispute", "return_flow_request"]);
+    for (step, evidence) in steps {
+        kinds.insert(step.kind);
+        assert_eq!(r.submit(&step), Ok(evidence), "{}", step.kind);
+    }
     // A department re-registered: its roles are replaced.
     r.accept("rst again", &department("gd.rst", r#"["requester"]"#));
     assert_eq!(
@@ -658,6 +744,159 @@ fn refusals() -> Vec<(&'static str, Refusal)> {
             RST,
             "reply_extension",
             r#"{"case":"c1","working_days":5,"reason":"r"}"#,
+        ),
+    );
+    // Catalog changes, disputes and return flows.
+    refuse(
+        &mut r,
+        "missing_role",
+        by(
+            GAJ,
+            "catalog_change_notice",
+            r#"{"change":"ch9","provider":"gd.rst","items":[],"basis":"b"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "missing_role",
+        by(
+            ZSJ,
+            "catalog_change_notice",
+            r#"{"change":"ch9","provider":"gd.gaj","items":[],"basis":"b"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "unknown_department",
+        by(
+            ZSJ,
+            "catalog_change_notice",
+            r#"{"change":"ch9","provider":"gd.none","items":[],"basis":"b"}"#,
+        ),
+    );
+    r.accept(
+        "notice",
+        &by(
+            ZSJ,
+            "catalog_change_notice",
+            r#"{"change":"ch1","provider":"gd.rst","items":[],"basis":"b"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "change_exists",
+        by(
+            ZSJ,
+            "catalog_change_notice",
+            r#"{"change":"ch1","provider":"gd.rst","items":[],"basis":"b"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "unknown_change",
+        by(ZSJ, "catalog_publication", r#"{"change":"ch9","items":[]}"#),
+    );
+    refuse(
+        &mut r,
+        "missing_role",
+        by(
+            RST,
+            "catalog_update_extension",
+            r#"{"change":"ch1","working_days":2,"reason":"r"}"#,
+        ),
+    );
+    let mut wrong_change = catalog("both/z");
+    wrong_change.insert_str(wrong_change.len() - 1, r#","change":"ch1""#);
+    refuse(
+        &mut r,
+        "not_change_provider",
+        by(BOTH, "catalog_entry", &wrong_change),
+    );
+    let mut no_change = catalog("rst/z");
+    no_change.insert_str(no_change.len() - 1, r#","change":"ch9""#);
+    refuse(
+        &mut r,
+        "unknown_change",
+        by(RST, "catalog_entry", &no_change),
+    );
+    refuse(
+        &mut r,
+        "missing_role",
+        by(
+            GAJ,
+            "dispute",
+            r#"{"dispute":"d1","with":"gd.rst","supervisor":"gd.both","subject":"s"}"#,
+        ),
+    );
+    r.accept(
+        "dispute",
+        &by(
+            GAJ,
+            "dispute",
+            r#"{"dispute":"d1","with":"gd.rst","supervisor":"gd.zsj","subject":"s"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "dispute_exists",
+        by(
+            RST,
+            "dispute",
+            r#"{"dispute":"d1","with":"gd.gaj","supervisor":"gd.zsj","subject":"s"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "unknown_dispute",
+        by(
+            ZSJ,
+            "dispute_resolution",
+            r#"{"dispute":"d9","outcome":"o"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "missing_role",
+        by(
+            GAJ,
+            "dispute_resolution",
+            r#"{"dispute":"d1","outcome":"o"}"#,
+        ),
+    );
+    r.accept(
+        "request",
+        &by(
+            GAJ,
+            "return_flow_request",
+            r#"{"request":"rf1","to":"gd.rst","data_items":["a"],"region":"r"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "request_exists",
+        by(
+            GAJ,
+            "return_flow_request",
+            r#"{"request":"rf1","to":"gd.rst","data_items":["a"],"region":"r"}"#,
+        ),
+    );
+    let digest = format!("sha256:{}", "0".repeat(64));
+    refuse(
+        &mut r,
+        "unknown_request",
+        by(
+            RST,
+            "return_flow",
+            &format!(r#"{{"request":"rf9","data_digest":"{digest}"}}"#),
+        ),
+    );
+    refuse(
+        &mut r,
+        "not_request_recipient",
+        by(
+            BOTH,
+            "return_flow",
+            &format!(r#"{{"request":"rf1","data_digest":"{digest}"}}"#),
         ),
     );
     // An auditor reads and signs nothing, whatever other role it has.

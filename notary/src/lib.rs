@@ -77,6 +77,25 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let time = config.time.clone();
     let started_s = time.wall_ms() / 1000;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    // Read signatures cover the authority departments reach the notary by
+    // (specs/reads.md): given, or the address it listens on; never the
+    // request's own Host header, which the client chooses.
+    let local = listener.local_addr()?;
+    let public_authority = match reads.public_authority {
+        Some(a) => a.to_ascii_lowercase(),
+        None => {
+            if local.ip().is_unspecified() {
+                tracing::warn!(
+                    addr = %local,
+                    "listening on every address without --public-authority: signed reads will name an authority this one never matches; give --public-authority HOST:PORT"
+                );
+            }
+            local.to_string()
+        }
+    };
     let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
     let app = api::router(AppState::new(api::Shared {
         store,
@@ -92,15 +111,13 @@ pub async fn serve(
         roots: policy.trust_roots(),
         time,
         started_s,
-        public_authority: reads.public_authority.map(|a| a.to_ascii_lowercase()),
+        public_authority,
         nonces: api::Nonces::default(),
         calendar: reads.calendar,
         settings: reads.settings,
     }));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving");
+
+    tracing::info!(addr = %local, "serving");
     cli::outln!("notary listening on http://{}", listener.local_addr()?);
     server::serve(listener, app, limits, shutdown_signal()).await?;
     // The router, and with it every ingest handle, is gone: the verification

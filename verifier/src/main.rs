@@ -546,7 +546,8 @@ fn findings(
         );
     } else {
         for f in &found {
-            let case = f.case.as_ref().map(|c| c.as_str()).unwrap_or("-");
+            // "case C-1", or "dispute D-1", "catalog_change CH-1", …
+            let about = format!("{} {}", f.about.kind, f.about.id.as_str());
             let against: Vec<&str> = f.departments.iter().map(|d| d.as_str()).collect();
             let mut when = String::new();
             if let Some(due) = f.due {
@@ -560,7 +561,7 @@ fn findings(
             }
             let entries: Vec<String> = f.entries.iter().map(u64::to_string).collect();
             cli::outln!(
-                "{}{} ({}) case {case}, against {}{when}; entries {}",
+                "{}{} ({}) {about}, against {}{when}; entries {}",
                 f.code,
                 if f.open { " [open]" } else { "" },
                 f.article,

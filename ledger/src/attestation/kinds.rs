@@ -146,7 +146,23 @@ bodies! {
         /// For not-shareable data: the law, regulation or decision (Art. 15).
         legal_basis: Option<Text>,
         classification: Text,
+        /// The catalog change (a `catalog_change_notice`) this entry answers
+        /// (Art. 17).
+        change: Option<Id>,
     }
+    /// Art. 17: a change of law or mandate requires `provider` to update
+    /// its catalog (the items named, or new ones) within 10 working days.
+    CatalogChangeNotice = "catalog_change_notice" {
+        change: Id, provider: Id,
+        /// The items affected; empty when new items are needed.
+        items: Vec<Id>,
+        /// The law, regulation or mandate that changed.
+        basis: Text,
+    }
+    /// Art. 17: the supervisor allows the catalog update up to 5 more working days.
+    CatalogUpdateExtension = "catalog_update_extension" { change: Id, working_days: u64, reason: Text }
+    /// Art. 17: the supervisor has reviewed the update and publishes it.
+    CatalogPublication = "catalog_publication" { change: Id, items: Vec<Id> }
     /// Art. 27: a provider files a change or stop of a shared service.
     ServiceChangeFiling = "service_change_filing" {
         item: Id, change: ServiceChange, reason: Text,
@@ -212,6 +228,26 @@ bodies! {
     Suspension = "suspension" { case: Id, reason: Text, rectify_by: Option<Date> }
     /// Art. 27: sharing terminated.
     Termination = "termination" { case: Id, reason: Text }
+    /// Art. 28: negotiation failed; a department brings a dispute with
+    /// another to a supervisor (the one at their level).
+    Dispute = "dispute" {
+        dispute: Id, with: Id, supervisor: Id,
+        /// The sharing case the dispute is about, if any.
+        case: Option<Id>,
+        subject: Text,
+    }
+    /// Art. 28: the supervisor handling a dispute passes it to a higher one.
+    DisputeEscalation = "dispute_escalation" { dispute: Id, to: Id, reason: Text }
+    /// Art. 28: the supervisor handling a dispute settles it.
+    DisputeResolution = "dispute_resolution" { dispute: Id, outcome: Text }
+    /// Art. 24: a lower-level department asks a higher-level one for the
+    /// data about its region (回流).
+    ReturnFlowRequest = "return_flow_request" {
+        request: Id, to: Id, data_items: TextList, region: Text,
+    }
+    /// Art. 24: the higher-level department returns the data, completely
+    /// and with no extra conditions.
+    ReturnFlow = "return_flow" { request: Id, data_digest: Digest, description: Option<Text> }
     /// Art. 25: the provider consents to wider use or passing to a third party.
     Consent = "consent" {
         case: Id, scope: ConsentScope, third_party: Option<Id>, description: Text,
@@ -226,6 +262,10 @@ fn single_member_rules(kind: Kind, schema: &mut Value) {
         Kind::ReplyExtension => {
             properties["working_days"]["minimum"] = 1.into();
             properties["working_days"]["maximum"] = 10.into();
+        }
+        Kind::CatalogUpdateExtension => {
+            properties["working_days"]["minimum"] = 1.into();
+            properties["working_days"]["maximum"] = 5.into();
         }
         Kind::Application => {
             properties["declaration"]["const"] = true.into();
@@ -268,6 +308,10 @@ pub(super) fn validate(body: &Body) -> Result<(), AttestationError> {
         Body::ReplyExtension(r) if !(1..=10).contains(&r.working_days) => fail(
             body.kind(),
             "a reply extension is 1 to 10 working days (Art. 21)",
+        ),
+        Body::CatalogUpdateExtension(r) if !(1..=5).contains(&r.working_days) => fail(
+            body.kind(),
+            "a catalog update extension is 1 to 5 working days (Art. 17)",
         ),
         Body::Consent(c) => match (c.scope, &c.third_party) {
             (ConsentScope::ThirdParty, None) => {

@@ -72,6 +72,39 @@ pub struct ThirdParty {
     pub index: u64,
 }
 
+/// A catalog change (Art. 17), opened by its `catalog_change_notice`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogChangeRecord {
+    /// The provider that must update its catalog.
+    pub provider: Id,
+    /// The supervisor that signed the notice, who reviews and publishes.
+    pub supervisor: Id,
+    /// The notice.
+    pub index: u64,
+}
+
+/// A dispute (Art. 28), opened by its `dispute` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeRecord {
+    pub filer: Id,
+    pub with: Id,
+    /// The supervisor it was brought to, then each it was escalated to.
+    pub supervisors: Vec<Id>,
+    /// The `dispute` entry.
+    pub index: u64,
+}
+
+/// A return-flow request (Art. 24).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnFlowRecord {
+    /// The lower-level department that asked.
+    pub requester: Id,
+    /// The higher-level department asked.
+    pub to: Id,
+    /// The `return_flow_request` entry.
+    pub index: u64,
+}
+
 /// What names a record: the bytes of its name in the store's key.
 pub trait RecordName: Clone {
     fn as_bytes(&self) -> &[u8];
@@ -185,4 +218,7 @@ record_kinds! {
     Key(KeyRecord, PublicKey) = b'k',
     Item(ItemRecord, Id) = b'i',
     Case(CaseRecord, Id) = b'c',
+    CatalogChange(CatalogChangeRecord, Id) = b'g',
+    Dispute(DisputeRecord, Id) = b'p',
+    ReturnFlow(ReturnFlowRecord, Id) = b'r',
 }

@@ -50,9 +50,9 @@ pub struct Shared {
     pub time: crate::clock::TimeSource,
     /// When the notary started, in seconds: older read signatures are stale.
     pub started_s: u64,
-    /// The authority read signatures must name (`--public-authority`), else
-    /// the request's `Host`.
-    pub public_authority: Option<String>,
+    /// The authority read signatures must name: `--public-authority`, else
+    /// the address the notary listens on.
+    pub public_authority: String,
     pub nonces: super::nonces::Nonces,
     /// The working-day calendar the findings are computed with.
     pub calendar: ledger::calendar::Calendar,

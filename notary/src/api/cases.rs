@@ -12,9 +12,10 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ledger::attestation::{Id, Statement};
+use ledger::attestation::{Body, Id, Statement};
 use ledger::entry::Entry;
 use ledger::findings::{findings, Finding, LoggedStatement};
+use ledger::lifecycle::SubjectKind;
 use ledger::reads::Reader;
 use ledger::registry::CaseRecord;
 use ledger::time::{cst, days_from_civil, parse_ymd, ymd};
@@ -25,8 +26,12 @@ use super::app::AppState;
 use super::error::ApiError;
 use super::reader::{not_permitted, ReadBy};
 
-/// Most cases one findings or figures query looks at.
-const MAX_CASES: usize = 10_000;
+/// Most subjects (cases, catalog changes, disputes, return-flow requests)
+/// of a department one findings or figures query looks at; beyond, the
+/// answer says it was truncated.
+const MAX_SUBJECTS: usize = 10_000;
+/// Queries computed at once (each on a blocking thread).
+const MAX_QUERIES: usize = 2;
 
 fn bad_query(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
@@ -57,37 +62,35 @@ struct CaseEntry {
     raw: Vec<u8>,
 }
 
-/// The case's record, entries (with the item's catalog entry the case was
-/// opened under, which the findings judge the reply by) and findings.
-struct CaseView {
-    record: CaseRecord,
+/// A subject's entries (for a case, with the item's catalog entry it was
+/// opened under, which the findings judge the reply by).
+struct SubjectView {
     entries: Vec<CaseEntry>,
-    /// The catalog entry the application relied on (its last evidence).
+    /// For a case: the catalog entry its application relied on.
     catalog: Option<CaseEntry>,
 }
 
-impl CaseView {
-    fn load(state: &AppState, case: &Id) -> Result<Option<CaseView>, ApiError> {
-        let view = state.store.view(&state.roots);
-        let Some(record) = ledger::registry::RegistryView::get::<CaseRecord>(&view, case)? else {
-            return Ok(None);
-        };
+impl SubjectView {
+    fn load(state: &AppState, kind: SubjectKind, id: &Id) -> Result<SubjectView, ApiError> {
         let size = state.latest().size;
         let mut entries = Vec::new();
-        for index in state.store.case_entries(case)? {
+        for index in state.store.subject_entries(kind, id)? {
             if index < size {
                 entries.push(read_entry(state, index)?);
             }
         }
-        let catalog = match state.store.evidence(record.index)?.last() {
-            Some(&i) => Some(read_entry(state, i)?),
-            None => None,
-        };
-        Ok(Some(CaseView {
-            record,
-            entries,
-            catalog,
-        }))
+        // The application cites the item's catalog entry (lifecycle.md
+        // §Evidence): the one among its evidence that is a catalog entry.
+        let mut catalog = None;
+        if let Some(application) = entries.first().filter(|_| kind == SubjectKind::Case) {
+            for i in state.store.evidence(application.index)? {
+                let e = read_entry(state, i)?;
+                if matches!(e.statement.body, Body::CatalogEntry(_)) {
+                    catalog = Some(e);
+                }
+            }
+        }
+        Ok(SubjectView { entries, catalog })
     }
 
     fn findings(&self, state: &AppState, as_of: u64) -> Vec<Finding> {
@@ -125,12 +128,8 @@ fn read_entry(state: &AppState, index: u64) -> Result<CaseEntry, ApiError> {
     })
 }
 
-/// A finding as the API writes it: the ledger's JSON, with the day it is
-/// about (the actual day, else the due day) for filtering by time.
-fn finding_json(f: &Finding) -> Value {
-    f.to_json()
-}
-
+/// The day a finding is about (the actual day, else the due day), for
+/// filtering by time.
 fn finding_day(f: &Finding) -> Option<i64> {
     f.actual.or(f.due.map(|d| d.day))
 }
@@ -154,19 +153,28 @@ pub(super) async fn case(
     let case = id(&case, "case")?;
     let q = query(q)?;
     let as_of = as_of(&state, q.as_of.as_deref())?;
+    blocking(move || case_timeline(&state, &reader, &case, as_of)).await
+}
+
+fn case_timeline(
+    state: &AppState,
+    reader: &Reader,
+    case: &Id,
+    as_of: u64,
+) -> Result<Response, ApiError> {
     let view = state.store.view(&state.roots);
+    let record = ledger::registry::RegistryView::get::<CaseRecord>(&view, case)?;
     // An unknown case answers as a case the reader may not read.
-    if !reader.may_read_case(&view, &case, None)? {
-        return Err(not_permitted());
-    }
-    let Some(found) = CaseView::load(&state, &case)? else {
+    let Some(record) = record else {
         return Err(not_permitted());
     };
+    let whole = reader.may_read_case(&view, case, None)?;
+    let found = SubjectView::load(state, SubjectKind::Case, case)?;
     let latest = state.latest();
     let mut entries = Vec::new();
     for e in &found.entries {
         // A consented third party reads from its consent on.
-        if !reader.may_read_entry(&view, &e.statement.body, e.index)? {
+        if !whole && !reader.may_read_entry(&view, &e.statement.body, e.index)? {
             continue;
         }
         let proof = ledger::proof::inclusion_proof(state.store.as_ref(), e.index, latest.size)?
@@ -181,22 +189,28 @@ pub(super) async fn case(
             "inclusion": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
         }));
     }
-    let case_findings: Vec<Value> = found
-        .findings(&state, as_of)
-        .iter()
-        .map(finding_json)
-        .collect();
+    if entries.is_empty() {
+        return Err(not_permitted());
+    }
+    // Findings are judged on the whole case: only for readers of all of it.
+    let case_findings: Option<Vec<Value>> = whole.then(|| {
+        found
+            .findings(state, as_of)
+            .iter()
+            .map(Finding::to_json)
+            .collect()
+    });
     let body = json!({
         "case": case.as_str(),
-        "provider": found.record.provider.as_str(),
-        "requester": found.record.requester.as_str(),
-        "item": found.record.item.as_str(),
+        "provider": record.provider.as_str(),
+        "requester": record.requester.as_str(),
+        "item": record.item.as_str(),
         "as_of": cst(as_of),
         "checkpoint": latest.note,
         "entries": entries,
         "findings": case_findings,
     });
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    Ok(private(json_body(body)))
 }
 
 #[derive(Deserialize)]
@@ -215,25 +229,35 @@ pub(super) struct FindingsQuery {
     format: Option<String>,
 }
 
-/// The cases of `department` the reader may read, loaded.
-fn readable_cases(
+/// Subjects loaded for a query, and whether there were more than
+/// [`MAX_SUBJECTS`].
+type Subjects = (Vec<(SubjectKind, Id, SubjectView)>, bool);
+
+/// The subjects `department` is a party to that the reader may read
+/// whole, loaded.
+fn readable_subjects(
     state: &AppState,
     reader: &Reader,
     department: &Id,
-) -> Result<Vec<(Id, CaseView)>, ApiError> {
+) -> Result<Subjects, ApiError> {
     let view = state.store.view(&state.roots);
+    let subjects = state.store.department_subjects(department)?;
+    let truncated = subjects.len() > MAX_SUBJECTS;
     let mut out = Vec::new();
-    for (case, _) in state.store.department_cases(department)? {
-        if out.len() == MAX_CASES {
-            break;
-        }
-        if reader.may_read_case(&view, &case, None)? {
-            if let Some(v) = CaseView::load(state, &case)? {
-                out.push((case, v));
+    for (kind, id, first) in subjects.into_iter().take(MAX_SUBJECTS) {
+        let readable = match kind {
+            SubjectKind::Case => reader.may_read_case(&view, &id, None)?,
+            _ => {
+                let opening = read_entry(state, first)?;
+                reader.may_read_entry(&view, &opening.statement.body, first)?
             }
+        };
+        if readable {
+            let loaded = SubjectView::load(state, kind, &id)?;
+            out.push((kind, id, loaded));
         }
     }
-    Ok(out)
+    Ok((out, truncated))
 }
 
 /// `GET /v1/findings?department=D[&code][&article][&open][&from][&to][&as_of][&format=csv]`:
@@ -244,8 +268,16 @@ pub(super) async fn findings_of(
     q: Result<Query<FindingsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
+    blocking(move || findings_report(&state, &reader, q)).await
+}
+
+fn findings_report(
+    state: &AppState,
+    reader: &Reader,
+    q: FindingsQuery,
+) -> Result<Response, ApiError> {
     let department = id(&q.department, "department")?;
-    let as_of = as_of(&state, q.as_of.as_deref())?;
+    let as_of = as_of(state, q.as_of.as_deref())?;
     let day = |s: &Option<String>, what: &str| {
         s.as_deref()
             .map(|d| {
@@ -262,8 +294,9 @@ pub(super) async fn findings_of(
         Some(other) => return Err(bad_query(format!("format {other:?}: json or csv"))),
     };
     let mut selected = Vec::new();
-    for (_, case) in readable_cases(&state, &reader, &department)? {
-        for f in case.findings(&state, as_of) {
+    let (subjects, truncated) = readable_subjects(state, reader, &department)?;
+    for (_, _, subject) in subjects {
+        for f in subject.findings(state, as_of) {
             let d = finding_day(&f);
             let keep = f.departments.contains(&department)
                 && q.code.as_deref().is_none_or(|c| c == f.code)
@@ -276,16 +309,21 @@ pub(super) async fn findings_of(
             }
         }
     }
+    // One order for the whole answer, as findings.md lists them.
+    selected.sort_by_key(|f| (f.entries.last().copied(), f.code));
     if csv {
-        let mut out =
-            String::from("code,article,case,departments,due,provisional,actual,open,entries\n");
+        let mut out = String::from(
+            "code,article,case,about,departments,due,provisional,actual,open,entries\n",
+        );
         for f in &selected {
             let join = |v: Vec<String>| v.join(";");
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{}:{},{},{},{},{},{},{}\n",
                 f.code,
                 csv_field(f.article),
-                f.case.as_ref().map_or("", Id::as_str),
+                f.case().map_or("", Id::as_str),
+                f.about.kind,
+                f.about.id.as_str(),
                 join(
                     f.departments
                         .iter()
@@ -299,14 +337,23 @@ pub(super) async fn findings_of(
                 join(f.entries.iter().map(u64::to_string).collect()),
             ));
         }
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
+        let mut resp =
+            private(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
+        if truncated {
+            resp.headers_mut().insert(
+                "share-audit-truncated",
+                header::HeaderValue::from_static("true"),
+            );
+        }
+        return Ok(resp);
     }
     let body = json!({
         "department": department.as_str(),
         "as_of": cst(as_of),
-        "findings": selected.iter().map(finding_json).collect::<Vec<_>>(),
+        "truncated": truncated,
+        "findings": selected.iter().map(Finding::to_json).collect::<Vec<_>>(),
     });
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    Ok(private(json_body(body)))
 }
 
 /// A CSV field: quoted when it holds a comma, quote or line break.
@@ -334,25 +381,40 @@ pub(super) async fn figures(
     q: Result<Query<FiguresQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
+    blocking(move || department_figures(&state, &reader, q)).await
+}
+
+fn department_figures(
+    state: &AppState,
+    reader: &Reader,
+    q: FiguresQuery,
+) -> Result<Response, ApiError> {
     let department = id(&q.department, "department")?;
-    let as_of = as_of(&state, q.as_of.as_deref())?;
+    let as_of = as_of(state, q.as_of.as_deref())?;
     let (mut as_provider, mut as_requester, mut replies, mut late) = (0u64, 0u64, 0u64, 0u64);
     let mut open_findings = 0u64;
     let mut reply_days = Vec::new();
-    for (_, case) in readable_cases(&state, &reader, &department)? {
-        let found = case.findings(&state, as_of);
+    let (subjects, truncated) = readable_subjects(state, reader, &department)?;
+    for (kind, _, case) in subjects {
+        let found = case.findings(state, as_of);
         open_findings += found
             .iter()
             .filter(|f| f.open && f.departments.contains(&department))
             .count() as u64;
-        if case.record.requester == department {
+        let Some(Body::Application(application)) = case
+            .entries
+            .first()
+            .map(|e| &e.statement.body)
+            .filter(|_| kind == SubjectKind::Case)
+        else {
+            continue;
+        };
+        if application.provider != department {
             as_requester += 1;
-        }
-        if case.record.provider != department {
             continue;
         }
         as_provider += 1;
-        let application = case.entries.iter().find(|e| e.index == case.record.index);
+        let application = case.entries.first();
         let reply = case
             .entries
             .iter()
@@ -382,6 +444,41 @@ pub(super) async fn figures(
         "replies_late": late,
         "median_reply_working_days": median,
         "open_findings": open_findings,
+        "truncated": truncated,
     });
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+    Ok(private(json_body(body)))
+}
+
+/// Runs a query's store reads and findings off the async threads, so that
+/// a long one does not hold up other requests, at most
+/// [`MAX_QUERIES`] at once (others wait for their turn within the request
+/// timeout).
+async fn blocking(
+    work: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    static QUERIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_QUERIES);
+    let _permit = QUERIES
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("shutting_down", "the notary is shutting down"))?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| {
+        ApiError::unavailable(
+            "overloaded",
+            "the query could not be answered; retry shortly",
+        )
+    })?
+}
+
+fn json_body(body: Value) -> Response {
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// Contents read with a signature are for that reader only: no shared
+/// cache may keep them (RFC 9111 §5.2.2).
+pub(super) fn private(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    resp
 }

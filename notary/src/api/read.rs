@@ -13,6 +13,7 @@ use ledger::entry::Entry;
 use ledger::reads::Reader;
 
 use super::app::{json_response, text, AppState};
+use super::cases::private;
 use super::error::ApiError;
 use super::reader::{not_permitted, ReadBy};
 
@@ -56,14 +57,25 @@ fn readable_entry(state: &AppState, reader: &Reader, index: u64) -> Result<Vec<u
         Some(bytes) if index < size => bytes,
         _ => return Err(no_entry(index, size)),
     };
-    let statement = Entry::parse(&bytes)
+    check_readable(state, reader, index, &bytes)?;
+    Ok(bytes)
+}
+
+/// `403` unless `reader` may read entry `index`, whose bytes are `bytes`.
+fn check_readable(
+    state: &AppState,
+    reader: &Reader,
+    index: u64,
+    bytes: &[u8],
+) -> Result<(), ApiError> {
+    let statement = Entry::parse(bytes)
         .and_then(|e| e.parse_statement())
         .map_err(|e| {
             tracing::error!(index, error = %e, "a stored entry does not parse");
             ApiError::unavailable("store_unavailable", "the store could not be read")
         })?;
     if reader.may_read_entry(&state.store.view(&state.roots), &statement.body, index)? {
-        Ok(bytes)
+        Ok(())
     } else {
         Err(not_permitted())
     }
@@ -76,12 +88,16 @@ pub(super) async fn entry(
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     let bytes = readable_entry(&state, &reader, index)?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    Ok(private(
+        ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+    ))
 }
 
-/// A receipt shows its entry and its evidence: the signer's registration
-/// and, for a case step, the case's application, which whoever may read
-/// the entry may read too.
+/// A receipt shows its entry and its evidence (the signer's registration
+/// and, for a case step, the case's application): the reader must be
+/// allowed to read each of them. A consented third party, who reads a case
+/// from the consent on only, therefore reads its entries but not their
+/// receipts.
 pub(super) async fn receipt(
     State(state): State<AppState>,
     ReadBy(reader): ReadBy,
@@ -89,9 +105,13 @@ pub(super) async fn receipt(
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
     readable_entry(&state, &reader, index)?;
+    for cited in state.store.evidence(index)? {
+        let bytes = state.store.entry(cited)?.unwrap_or_default();
+        check_readable(&state, &reader, cited, &bytes)?;
+    }
     let size = state.latest().size;
     let r = full_receipt(&state.store, index)?.ok_or_else(|| no_entry(index, size))?;
-    Ok(json_response(StatusCode::OK, r.to_json()))
+    Ok(private(json_response(StatusCode::OK, r.to_json())))
 }
 
 #[derive(Deserialize)]

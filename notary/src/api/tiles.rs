@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
 use super::app::AppState;
+use super::cases::private;
 use super::error::ApiError;
 use super::reader::{authenticate, not_permitted};
 
@@ -28,9 +29,8 @@ pub(super) async fn tile(
     let path = uri.path().strip_prefix("/tile/").unwrap_or_default();
     let id = TileId::parse(path)
         .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
-    if id.kind == TileKind::Entries
-        && !authenticate(&state, &method, &uri, &headers)?.may_read_bundles()
-    {
+    let bundle = id.kind == TileKind::Entries;
+    if bundle && !authenticate(&state, &method, &uri, &headers)?.may_read_bundles() {
         return Err(not_permitted());
     }
     let size = state.latest().size;
@@ -41,8 +41,16 @@ pub(super) async fn tile(
             format!("tile {path} is not in the tree of size {size}"),
         ));
     }
+    // Entry bundles were read with a signature: for that reader only.
+    let answer = |body| {
+        if bundle {
+            private(tile_response(body))
+        } else {
+            tile_response(body)
+        }
+    };
     if let Some(body) = state.tiles.get(&id) {
-        return Ok(tile_response(body));
+        return Ok(answer(body));
     }
     let first = id.first().expect("exists_in checked the range");
     let body = match id.kind {
@@ -60,7 +68,7 @@ pub(super) async fn tile(
     if id.is_full() {
         state.tiles.put(id, body.clone());
     }
-    Ok(tile_response(body))
+    Ok(answer(body))
 }
 
 fn tile_response(body: Bytes) -> Response {
