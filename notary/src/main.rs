@@ -95,7 +95,7 @@ enum Command {
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=1 << 20))]
         upload_budget_mib: u64,
         /// The host (and port) departments reach the notary by, which their
-        /// read signatures name (specs/reads.md); default: the request's Host.
+        /// read signatures name (specs/reads.md); default: the address it listens on (give it behind a proxy or a name).
         #[arg(long)]
         public_authority: Option<String>,
         /// A folder of calendar files (*.txt, specs/calendar.md) to add to
