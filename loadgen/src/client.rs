@@ -43,12 +43,25 @@ impl Conn {
     }
 
     async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<(u16, Bytes)> {
-        let req = Request::builder()
+        self.send_with(method, path, body, &[]).await
+    }
+
+    async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Bytes)> {
+        let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header(header::HOST, &self.host)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body))?;
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(body))?;
         self.sender.ready().await?;
         let resp = self.sender.send_request(req).await?;
         let status = resp.status().as_u16();
@@ -62,5 +75,51 @@ impl Conn {
 
     pub async fn get(&mut self, path: &str) -> Result<(u16, Bytes)> {
         self.send(Method::GET, path, Bytes::new()).await
+    }
+
+    /// A signed read (specs/reads.md), its headers made beforehand.
+    pub async fn get_signed(&mut self, read: &SignedRead) -> Result<(u16, Bytes)> {
+        let headers = [
+            ("signature-input", read.input.as_str()),
+            ("signature", read.signature.as_str()),
+        ];
+        self.send_with(Method::GET, &read.path, Bytes::new(), &headers)
+            .await
+    }
+}
+
+/// A read request and its signature headers.
+pub struct SignedRead {
+    pub path: String,
+    pub input: String,
+    pub signature: String,
+}
+
+impl SignedRead {
+    /// `path` read by `key` at the notary `addr`, signed now.
+    pub fn new(key: &ed25519_dalek::SigningKey, addr: SocketAddr, path: String) -> SignedRead {
+        let authority = addr.to_string();
+        let (p, q) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path.as_str(), None),
+        };
+        let target = ledger::read_signature::Target {
+            method: "GET",
+            authority: &authority,
+            path: p,
+            query: q,
+        };
+        let (input, signature) = ledger::read_signature::sign(
+            key,
+            &target,
+            department::now_ms() / 1000,
+            300,
+            &ledger::read_signature::new_nonce(),
+        );
+        SignedRead {
+            path,
+            input,
+            signature,
+        }
     }
 }

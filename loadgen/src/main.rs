@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hyper::body::Bytes;
 use loadgen::ceiling;
-use loadgen::client::{parse_url, Conn};
+use loadgen::client::{parse_url, Conn, SignedRead};
 use loadgen::stats::{disk_bytes, micros, peak_rss_bytes, Latencies};
 use loadgen::workload::Workload;
 use rand::Rng as _;
@@ -111,6 +111,8 @@ enum Requests {
     /// Submissions, `n` per request (`n > 1`: one bulk request each).
     Post(Arc<Vec<Bytes>>, usize),
     Get(Arc<Vec<String>>),
+    /// Signed reads (specs/reads.md).
+    SignedGet(Arc<Vec<SignedRead>>),
 }
 
 /// Joins submissions into the bodies of bulk requests (JSON arrays).
@@ -160,6 +162,7 @@ async fn drive(
     let (total, per_request) = match &requests {
         Requests::Post(b, n) => (b.len(), (*n).max(1)),
         Requests::Get(p) => (p.len(), 1),
+        Requests::SignedGet(r) => (r.len(), 1),
     };
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
@@ -206,6 +209,11 @@ async fn drive(
                         }
                         Requests::Get(paths) => {
                             let (status, _) = conn.get(&paths[i]).await?;
+                            *statuses.entry(status).or_default() += 1;
+                            lat.push(micros(due.elapsed()));
+                        }
+                        Requests::SignedGet(reads) => {
+                            let (status, _) = conn.get_signed(&reads[i]).await?;
                             *statuses.entry(status).or_default() += 1;
                             lat.push(micros(due.elapsed()));
                         }
@@ -376,6 +384,39 @@ async fn measure_reads(
     Ok((p, t))
 }
 
+/// Signed queries (specs/api.md §Queries): random cases' timelines read by
+/// their requester, and each provider's findings read by itself; a tenth
+/// as many as proofs (each is heavier), signed beforehand.
+async fn measure_queries(
+    addr: SocketAddr,
+    workload: &Workload,
+    requests: usize,
+    concurrency: usize,
+) -> Result<(Run, Run)> {
+    let mut rng = rand::thread_rng();
+    let n = (requests / 10).max(1);
+    let cases: Vec<SignedRead> = (0..n)
+        .map(|_| {
+            let j = rng.gen_range(0..workload.cases.len());
+            let reader = &workload.requesters[j % workload.requesters.len()];
+            SignedRead::new(&reader.key, addr, format!("/v1/cases/{}", workload.cases[j]))
+        })
+        .collect();
+    let findings: Vec<SignedRead> = (0..(n / 10).max(1))
+        .map(|_| {
+            let p = &workload.providers[rng.gen_range(0..workload.providers.len())];
+            SignedRead::new(
+                &p.key,
+                addr,
+                format!("/v1/findings?department={}", p.department),
+            )
+        })
+        .collect();
+    let c = drive(addr, Requests::SignedGet(Arc::new(cases)), concurrency, None).await?;
+    let f = drive(addr, Requests::SignedGet(Arc::new(findings)), concurrency, None).await?;
+    Ok((c, f))
+}
+
 async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> {
     let addr = parse_url(&common.notary)?;
     let root = department::load_key(&common.root)?;
@@ -408,7 +449,10 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
         let (p, t) = measure_reads(addr, size, requests, common.concurrency).await?;
         print_run(&format!("inclusion proofs at {size}"), &p);
         print_run(&format!("level-0 tiles at {size}"), &t);
-        results.push((size, p, t));
+        let (c, f) = measure_queries(addr, &workload, requests, common.concurrency).await?;
+        print_run(&format!("case timelines at {size}"), &c);
+        print_run(&format!("findings by department at {size}"), &f);
+        results.push((size, p, t, c, f));
     }
     let entries = tree_size(addr).await?;
     let res = resources(&common, entries);
@@ -422,6 +466,14 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
                 "sizes": results.iter().map(|r| r.0).collect::<Vec<_>>(),
                 "proofs_per_s": last.1.per_s(),
                 "tiles_per_s": last.2.per_s(),
+                "cases_per_s": last.3.per_s(),
+                "case_p50_ms_10k": first.3.latencies.quantile_ms(0.5),
+                "case_p99_ms_10k": first.3.latencies.quantile_ms(0.99),
+                "case_p50_ms_1m": last.3.latencies.quantile_ms(0.5),
+                "case_p99_ms_1m": last.3.latencies.quantile_ms(0.99),
+                "findings_per_s": last.4.per_s(),
+                "findings_p50_ms_1m": last.4.latencies.quantile_ms(0.5),
+                "findings_p99_ms_1m": last.4.latencies.quantile_ms(0.99),
                 "p50_ms_10k": first.1.latencies.quantile_ms(0.5),
                 "p99_ms_10k": first.1.latencies.quantile_ms(0.99),
                 "p50_ms_1m": last.1.latencies.quantile_ms(0.5),
@@ -434,12 +486,18 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
             })
         );
     }
-    for (size, p, t) in &results {
-        if p.ok() != requests as u64 || t.ok() != requests as u64 {
+    for (size, p, t, c, f) in &results {
+        if p.ok() != requests as u64
+            || t.ok() != requests as u64
+            || c.ok() != c.statuses.values().sum::<u64>()
+            || f.ok() != f.statuses.values().sum::<u64>()
+        {
             bail!(
-                "some reads failed at size {size}: proofs {:?}, tiles {:?}",
+                "some reads failed at size {size}: proofs {:?}, tiles {:?}, cases {:?}, findings {:?}",
                 p.statuses,
-                t.statuses
+                t.statuses,
+                c.statuses,
+                f.statuses
             );
         }
     }
