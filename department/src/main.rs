@@ -374,6 +374,32 @@ fn show_case(
             s(&e["signer"])
         );
     }
+    for d in body["deadlines"].as_array().into_iter().flatten() {
+        let provisional = if d["provisional"] == true {
+            msg(" (provisional)".into(), "（暂定）".into())
+        } else {
+            String::new()
+        };
+        cli::outln!(
+            "  {}",
+            msg(
+                format!(
+                    "due: {} ({}) from {} by {}{provisional}",
+                    s(&d["step"]),
+                    s(&d["article"]),
+                    s(&d["due_from"]),
+                    s(&d["due"])
+                ),
+                format!(
+                    "待办：{}（{}）由 {} 于 {} 前完成{provisional}",
+                    s(&d["step"]),
+                    s(&d["article"]),
+                    s(&d["due_from"]),
+                    s(&d["due"])
+                )
+            )
+        );
+    }
     let findings = body["findings"].as_array().cloned().unwrap_or_default();
     cli::outln!(
         "{}",

@@ -189,26 +189,132 @@ pub fn findings<'a>(
     settings: &Settings,
     as_of: u64,
 ) -> Vec<Finding> {
-    let mut replay = Replay {
-        calendar,
-        settings,
-        catalog: BTreeMap::new(),
-        cases: BTreeMap::new(),
-        changes: BTreeMap::new(),
-        disputes: BTreeMap::new(),
-        requests: BTreeMap::new(),
-        found: Vec::new(),
-    };
-    for e in entries {
-        if e.time < as_of {
-            replay.apply(e);
-        }
-    }
+    let mut replay = Replay::of(entries, calendar, settings, as_of);
     replay.open_findings(as_of);
     replay
         .found
         .sort_by_key(|f| (f.entries.last().copied(), f.code));
     replay.found
+}
+
+/// A step of a case still due as of the instant asked about, and by when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// `reply`, `delivery`, `correction_result`, `usage_record` or `disposal`.
+    pub step: &'static str,
+    pub article: &'static str,
+    pub case: Id,
+    /// The department the step is due from.
+    pub due_from: Id,
+    pub due: DueDay,
+    /// The entry its period runs from.
+    pub since: u64,
+}
+
+impl Deadline {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "step": self.step,
+            "article": self.article,
+            "case": self.case.as_str(),
+            "due_from": self.due_from.as_str(),
+            "due": self.due.date(),
+            "provisional": self.due.provisional,
+            "since": self.since,
+        })
+    }
+}
+
+/// The steps of each case still due as of `as_of`, by the same clocks as
+/// [`findings`]: a supervisor sees what is coming, not only what is late.
+/// A step whose due day has passed is listed too (its finding says it is
+/// late).
+pub fn deadlines<'a>(
+    entries: impl IntoIterator<Item = LoggedStatement<'a>>,
+    calendar: &Calendar,
+    settings: &Settings,
+    as_of: u64,
+) -> Vec<Deadline> {
+    let replay = Replay::of(entries, calendar, settings, as_of);
+    let mut out = Vec::new();
+    for (id, case) in &replay.cases {
+        if case.stop().is_some() {
+            continue;
+        }
+        let mut due = |step, article, due_from: &Id, due, since: Step| {
+            out.push(Deadline {
+                step,
+                article,
+                case: id.clone(),
+                due_from: due_from.clone(),
+                due,
+                since: since.index,
+            })
+        };
+        if let (None, false, Some(d)) =
+            (case.reply, case.awaiting_supplement, replay.reply_due(case))
+        {
+            due("reply", "Art. 21", &case.provider, d, case.period_start);
+        }
+        if let (Some(approval), None) = (case.approval, case.first_delivery) {
+            let d = calendar.due_day(approval.time, replay.deadline("delivery"));
+            due("delivery", "Art. 22", &case.provider, d, approval);
+        }
+        for (request, result) in case.corrections.values() {
+            if result.is_none() {
+                let d = calendar.due_day(request.time, replay.deadline("correction_result"));
+                due("correction_result", "Art. 26", &case.provider, d, *request);
+            }
+        }
+        if let (Some(anchor), None) = (case.usage_anchor(), case.disposal) {
+            let day = replay.usage_due(anchor);
+            match case.use_until {
+                Some(until) if until < day => {
+                    let d = DueDay {
+                        day: until,
+                        provisional: false,
+                    };
+                    due("disposal", "Art. 27", &case.requester, d, anchor);
+                }
+                _ => {
+                    let d = DueDay {
+                        day,
+                        provisional: false,
+                    };
+                    due("usage_record", "Art. 29", &case.requester, d, anchor);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|d| (d.due.day, d.since));
+    out
+}
+
+impl<'c> Replay<'c> {
+    /// The log's `entries` replayed up to `as_of`.
+    fn of<'a>(
+        entries: impl IntoIterator<Item = LoggedStatement<'a>>,
+        calendar: &'c Calendar,
+        settings: &'c Settings,
+        as_of: u64,
+    ) -> Replay<'c> {
+        let mut replay = Replay {
+            calendar,
+            settings,
+            catalog: BTreeMap::new(),
+            cases: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            disputes: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            found: Vec::new(),
+        };
+        for e in entries {
+            if e.time < as_of {
+                replay.apply(e);
+            }
+        }
+        replay
+    }
 }
 
 struct Replay<'c> {

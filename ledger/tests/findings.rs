@@ -739,3 +739,78 @@ fn return_flows_in_time_and_missing_over_the_dragon_boat_festival() {
         )]
     );
 }
+
+/// `(step, due day, since, due from)` of each deadline as of `as_of`.
+fn due(t: &Timeline, as_of: &str) -> Vec<(&'static str, String, u64, String)> {
+    let logged = t
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, (time, statement))| LoggedStatement {
+            index: i as u64,
+            time: *time,
+            statement,
+        });
+    ledger::findings::deadlines(
+        logged,
+        &Calendar::built_in(),
+        &Settings::default(),
+        parse_rfc3339(as_of).unwrap(),
+    )
+    .iter()
+    .map(|d| {
+        (
+            d.step,
+            d.due.date(),
+            d.since,
+            d.due_from.as_str().to_owned(),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn deadlines_list_what_is_still_due() {
+    let mut t = Timeline::default();
+    t.catalog("2026-04-01T09:00:00+08:00", "rst/x", true);
+    let a = t.apply("2026-04-01T10:00:00+08:00", "c1", "rst/x", "2026-12-31");
+    let owed = |step, day: &str, since, from: &str| (step, day.to_owned(), since, from.to_owned());
+    // 10 working days from 1 April, 6 April (清明) off: 16 April.
+    assert_eq!(
+        due(&t, "2026-04-02T00:00:00+08:00"),
+        vec![owed("reply", "2026-04-16", a, "gd.rst")]
+    );
+    let r = t.step("2026-04-03T10:00:00+08:00", "gd.rst", "approval", "c1", "");
+    // 20 working days from 3 April, over 6 April and Labour Day: 7 May.
+    assert_eq!(
+        due(&t, "2026-04-04T00:00:00+08:00"),
+        vec![owed("delivery", "2026-05-07", r, "gd.rst")]
+    );
+    let d = t.step(
+        "2026-04-10T10:00:00+08:00",
+        "gd.rst",
+        "delivery",
+        "c1",
+        &format!(
+            r#","method":"service_interface","data_digest":"sha256:{}""#,
+            "0".repeat(64)
+        ),
+    );
+    // The first usage record by the 90th calendar day after the delivery.
+    assert_eq!(
+        due(&t, "2026-04-11T00:00:00+08:00"),
+        vec![owed("usage_record", "2026-07-09", d, "gd.gaj")]
+    );
+    t.step(
+        "2026-04-20T10:00:00+08:00",
+        "gd.rst",
+        "termination",
+        "c1",
+        r#","reason":"r""#,
+    );
+    assert_eq!(
+        due(&t, "2026-04-21T00:00:00+08:00"),
+        vec![],
+        "a terminated case owes nothing"
+    );
+}

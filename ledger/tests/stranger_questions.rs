@@ -34,7 +34,9 @@ fn minus_zero_is_refused() {
         r#"{"case":"c1","working_days":1,"reason":"r"}"#,
     );
     assert!(parses(&ok));
-    assert!(!parses(&ok.replace(r#""working_days":1"#, r#""working_days":-0"#)));
+    assert!(!parses(
+        &ok.replace(r#""working_days":1"#, r#""working_days":-0"#)
+    ));
     assert!(!parses(&ok.replace("1764201600000", "-0")));
 }
 
@@ -44,7 +46,14 @@ fn minus_zero_is_refused() {
 fn texts_of_white_space_alone_are_refused() {
     assert!(parses(&application("", "企业信用评价")));
     assert!(parses(&application("", " 信用 ")));
-    for blank in ["", " ", "\u{3000}", "\u{00A0}", "\\t\\n", "\u{3000}\u{2003}"] {
+    for blank in [
+        "",
+        " ",
+        "\u{3000}",
+        "\u{00A0}",
+        "\\t\\n",
+        "\u{3000}\u{2003}",
+    ] {
         assert!(!parses(&application("", blank)), "{blank:?}");
     }
 }

@@ -399,7 +399,11 @@ async fn measure_queries(
         .map(|_| {
             let j = rng.gen_range(0..workload.cases.len());
             let reader = &workload.requesters[j % workload.requesters.len()];
-            SignedRead::new(&reader.key, addr, format!("/v1/cases/{}", workload.cases[j]))
+            SignedRead::new(
+                &reader.key,
+                addr,
+                format!("/v1/cases/{}", workload.cases[j]),
+            )
         })
         .collect();
     let findings: Vec<SignedRead> = (0..(n / 10).max(1))
@@ -412,8 +416,20 @@ async fn measure_queries(
             )
         })
         .collect();
-    let c = drive(addr, Requests::SignedGet(Arc::new(cases)), concurrency, None).await?;
-    let f = drive(addr, Requests::SignedGet(Arc::new(findings)), concurrency, None).await?;
+    let c = drive(
+        addr,
+        Requests::SignedGet(Arc::new(cases)),
+        concurrency,
+        None,
+    )
+    .await?;
+    let f = drive(
+        addr,
+        Requests::SignedGet(Arc::new(findings)),
+        concurrency,
+        None,
+    )
+    .await?;
     Ok((c, f))
 }
 
@@ -426,6 +442,7 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
     let mut sent = 0usize;
     let mut fill = Duration::ZERO;
     let mut results = Vec::new();
+    let mut rss_before_queries = None;
     for &target in &sizes {
         loop {
             let size = tree_size(addr).await?;
@@ -449,6 +466,8 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
         let (p, t) = measure_reads(addr, size, requests, common.concurrency).await?;
         print_run(&format!("inclusion proofs at {size}"), &p);
         print_run(&format!("level-0 tiles at {size}"), &t);
+        // Memory of the log and its proofs alone, before the queries.
+        rss_before_queries = common.notary_pid.and_then(peak_rss_bytes);
         let (c, f) = measure_queries(addr, &workload, requests, common.concurrency).await?;
         print_run(&format!("case timelines at {size}"), &c);
         print_run(&format!("findings by department at {size}"), &f);
@@ -482,6 +501,7 @@ async fn proofs(common: Common, sizes: Vec<u64>, requests: usize) -> Result<()> 
                 "fill_per_s": sent as f64 / fill.as_secs_f64().max(1e-9),
                 "entries": entries,
                 "peak_rss_bytes": res["peak_rss_bytes"],
+                "peak_rss_bytes_before_queries": rss_before_queries,
                 "disk_bytes_per_entry": res["disk_bytes_per_entry"],
             })
         );

@@ -14,7 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ledger::attestation::{Body, Id, Statement};
 use ledger::entry::Entry;
-use ledger::findings::{findings, Finding, LoggedStatement};
+use ledger::findings::{deadlines, findings, Deadline, Finding, LoggedStatement};
 use ledger::lifecycle::SubjectKind;
 use ledger::reads::Reader;
 use ledger::registry::CaseRecord;
@@ -93,17 +93,23 @@ impl SubjectView {
         Ok(SubjectView { entries, catalog })
     }
 
-    fn findings(&self, state: &AppState, as_of: u64) -> Vec<Finding> {
-        let logged = self
-            .catalog
+    fn logged(&self) -> impl Iterator<Item = LoggedStatement<'_>> {
+        self.catalog
             .iter()
             .chain(&self.entries)
             .map(|e| LoggedStatement {
                 index: e.index,
                 time: e.time,
                 statement: &e.statement,
-            });
-        findings(logged, &state.calendar, &state.settings, as_of)
+            })
+    }
+
+    fn findings(&self, state: &AppState, as_of: u64) -> Vec<Finding> {
+        findings(self.logged(), &state.calendar, &state.settings, as_of)
+    }
+
+    fn deadlines(&self, state: &AppState, as_of: u64) -> Vec<Deadline> {
+        deadlines(self.logged(), &state.calendar, &state.settings, as_of)
     }
 }
 
@@ -200,6 +206,13 @@ fn case_timeline(
             .map(Finding::to_json)
             .collect()
     });
+    let case_deadlines: Option<Vec<Value>> = whole.then(|| {
+        found
+            .deadlines(state, as_of)
+            .iter()
+            .map(Deadline::to_json)
+            .collect()
+    });
     let body = json!({
         "case": case.as_str(),
         "provider": record.provider.as_str(),
@@ -208,6 +221,7 @@ fn case_timeline(
         "as_of": cst(as_of),
         "checkpoint": latest.note,
         "entries": entries,
+        "deadlines": case_deadlines,
         "findings": case_findings,
     });
     Ok(private(json_body(body)))
