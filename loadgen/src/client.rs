@@ -77,28 +77,31 @@ impl Conn {
         self.send(Method::GET, path, Bytes::new()).await
     }
 
-    /// A signed read (specs/reads.md), its headers made beforehand.
+    /// A signed read (specs/reads.md), signed as it is sent (a signature
+    /// lives at most 5 minutes).
     pub async fn get_signed(&mut self, read: &SignedRead) -> Result<(u16, Bytes)> {
+        let (input, signature) = read.sign(self.host.parse()?);
         let headers = [
-            ("signature-input", read.input.as_str()),
-            ("signature", read.signature.as_str()),
+            ("signature-input", input.as_str()),
+            ("signature", signature.as_str()),
         ];
         self.send_with(Method::GET, &read.path, Bytes::new(), &headers)
             .await
     }
 }
 
-/// A read request and its signature headers.
+/// A read request and the key that signs it.
 pub struct SignedRead {
+    pub key: ed25519_dalek::SigningKey,
     pub path: String,
-    pub input: String,
-    pub signature: String,
 }
 
 impl SignedRead {
-    /// `path` read by `key` at the notary `addr`, signed now.
-    pub fn new(key: &ed25519_dalek::SigningKey, addr: SocketAddr, path: String) -> SignedRead {
+    /// The `Signature-Input` and `Signature` headers of the read at the
+    /// notary `addr`, signed now with a new nonce.
+    fn sign(&self, addr: SocketAddr) -> (String, String) {
         let authority = addr.to_string();
+        let path = &self.path;
         let (p, q) = match path.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (path.as_str(), None),
@@ -109,17 +112,12 @@ impl SignedRead {
             path: p,
             query: q,
         };
-        let (input, signature) = ledger::read_signature::sign(
-            key,
+        ledger::read_signature::sign(
+            &self.key,
             &target,
             department::now_ms() / 1000,
-            300,
+            60,
             &ledger::read_signature::new_nonce(),
-        );
-        SignedRead {
-            path,
-            input,
-            signature,
-        }
+        )
     }
 }
