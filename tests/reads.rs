@@ -506,3 +506,78 @@ fn a_dispute_is_read_by_its_parties_only_and_the_host_header_is_not_trusted() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Receipts of the kinds with clocks of their own (Art. 17, 24, 28) verify
+/// offline: their evidence carries every registration the rules read.
+#[test]
+fn receipts_of_changes_disputes_and_return_flows_verify_offline() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (p, _) = setup_case(&setup, &notary);
+    let dir = setup.dir.path().join("receipts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let mut answer = catalog_entry("rst/shebao");
+    answer["change"] = json!("CH-1");
+    let steps = [
+        (
+            &p.supervisor,
+            Kind::CatalogChangeNotice,
+            json!({"change": "CH-1", "provider": "gd.rst", "items": ["rst/shebao"], "basis": "法律修订"}),
+        ),
+        (
+            &p.supervisor,
+            Kind::CatalogUpdateExtension,
+            json!({"change": "CH-1", "working_days": 3, "reason": "r"}),
+        ),
+        (&p.provider, Kind::CatalogEntry, answer),
+        (
+            &p.supervisor,
+            Kind::CatalogPublication,
+            json!({"change": "CH-1", "items": ["rst/shebao"]}),
+        ),
+        (
+            &p.requester,
+            Kind::Dispute,
+            json!({"dispute": "D-1", "with": "gd.rst", "supervisor": "gd.zsj", "subject": "s"}),
+        ),
+        (
+            &p.supervisor,
+            Kind::DisputeEscalation,
+            json!({"dispute": "D-1", "to": "zj.dsj", "reason": "r"}),
+        ),
+        (
+            &p.far_supervisor,
+            Kind::DisputeResolution,
+            json!({"dispute": "D-1", "outcome": "o"}),
+        ),
+        (
+            &p.requester,
+            Kind::ReturnFlowRequest,
+            json!({"request": "RF-1", "to": "gd.rst", "data_items": ["a"], "region": "广州市"}),
+        ),
+        (
+            &p.provider,
+            Kind::ReturnFlow,
+            json!({"request": "RF-1", "data_digest": digest}),
+        ),
+    ];
+    for (i, (who, kind, body)) in steps.into_iter().enumerate() {
+        let (status, receipt) = notary.submit(&sign(who, kind, body));
+        assert_eq!(status, 201, "{kind:?}: {receipt}");
+        std::fs::write(dir.join(format!("{i:02}.json")), receipt.to_string()).unwrap();
+    }
+    let out = std::process::Command::new(binary("verifier"))
+        .args(["receipt", "--policy"])
+        .arg(setup.data().join("policy.txt"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

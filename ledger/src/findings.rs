@@ -238,9 +238,9 @@ pub fn deadlines<'a>(
     let replay = Replay::of(entries, calendar, settings, as_of);
     let mut out = Vec::new();
     for (id, case) in &replay.cases {
-        if case.stop().is_some() {
-            continue;
-        }
+        // A stop ends the reply, delivery and usage clocks, not the
+        // corrections asked for nor the disposal (§The clock of a case).
+        let stopped = case.stop().is_some();
         let mut due = |step, article, due_from: &Id, due, since: Step| {
             out.push(Deadline {
                 step,
@@ -251,12 +251,15 @@ pub fn deadlines<'a>(
                 since: since.index,
             })
         };
-        if let (None, false, Some(d)) =
-            (case.reply, case.awaiting_supplement, replay.reply_due(case))
-        {
+        if let (None, false, Some(d), false) = (
+            case.reply,
+            case.awaiting_supplement,
+            replay.reply_due(case),
+            stopped,
+        ) {
             due("reply", "Art. 21", &case.provider, d, case.period_start);
         }
-        if let (Some(approval), None) = (case.approval, case.first_delivery) {
+        if let (Some(approval), None, false) = (case.approval, case.first_delivery, stopped) {
             let d = calendar.due_day(approval.time, replay.deadline("delivery"));
             due("delivery", "Art. 22", &case.provider, d, approval);
         }
@@ -269,13 +272,14 @@ pub fn deadlines<'a>(
         if let (Some(anchor), None) = (case.usage_anchor(), case.disposal) {
             let day = replay.usage_due(anchor);
             match case.use_until {
-                Some(until) if until < day => {
+                Some(until) if until < day || stopped => {
                     let d = DueDay {
                         day: until,
                         provisional: false,
                     };
                     due("disposal", "Art. 27", &case.requester, d, anchor);
                 }
+                _ if stopped => {}
                 _ => {
                     let d = DueDay {
                         day,
@@ -894,7 +898,12 @@ impl Replay<'_> {
                             step,
                         );
                     }
-                    if let Some(c) = self.changes.get_mut(&p.change) {
+                    // A publication before the update publishes nothing of it.
+                    if let Some(c) = self
+                        .changes
+                        .get_mut(&p.change)
+                        .filter(|c| c.update.is_some())
+                    {
                         c.publication.get_or_insert(step);
                     }
                 }

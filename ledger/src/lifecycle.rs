@@ -93,6 +93,10 @@ pub enum Refusal {
     UnknownDispute(Id),
     #[error("dispute {0} already exists")]
     DisputeExists(Id),
+    #[error("dispute {0} is handled by the supervisor it was brought or last escalated to")]
+    NotDisputeHandler(Id),
+    #[error("dispute {0} cannot be escalated to the supervisor that has it")]
+    EscalationToSelf(Id),
     #[error("return-flow request {0} does not exist")]
     UnknownRequest(Id),
     #[error("return-flow request {0} already exists")]
@@ -157,6 +161,8 @@ impl Refusal {
             Refusal::NotChangeProvider { .. } => ("not_change_provider", Forbidden),
             Refusal::UnknownDispute(_) => ("unknown_dispute", Unprocessable),
             Refusal::DisputeExists(_) => ("dispute_exists", Conflict),
+            Refusal::NotDisputeHandler(_) => ("not_dispute_handler", Forbidden),
+            Refusal::EscalationToSelf(_) => ("escalation_to_self", Unprocessable),
             Refusal::UnknownRequest(_) => ("unknown_request", Unprocessable),
             Refusal::RequestExists(_) => ("request_exists", Conflict),
             Refusal::NotRequestRecipient(_) => ("not_request_recipient", Forbidden),
@@ -201,6 +207,8 @@ impl Refusal {
             | Refusal::NotChangeProvider { .. }
             | Refusal::UnknownDispute(_)
             | Refusal::DisputeExists(_)
+            | Refusal::NotDisputeHandler(_)
+            | Refusal::EscalationToSelf(_)
             | Refusal::UnknownRequest(_)
             | Refusal::RequestExists(_)
             | Refusal::NotRequestRecipient(_)
@@ -302,6 +310,10 @@ impl Refusal {
             }
             Refusal::UnknownDispute(d) => format!("争议 {d} 不存在"),
             Refusal::DisputeExists(d) => format!("争议 {d} 已存在"),
+            Refusal::NotDisputeHandler(d) => {
+                format!("争议 {d} 由受理或最后一次移交的主管部门处理")
+            }
+            Refusal::EscalationToSelf(d) => format!("争议 {d} 不能移交给正在处理它的主管部门"),
             Refusal::UnknownRequest(r) => format!("回流申请 {r} 不存在"),
             Refusal::RequestExists(r) => format!("回流申请 {r} 已存在"),
             Refusal::NotRequestRecipient(request) => {
@@ -387,8 +399,9 @@ pub enum Signer<'a> {
     AnyDepartment,
     /// A department holding the role, about an existing catalog change.
     RoleInChange(Role, &'a Id),
-    /// A department holding the role, about an existing dispute.
-    RoleInDispute(Role, &'a Id),
+    /// The supervisor an existing dispute is with (the one it was brought
+    /// to, or last escalated to).
+    DisputeHandler(&'a Id),
     /// The department a return-flow request was made to.
     RequestRecipient(&'a Id),
 }
@@ -428,8 +441,8 @@ pub fn permitted_signer(body: &Body) -> Signer<'_> {
         Body::CatalogUpdateExtension(b) => Signer::RoleInChange(Role::Supervisor, &b.change),
         Body::CatalogPublication(b) => Signer::RoleInChange(Role::Supervisor, &b.change),
         Body::Dispute(_) => Signer::AnyDepartment,
-        Body::DisputeEscalation(b) => Signer::RoleInDispute(Role::Supervisor, &b.dispute),
-        Body::DisputeResolution(b) => Signer::RoleInDispute(Role::Supervisor, &b.dispute),
+        Body::DisputeEscalation(b) => Signer::DisputeHandler(&b.dispute),
+        Body::DisputeResolution(b) => Signer::DisputeHandler(&b.dispute),
         Body::ReturnFlowRequest(_) => Signer::AnyDepartment,
         Body::ReturnFlow(b) => Signer::RequestRecipient(&b.request),
     }
@@ -489,17 +502,6 @@ pub fn subject_of(body: &Body) -> Option<(SubjectKind, &Id, Vec<&Id>)> {
         Body::ReturnFlow(f) => (SubjectKind::ReturnFlowRequest, &f.request, vec![]),
         _ => return None,
     })
-}
-
-/// Whether the entry opens its subject (its first entry).
-pub fn opens_subject(body: &Body) -> bool {
-    matches!(
-        body,
-        Body::Application(_)
-            | Body::CatalogChangeNotice(_)
-            | Body::Dispute(_)
-            | Body::ReturnFlowRequest(_)
-    )
 }
 
 /// The case an entry belongs to, if any.
@@ -576,6 +578,10 @@ pub fn decide<V: RegistryView>(
             evidence.extend(check_conditions(view, statement)?);
         }
     }
+    // An entry cited twice is cited once (a named department that is the
+    // signer's own): receipt.md refuses evidence given twice.
+    let mut cited = std::collections::HashSet::new();
+    evidence.retain(|i| cited.insert(*i));
     let findings = immediate_findings(view, statement, index).map_err(DecideError::View)?;
     let changes = effect(view, statement, time, index).map_err(DecideError::View)?;
     Ok(Decision {
@@ -663,11 +669,13 @@ pub fn effect<V: RegistryView>(
                 with: d.with.clone(),
                 supervisors: vec![d.supervisor.clone()],
                 index,
+                handled_since: None,
             },
         )],
         Body::DisputeEscalation(x) => match view.get::<DisputeRecord>(&x.dispute)? {
             Some(mut record) => {
                 record.supervisors.push(x.to.clone());
+                record.handled_since = Some(index);
                 vec![Change::new(&x.dispute, record)]
             }
             None => vec![],
@@ -917,7 +925,7 @@ fn check_signer<V: RegistryView>(
     permitted: Signer,
     statement: &Statement,
     department: &DepartmentRecord,
-) -> Result<Option<u64>, DecideError<V::Error>> {
+) -> Result<Vec<u64>, DecideError<V::Error>> {
     let kind = statement.kind().name();
     let signer = &statement.signer.department;
     let has_role = |role: Role| department.roles.contains(&role);
@@ -943,12 +951,12 @@ fn check_signer<V: RegistryView>(
         Signer::Root(_) => Err(Refusal::NotRoot { kind }.into()),
         Signer::Role(role) => {
             need_role(role)?;
-            Ok(None)
+            Ok(vec![])
         }
         Signer::RoleInCase(role, id) => {
             let case = existing_case(view, id)?;
             need_role(role)?;
-            Ok(Some(case.index))
+            Ok(vec![case.index])
         }
         Signer::ItemProvider(id) => {
             let item = existing_item(view, id)?;
@@ -959,46 +967,53 @@ fn check_signer<V: RegistryView>(
                 }
                 .into());
             }
-            Ok(Some(item.index))
+            Ok(vec![item.index])
         }
         Signer::CaseProvider(id) => {
             let case = existing_case(view, id)?;
             if &case.provider != signer {
                 return Err(not_party(id, "provider").into());
             }
-            Ok(Some(case.index))
+            Ok(vec![case.index])
         }
         Signer::CaseRequester(id) => {
             let case = existing_case(view, id)?;
             if &case.requester != signer {
                 return Err(not_party(id, "requester").into());
             }
-            Ok(Some(case.index))
+            Ok(vec![case.index])
         }
         Signer::CaseProviderOrSupervisor(id) => {
             let case = existing_case(view, id)?;
             if &case.provider != signer && !has_role(Role::Supervisor) {
                 return Err(not_party(id, "provider (or a supervisor)").into());
             }
-            Ok(Some(case.index))
+            Ok(vec![case.index])
         }
-        Signer::AnyDepartment => Ok(None),
+        Signer::AnyDepartment => Ok(vec![]),
         Signer::RoleInChange(role, id) => {
             let change: CatalogChangeRecord = existing(view, id, Refusal::UnknownChange)?;
             need_role(role)?;
-            Ok(Some(change.index))
+            Ok(vec![change.index])
         }
-        Signer::RoleInDispute(role, id) => {
+        Signer::DisputeHandler(id) => {
             let dispute: DisputeRecord = existing(view, id, Refusal::UnknownDispute)?;
-            need_role(role)?;
-            Ok(Some(dispute.index))
+            if dispute.supervisors.last() != Some(signer) {
+                return Err(Refusal::NotDisputeHandler(id.clone()).into());
+            }
+            // The dispute's entry, and the escalation that brought it to
+            // its handler: what the record needs to be rebuilt offline.
+            Ok([Some(dispute.index), dispute.handled_since]
+                .into_iter()
+                .flatten()
+                .collect())
         }
         Signer::RequestRecipient(id) => {
             let request: ReturnFlowRecord = existing(view, id, Refusal::UnknownRequest)?;
             if &request.to != signer {
                 return Err(Refusal::NotRequestRecipient(id.clone()).into());
             }
-            Ok(Some(request.index))
+            Ok(vec![request.index])
         }
     }
 }
@@ -1015,13 +1030,13 @@ fn existing<V: RegistryView, R: RecordKind<Name = Id>>(
 }
 
 /// A department the statement names (not its signer) must be registered,
-/// with `role` if given.
+/// with `role` if given; its `department` entry is evidence.
 fn named_department<V: RegistryView>(
     view: &V,
     id: &Id,
     role: Option<Role>,
     kind: &'static str,
-) -> Result<(), DecideError<V::Error>> {
+) -> Result<u64, DecideError<V::Error>> {
     let record: DepartmentRecord = existing(view, id, Refusal::UnknownDepartment)?;
     match role {
         Some(role) if !record.roles.contains(&role) => Err(Refusal::MissingRole {
@@ -1030,16 +1045,16 @@ fn named_department<V: RegistryView>(
             kind,
         }
         .into()),
-        _ => Ok(()),
+        _ => Ok(record.index),
     }
 }
 
 /// The "further conditions" of specs/lifecycle.md §Rules, after the signer
-/// is permitted; gives the entry they relied on, if any, as evidence.
+/// is permitted; gives the entries they relied on, as evidence.
 fn check_conditions<V: RegistryView>(
     view: &V,
     statement: &Statement,
-) -> Result<Option<u64>, DecideError<V::Error>> {
+) -> Result<Vec<u64>, DecideError<V::Error>> {
     let signer = &statement.signer.department;
     let kind = statement.kind().name();
     match &statement.body {
@@ -1054,7 +1069,7 @@ fn check_conditions<V: RegistryView>(
                 }
             }
             match &c.change {
-                None => Ok(None),
+                None => Ok(vec![]),
                 Some(id) => {
                     let change: CatalogChangeRecord = existing(view, id, Refusal::UnknownChange)?;
                     if &change.provider != signer {
@@ -1064,7 +1079,7 @@ fn check_conditions<V: RegistryView>(
                         }
                         .into());
                     }
-                    Ok(Some(change.index))
+                    Ok(vec![change.index])
                 }
             }
         }
@@ -1076,8 +1091,12 @@ fn check_conditions<V: RegistryView>(
             {
                 return Err(Refusal::ChangeExists(n.change.clone()).into());
             }
-            named_department(view, &n.provider, Some(Role::Provider), kind)?;
-            Ok(None)
+            Ok(vec![named_department(
+                view,
+                &n.provider,
+                Some(Role::Provider),
+                kind,
+            )?])
         }
         Body::Dispute(d) => {
             if view
@@ -1087,14 +1106,20 @@ fn check_conditions<V: RegistryView>(
             {
                 return Err(Refusal::DisputeExists(d.dispute.clone()).into());
             }
-            named_department(view, &d.with, None, kind)?;
-            named_department(view, &d.supervisor, Some(Role::Supervisor), kind)?;
-            Ok(None)
+            Ok(vec![
+                named_department(view, &d.with, None, kind)?,
+                named_department(view, &d.supervisor, Some(Role::Supervisor), kind)?,
+            ])
         }
-        Body::DisputeEscalation(x) => {
-            named_department(view, &x.to, Some(Role::Supervisor), kind)?;
-            Ok(None)
+        Body::DisputeEscalation(x) if &x.to == signer => {
+            Err(Refusal::EscalationToSelf(x.dispute.clone()).into())
         }
+        Body::DisputeEscalation(x) => Ok(vec![named_department(
+            view,
+            &x.to,
+            Some(Role::Supervisor),
+            kind,
+        )?]),
         Body::ReturnFlowRequest(r) => {
             if view
                 .get::<ReturnFlowRecord>(&r.request)
@@ -1103,8 +1128,7 @@ fn check_conditions<V: RegistryView>(
             {
                 return Err(Refusal::RequestExists(r.request.clone()).into());
             }
-            named_department(view, &r.to, None, kind)?;
-            Ok(None)
+            Ok(vec![named_department(view, &r.to, None, kind)?])
         }
         Body::Application(a) => {
             if view
@@ -1125,7 +1149,7 @@ fn check_conditions<V: RegistryView>(
             if &a.provider == signer {
                 return Err(Refusal::SelfApplication.into());
             }
-            Ok(Some(item.index))
+            Ok(vec![item.index])
         }
         Body::Department(_)
         | Body::DepartmentKey(_)
@@ -1148,6 +1172,6 @@ fn check_conditions<V: RegistryView>(
         | Body::CatalogUpdateExtension(_)
         | Body::CatalogPublication(_)
         | Body::DisputeResolution(_)
-        | Body::ReturnFlow(_) => Ok(None),
+        | Body::ReturnFlow(_) => Ok(vec![]),
     }
 }

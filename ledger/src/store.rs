@@ -10,7 +10,7 @@
 //! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
 //! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
 //! | `cases` | `e` ‖ kind ‖ len ‖ id ‖ index (u64 BE) | empty — the entries of each subject (a case, catalog change, dispute or return-flow request), for queries |
-//! | `cases` | `d` ‖ len ‖ department ‖ kind ‖ id | index (u64 BE) of the subject's first entry — the subjects each department is a party to |
+//! | `cases` | `d` ‖ len ‖ department ‖ kind ‖ id | index (u64 BE) of the latest entry of the subject the department signed or was named in — the subjects each department takes part in |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
 //! | `default` | `indexed/v2` | size (u64 BE) up to which `cases` is complete |
 //!
@@ -31,7 +31,7 @@ use crate::attestation::{Id, Statement};
 use crate::entry::Entry;
 use crate::frontier::Frontier;
 use crate::hashing::Hash;
-use crate::lifecycle::{opens_subject, subject_of, SubjectKind};
+use crate::lifecycle::{subject_of, SubjectKind};
 use crate::proof::{range_nodes, NodeId, NodeSource};
 use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
 use rocksdb::{
@@ -124,8 +124,9 @@ fn department_prefix(department: &Id) -> Vec<u8> {
 }
 
 /// The keys and values of the `cases` index for entry `index`: the entry
-/// under its subject, and the subject under each department the entry
-/// makes a party to it (its signer too, when it opens the subject).
+/// under its subject, and the subject under its signer and each department
+/// the entry makes a party to it (a supervisor that extends a deadline is
+/// found by its findings too).
 pub fn index_keys(statement: &Statement, index: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
     let Some((kind, id, mut parties)) = subject_of(&statement.body) else {
         return vec![];
@@ -133,9 +134,7 @@ pub fn index_keys(statement: &Statement, index: u64) -> Vec<(Vec<u8>, Vec<u8>)> 
     let mut entry = subject_prefix(kind, id);
     entry.extend_from_slice(&index.to_be_bytes());
     let mut keys = vec![(entry, vec![])];
-    if opens_subject(&statement.body) {
-        parties.push(&statement.signer.department);
-    }
+    parties.push(&statement.signer.department);
     for party in parties {
         let mut k = department_prefix(party);
         k.push(kind_tag(kind));
@@ -542,8 +541,9 @@ impl Store {
         self.subject_entries(SubjectKind::Case, case)
     }
 
-    /// The subjects a department is a party to (for a case: its provider
-    /// or requester), each with the index of its first entry, by kind and id.
+    /// The subjects a department takes part in (signed an entry of, or was
+    /// named by one: for a case, its provider and requester), each with an
+    /// entry of it, by kind and id.
     pub fn department_subjects(
         &self,
         department: &Id,

@@ -808,9 +808,38 @@ fn deadlines_list_what_is_still_due() {
         "c1",
         r#","reason":"r""#,
     );
+    // Terminated: no more usage records, but the disposal by the last day of use.
     assert_eq!(
         due(&t, "2026-04-21T00:00:00+08:00"),
-        vec![],
-        "a terminated case owes nothing"
+        vec![owed("disposal", "2026-12-31", d, "gd.gaj")]
+    );
+}
+
+#[test]
+fn a_publication_before_the_update_publishes_nothing() {
+    let mut t = Timeline::default();
+    t.add(
+        "2026-03-02T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_change_notice",
+        r#"{"change":"ch1","provider":"gd.rst","items":[],"basis":"b"}"#,
+    );
+    t.add(
+        "2026-03-03T10:00:00+08:00",
+        "gd.zsj",
+        "catalog_publication",
+        r#"{"change":"ch1","items":[]}"#,
+    );
+    let updated = update(&mut t, "2026-03-04T10:00:00+08:00", "rst/x", "ch1");
+    // Due 2 working days after the update: 6 March; the early one does not count.
+    assert_eq!(
+        summary(&t.findings("2026-03-09T00:00:00+08:00")),
+        vec![(
+            "catalog_publication_missing",
+            day("2026-03-06"),
+            None,
+            vec![updated],
+            true
+        )]
     );
 }

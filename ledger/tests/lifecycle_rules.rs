@@ -243,6 +243,7 @@ const RST: (&str, u8) = ("gd.rst", 0x31);
 const GAJ: (&str, u8) = ("gd.gaj", 0x32);
 const ZSJ: (&str, u8) = ("gd.zsj", 0x33);
 const BOTH: (&str, u8) = ("gd.both", 0x34);
+const SUP2: (&str, u8) = ("gd.sup2", 0x3a);
 
 fn by((department, key): (&str, u8), kind: &'static str, body: &str) -> Draft {
     draft(department, key, kind, body)
@@ -401,8 +402,12 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
             r#"{"change":"ch1","provider":"gd.rst","items":["rst/x"],"basis":"法律修订"}"#,
         ),
     );
-    assert_eq!(evidence, zsj);
+    // The named provider's registration is evidence too: the offline
+    // verifier checks the rule from the evidence alone.
+    assert_eq!(evidence, [zsj.clone(), vec![r.at("rst")]].concat());
     let notice = vec![r.at("notice")];
+    r.accept("sup2", &department("gd.sup2", r#"["supervisor"]"#));
+    r.accept("sup2 key", &department_key("gd.sup2", 0x3a, ""));
     let evidence = r.accept(
         "dispute",
         &by(
@@ -411,7 +416,10 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
             r#"{"dispute":"d1","with":"gd.rst","supervisor":"gd.zsj","subject":"s"}"#,
         ),
     );
-    assert_eq!(evidence, signer(&r, "gaj"));
+    assert_eq!(
+        evidence,
+        [signer(&r, "gaj"), vec![r.at("rst"), r.at("zsj")]].concat()
+    );
     let dispute = vec![r.at("dispute")];
     let evidence = r.accept(
         "request",
@@ -421,8 +429,10 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
             r#"{"request":"rf1","to":"gd.rst","data_items":["a"],"region":"广州市"}"#,
         ),
     );
-    assert_eq!(evidence, signer(&r, "gaj"));
+    assert_eq!(evidence, [signer(&r, "gaj"), vec![r.at("rst")]].concat());
     let request = vec![r.at("request")];
+    // The escalation below is the fourth step from here.
+    let escalation = r.next + 3;
     let mut answering_change = catalog("rst/x");
     answering_change.insert_str(answering_change.len() - 1, r#","change":"ch1""#);
     let steps: Vec<(Draft, Vec<u64>)> = vec![
@@ -450,17 +460,19 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
             by(
                 ZSJ,
                 "dispute_escalation",
-                r#"{"dispute":"d1","to":"gd.zsj","reason":"r"}"#,
+                r#"{"dispute":"d1","to":"gd.sup2","reason":"r"}"#,
             ),
-            [zsj.clone(), dispute.clone()].concat(),
+            [zsj.clone(), dispute.clone(), vec![r.at("sup2")]].concat(),
         ),
         (
+            // The dispute is now with gd.sup2: its entry and the escalation
+            // that brought it there are the evidence.
             by(
-                ZSJ,
+                SUP2,
                 "dispute_resolution",
                 r#"{"dispute":"d1","outcome":"o"}"#,
             ),
-            [zsj, dispute].concat(),
+            [signer(&r, "sup2"), dispute, vec![escalation]].concat(),
         ),
         (
             by(
@@ -856,11 +868,20 @@ fn refusals() -> Vec<(&'static str, Refusal)> {
     );
     refuse(
         &mut r,
-        "missing_role",
+        "not_dispute_handler",
         by(
-            GAJ,
+            BOTH,
             "dispute_resolution",
             r#"{"dispute":"d1","outcome":"o"}"#,
+        ),
+    );
+    refuse(
+        &mut r,
+        "escalation_to_self",
+        by(
+            ZSJ,
+            "dispute_escalation",
+            r#"{"dispute":"d1","to":"gd.zsj","reason":"r"}"#,
         ),
     );
     r.accept(

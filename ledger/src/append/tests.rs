@@ -345,10 +345,12 @@ fn the_case_index_is_written_with_each_batch_and_rebuilt_when_missing() {
     let id = |s: &str| crate::attestation::Id::try_from(s.to_owned()).unwrap();
     let expect = |store: &Store| {
         assert_eq!(store.case_entries(&id("c1")).unwrap(), vec![5, 6]);
-        for party in ["gd.rst", "gd.gaj"] {
+        // Each party's latest entry of the case: the requester's
+        // application, the provider's approval.
+        for (party, latest) in [("gd.gaj", 5), ("gd.rst", 6)] {
             assert_eq!(
                 store.department_cases(&id(party)).unwrap(),
-                vec![(id("c1"), 5)]
+                vec![(id("c1"), latest)]
             );
         }
         assert_eq!(store.department_cases(&id("gd.other")).unwrap(), vec![]);

@@ -92,6 +92,10 @@ pub struct DisputeRecord {
     pub supervisors: Vec<Id>,
     /// The `dispute` entry.
     pub index: u64,
+    /// The last `dispute_escalation`, once there is one: the dispute is
+    /// with the last of `supervisors` since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_since: Option<u64>,
 }
 
 /// A return-flow request (Art. 24).

@@ -21,6 +21,7 @@ use ledger::registry::CaseRecord;
 use ledger::time::{cst, days_from_civil, parse_ymd, ymd};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 use super::app::AppState;
 use super::error::ApiError;
@@ -470,12 +471,21 @@ fn department_figures(
 async fn blocking(
     work: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    static QUERIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_QUERIES);
-    let _permit = QUERIES
-        .acquire()
+    static QUERIES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_QUERIES)));
+    let permit = QUERIES
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::unavailable("shutting_down", "the notary is shutting down"))?;
-    tokio::task::spawn_blocking(work).await.map_err(|_| {
+    // The permit goes with the work: a request that times out, or whose
+    // client leaves, frees its turn only when its query is done.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|_| {
         ApiError::unavailable(
             "overloaded",
             "the query could not be answered; retry shortly",
