@@ -199,6 +199,19 @@ fn a_case_by_the_book_has_no_findings_and_shows_its_timeline() {
         .map(|e| e["index"].as_u64().unwrap())
         .collect();
     assert_eq!(indices, vec![a, r, d, u]);
+    assert_eq!(case["next"], Value::Null);
+    // Pages: two entries, then the rest from where the first page stopped.
+    let (_, first) = w.read(&w.supervisor, "/v1/cases/C?limit=2");
+    let page: Vec<u64> = first["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!((page, first["next"].as_u64()), (vec![a, r], Some(d)));
+    let (_, rest) = w.read(&w.supervisor, &format!("/v1/cases/C?limit=2&from={d}"));
+    assert_eq!(rest["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(rest["next"], Value::Null);
     assert_eq!(entries[0]["notarised"], "2026-03-02 10:00:00.000 CST");
     assert_eq!(entries[1]["kind"], "approval");
     assert_eq!(entries[1]["signer"], "gd.rst");

@@ -326,23 +326,43 @@ fn show_case(
         ledger::time::parse_rfc3339(t).map_err(|e| anyhow!("--as-of: {e}"))?;
         path.push_str(&format!("?as_of={}", percent_encode(t)));
     }
-    let answer = match client.read_at(&key.key, &path, at.map(|ms| ms / 1000)) {
-        Ok(a) => a,
-        Err(e) => {
-            cli::errln!("dept: {e}");
-            return Ok(ExitCode::from(3));
+    // Every page of the timeline (api.md: `next`), one signed read each.
+    let mut body = serde_json::Value::Null;
+    let mut from: Option<u64> = None;
+    loop {
+        let page_path = match from {
+            None => path.clone(),
+            Some(i) => format!("{path}{}from={i}", if as_of.is_some() { '&' } else { '?' }),
+        };
+        let answer = match client.read_at(&key.key, &page_path, at.map(|ms| ms / 1000)) {
+            Ok(a) => a,
+            Err(e) => {
+                cli::errln!("dept: {e}");
+                return Ok(ExitCode::from(3));
+            }
+        };
+        let page: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        if answer.status != 200 {
+            cli::errln!(
+                "case {case}: {} {}: {}",
+                answer.status,
+                page["error"].as_str().unwrap_or("?"),
+                page["message"].as_str().unwrap_or("")
+            );
+            return Ok(ExitCode::from(if answer.status == 503 { 3 } else { 1 }));
         }
-    };
-    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-    if answer.status != 200 {
-        cli::errln!(
-            "case {case}: {} {}: {}",
-            answer.status,
-            body["error"].as_str().unwrap_or("?"),
-            body["message"].as_str().unwrap_or("")
-        );
-        return Ok(ExitCode::from(if answer.status == 503 { 3 } else { 1 }));
+        from = page["next"].as_u64();
+        match body["entries"].as_array_mut() {
+            Some(entries) => {
+                entries.extend(page["entries"].as_array().cloned().unwrap_or_default())
+            }
+            None => body = page,
+        }
+        if from.is_none() {
+            break;
+        }
     }
+    body["next"] = serde_json::Value::Null;
     if json {
         cli::outln!("{body}");
         return Ok(ExitCode::SUCCESS);

@@ -145,7 +145,14 @@ fn finding_day(f: &Finding) -> Option<i64> {
 #[serde(deny_unknown_fields)]
 pub(super) struct CaseQuery {
     as_of: Option<String>,
+    /// The first entry index of the page (default: the case's first).
+    from: Option<u64>,
+    /// Entries on the page (default and most: [`MAX_PAGE`]).
+    limit: Option<usize>,
 }
+
+/// Most entries one page of a case's timeline holds.
+const MAX_PAGE: usize = 500;
 
 /// `GET /v1/cases/{case}`: every entry of the case the reader may read,
 /// with its notarised time in CST and its inclusion proof in the newest
@@ -160,7 +167,11 @@ pub(super) async fn case(
     let case = id(&case, "case")?;
     let q = query(q)?;
     let as_of = as_of(&state, q.as_of.as_deref())?;
-    blocking(move || case_timeline(&state, &reader, &case, as_of)).await
+    let page = (
+        q.from.unwrap_or(0),
+        q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
+    );
+    blocking(move || case_timeline(&state, &reader, &case, as_of, page)).await
 }
 
 fn case_timeline(
@@ -168,6 +179,7 @@ fn case_timeline(
     reader: &Reader,
     case: &Id,
     as_of: u64,
+    (from, limit): (u64, usize),
 ) -> Result<Response, ApiError> {
     let view = state.store.view(&state.roots);
     let record = ledger::registry::RegistryView::get::<CaseRecord>(&view, case)?;
@@ -178,12 +190,19 @@ fn case_timeline(
     let whole = reader.may_read_case(&view, case, None)?;
     let found = SubjectView::load(state, SubjectKind::Case, case)?;
     let latest = state.latest();
-    let mut entries = Vec::new();
+    let mut readable = Vec::new();
     for e in &found.entries {
         // A consented third party reads from its consent on.
-        if !whole && !reader.may_read_entry(&view, &e.statement.body, e.index)? {
-            continue;
+        if whole || reader.may_read_entry(&view, &e.statement.body, e.index)? {
+            readable.push(e);
         }
+    }
+    if readable.is_empty() {
+        return Err(not_permitted());
+    }
+    let mut page = readable.iter().filter(|e| e.index >= from);
+    let mut entries = Vec::new();
+    for e in page.by_ref().take(limit) {
         let proof = ledger::proof::inclusion_proof(state.store.as_ref(), e.index, latest.size)?
             .map_err(|_| not_permitted())?;
         entries.push(json!({
@@ -196,9 +215,7 @@ fn case_timeline(
             "inclusion": proof.iter().map(|h| h.to_base64()).collect::<Vec<_>>(),
         }));
     }
-    if entries.is_empty() {
-        return Err(not_permitted());
-    }
+    let next = page.next().map(|e| e.index);
     // Findings are judged on the whole case: only for readers of all of it.
     let case_findings: Option<Vec<Value>> = whole.then(|| {
         found
@@ -222,6 +239,7 @@ fn case_timeline(
         "as_of": cst(as_of),
         "checkpoint": latest.note,
         "entries": entries,
+        "next": next,
         "deadlines": case_deadlines,
         "findings": case_findings,
     });
