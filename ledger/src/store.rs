@@ -10,7 +10,7 @@
 //! | `checkpoints` | tree size (u64 BE) | signed checkpoint note |
 //! | `state` | tag ‖ id | the registry: JSON record (see [`crate::registry::record`]) |
 //! | `cases` | `e` ‖ kind ‖ len ‖ id ‖ index (u64 BE) | empty — the entries of each subject (a case, catalog change, dispute or return-flow request), for queries |
-//! | `cases` | `d` ‖ len ‖ department ‖ kind ‖ id | index (u64 BE) of the latest entry of the subject the department signed or was named in — the subjects each department takes part in |
+//! | `cases` | `d` ‖ len ‖ department ‖ kind ‖ id | index (u64 BE) of an entry of the subject that named the department or that it signed — the subjects each department takes part in |
 //! | `default` | `tree` | size (u64 BE) ‖ last notarised time (u64 BE) |
 //! | `default` | `indexed/v2` | size (u64 BE) up to which `cases` is complete |
 //!
@@ -31,7 +31,7 @@ use crate::attestation::{Id, Statement};
 use crate::entry::Entry;
 use crate::frontier::Frontier;
 use crate::hashing::Hash;
-use crate::lifecycle::{subject_of, SubjectKind};
+use crate::lifecycle::{permitted_signer, subject_of, Signer, SubjectKind};
 use crate::proof::{range_nodes, NodeId, NodeSource};
 use crate::registry::{Change, Record, RecordKey, RegistryView, TrustRoots};
 use rocksdb::{
@@ -134,7 +134,14 @@ pub fn index_keys(statement: &Statement, index: u64) -> Vec<(Vec<u8>, Vec<u8>)> 
     let mut entry = subject_prefix(kind, id);
     entry.extend_from_slice(&index.to_be_bytes());
     let mut keys = vec![(entry, vec![])];
-    parties.push(&statement.signer.department);
+    // A step only a case's own party signs adds no one: its signer is
+    // filed already (one key fewer for most entries).
+    if !matches!(
+        permitted_signer(&statement.body),
+        Signer::CaseProvider(_) | Signer::CaseRequester(_)
+    ) {
+        parties.push(&statement.signer.department);
+    }
     for party in parties {
         let mut k = department_prefix(party);
         k.push(kind_tag(kind));
