@@ -55,6 +55,21 @@ fn send(
     )
 }
 
+/// A GET of `path` signed by `key` for `authority`, now, ready to send.
+fn signed_get(notary: &Notary, key: &DepartmentKey, authority: &str, path: &str) -> ureq::Request {
+    let target = Target {
+        method: "GET",
+        authority,
+        path,
+        query: None,
+    };
+    let (input, signature) =
+        read_signature::sign(&key.key, &target, now_s(), 60, &read_signature::new_nonce());
+    ureq::get(&format!("{}{path}", notary.url))
+        .set("Signature-Input", &input)
+        .set("Signature", &signature)
+}
+
 fn now_s() -> u64 {
     now_ms() / 1000
 }
@@ -231,22 +246,7 @@ fn each_role_reads_what_the_regulation_lets_it() {
     assert_eq!(status_of(&notary, &p.other, &entry(case.usage + 1)), 404);
 
     let path = receipt(case.application);
-    let target = Target {
-        method: "GET",
-        authority: &notary.addr(),
-        path: &path,
-        query: None,
-    };
-    let (input, signature) = read_signature::sign(
-        &p.requester.key,
-        &target,
-        now_s(),
-        60,
-        &read_signature::new_nonce(),
-    );
-    let r = ureq::get(&format!("{}{path}", notary.url))
-        .set("Signature-Input", &input)
-        .set("Signature", &signature)
+    let r = signed_get(&notary, &p.requester, &notary.addr(), &path)
         .call()
         .unwrap();
     assert_eq!(r.header("cache-control"), Some("private, no-store"));
@@ -481,23 +481,8 @@ fn a_dispute_is_read_by_its_parties_only_and_the_host_header_is_not_trusted() {
     }
     // A signature for another authority does not verify, whatever Host the
     // request carries: the notary compares with its own.
-    let target = Target {
-        method: "GET",
-        authority: "notary.other.gov.cn",
-        path: &path,
-        query: None,
-    };
-    let (input, signature) = read_signature::sign(
-        &p.requester.key,
-        &target,
-        now_s(),
-        60,
-        &read_signature::new_nonce(),
-    );
-    let r = ureq::get(&format!("{}{path}", notary.url))
+    let r = signed_get(&notary, &p.requester, "notary.other.gov.cn", &path)
         .set("Host", "notary.other.gov.cn")
-        .set("Signature-Input", &input)
-        .set("Signature", &signature)
         .call();
     match r {
         Err(ureq::Error::Status(401, r)) => {

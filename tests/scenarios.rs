@@ -212,6 +212,14 @@ fn a_case_by_the_book_has_no_findings_and_shows_its_timeline() {
     let (_, rest) = w.read(&w.supervisor, &format!("/v1/cases/C?limit=2&from={d}"));
     assert_eq!(rest["entries"].as_array().unwrap().len(), 2);
     assert_eq!(rest["next"], Value::Null);
+    for bad in ["limit=0", "limit=501", "from=x"] {
+        let (status, body) = w.read(&w.supervisor, &format!("/v1/cases/C?{bad}"));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad_query")),
+            "{bad}"
+        );
+    }
     assert_eq!(entries[0]["notarised"], "2026-03-02 10:00:00.000 CST");
     assert_eq!(entries[1]["kind"], "approval");
     assert_eq!(entries[1]["signer"], "gd.rst");

@@ -44,7 +44,6 @@ pub enum ClientError {
 #[derive(Debug)]
 pub struct ReadResponse {
     pub status: u16,
-    pub content_type: String,
     pub body: Vec<u8>,
 }
 
@@ -100,73 +99,53 @@ impl Client {
     /// POSTs a signed attestation to `<notary>/v1/attestations`, retrying
     /// while the notary says it cannot take it now (503, 408: nothing was
     /// appended, resubmitting is safe) or the connection fails.
+    // The closures return ureq's own `Result`, whose error is large; it
+    // is handled at once in `with_retries`, never passed up.
+    #[allow(clippy::result_large_err)]
     pub fn submit(&self, attestation: &SignedAttestation) -> Result<SubmitResponse, ClientError> {
         let url = format!("{}/v1/attestations", self.notary);
         let body = attestation.to_json();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = self
-                .agent
-                .post(&url)
-                .set("Content-Type", "application/json")
-                .set("Accept-Language", self.lang.tag())
-                .send_string(&body);
-            let retry_after = match sent {
-                Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
-                    let status = resp.status();
-                    let retry_after = resp
-                        .header("Retry-After")
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    if !matches!(status, 503 | 408) || attempt > self.retries {
-                        let findings = resp
-                            .all("share-audit-finding")
-                            .into_iter()
-                            .map(str::to_owned)
-                            .collect();
-                        let body: Value = resp
-                            .into_json()
-                            .map_err(|_| ClientError::NotJson { status })?;
-                        return Ok(SubmitResponse {
-                            status,
-                            body,
-                            attempts: attempt,
-                            findings,
-                        });
-                    }
-                    retry_after
-                }
-                Err(e) if attempt > self.retries || !worth_retrying(&e) => {
-                    let mut reason = e.to_string();
-                    if reason.contains("UnknownIssuer") {
-                        // No CA this machine trusts (or none at all, in a
-                        // minimal container) signed the notary's certificate.
-                        reason.push_str(
-                            "; the notary's certificate is not from a CA this machine trusts: give the notary's CA with --ca bundle.pem",
-                        );
-                    }
-                    return Err(ClientError::Transport {
-                        url,
-                        reason,
-                        transient: worth_retrying(&e),
-                    });
-                }
-                Err(_) => None,
-            };
-            std::thread::sleep(self.wait(attempt, retry_after));
-        }
+        self.with_retries(
+            &url,
+            |status| matches!(status, 503 | 408),
+            || {
+                self.agent
+                    .post(&url)
+                    .set("Content-Type", "application/json")
+                    .set("Accept-Language", self.lang.tag())
+                    .send_string(&body)
+            },
+            |resp, attempts| {
+                let status = resp.status();
+                let findings = resp
+                    .all("share-audit-finding")
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
+                let body: Value = resp
+                    .into_json()
+                    .map_err(|_| ClientError::NotJson { status })?;
+                Ok(SubmitResponse {
+                    status,
+                    body,
+                    attempts,
+                    findings,
+                })
+            },
+        )
     }
 
     /// GETs `path` (with its query, if any) as `reader`: a read signed as
     /// specs/reads.md says, with a new nonce on each attempt. Retries as
-    /// [`Client::submit`] does.
+    /// [`Client::submit`] does (503 only: a read that timed out is sent
+    /// again by whoever asked).
     pub fn read(&self, reader: &SigningKey, path: &str) -> Result<ReadResponse, ClientError> {
         self.read_at(reader, path, None)
     }
 
     /// [`Client::read`] with the signature created at `created_s` (seconds;
     /// default now): for a notary whose clock a test sets.
+    #[allow(clippy::result_large_err)]
     pub fn read_at(
         &self,
         reader: &SigningKey,
@@ -178,60 +157,84 @@ impl Client {
             Some((p, q)) => (p, Some(q)),
             None => (path, None),
         };
+        let authority = self.authority();
         let target = Target {
             method: "GET",
-            authority: &self.authority(),
+            authority: &authority,
             path: path_only,
             query,
         };
+        self.with_retries(
+            &url,
+            |status| status == 503,
+            || {
+                let created = created_s.unwrap_or_else(|| ledger::time::now_ms() / 1000);
+                let (input, signature) = read_signature::sign(
+                    reader,
+                    &target,
+                    created,
+                    READ_LIFETIME_S,
+                    &read_signature::new_nonce(),
+                );
+                self.agent
+                    .get(&url)
+                    .set("Signature-Input", &input)
+                    .set("Signature", &signature)
+                    .set("Accept-Language", self.lang.tag())
+                    .call()
+            },
+            |resp, _| {
+                let status = resp.status();
+                let mut body = Vec::new();
+                resp.into_reader()
+                    .take(MAX_READ_BYTES)
+                    .read_to_end(&mut body)
+                    .map_err(|e| ClientError::Transport {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                        transient: true,
+                    })?;
+                Ok(ReadResponse { status, body })
+            },
+        )
+    }
+
+    /// Sends a request (`send`, made again for each attempt) until the
+    /// notary answers with a status `retryable` does not take, or the
+    /// retries are spent; waits between attempts as the notary asks
+    /// (`Retry-After`) or by backoff. A lost connection is retried too; a
+    /// bad URL or an untrusted certificate is not.
+    fn with_retries<T>(
+        &self,
+        url: &str,
+        retryable: impl Fn(u16) -> bool,
+        send: impl Fn() -> Result<ureq::Response, ureq::Error>,
+        answer: impl FnOnce(ureq::Response, u32) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let created = created_s.unwrap_or_else(|| ledger::time::now_ms() / 1000);
-            let (input, signature) = read_signature::sign(
-                reader,
-                &target,
-                created,
-                READ_LIFETIME_S,
-                &read_signature::new_nonce(),
-            );
-            let sent = self
-                .agent
-                .get(&url)
-                .set("Signature-Input", &input)
-                .set("Signature", &signature)
-                .set("Accept-Language", self.lang.tag())
-                .call();
-            let retry_after = match sent {
+            let retry_after = match send() {
                 Ok(resp) | Err(ureq::Error::Status(_, resp)) => {
-                    let status = resp.status();
-                    let retry_after = resp
-                        .header("Retry-After")
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    if status != 503 || attempt > self.retries {
-                        let content_type = resp.content_type().to_owned();
-                        let mut body = Vec::new();
-                        resp.into_reader()
-                            .take(MAX_READ_BYTES)
-                            .read_to_end(&mut body)
-                            .map_err(|e| ClientError::Transport {
-                                url: url.clone(),
-                                reason: e.to_string(),
-                                transient: true,
-                            })?;
-                        return Ok(ReadResponse {
-                            status,
-                            content_type,
-                            body,
-                        });
+                    if !retryable(resp.status()) || attempt > self.retries {
+                        return answer(resp, attempt);
                     }
-                    retry_after
+                    resp.header("Retry-After")
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs)
                 }
                 Err(e) if attempt > self.retries || !worth_retrying(&e) => {
+                    let mut reason = e.to_string();
+                    if reason.contains("UnknownIssuer") {
+                        // No CA this machine trusts (or none at all, in a
+                        // minimal container) signed the notary's certificate.
+                        reason.push_str(
+                            "; the notary's certificate is not from a CA this machine trusts: give the notary's CA with --ca bundle.pem",
+                        );
+                    }
                     return Err(ClientError::Transport {
-                        url,
-                        reason: e.to_string(),
+                        url: url.to_owned(),
+                        reason,
                         transient: worth_retrying(&e),
                     });
                 }

@@ -254,7 +254,7 @@ fn read(
     out: Option<PathBuf>,
     lang: Lang,
 ) -> Result<ExitCode> {
-    if !path.starts_with('/') {
+    if !path.starts_with('/') || path.contains('#') {
         bail!(msg(
             format!("{path:?} is not a path on the notary; give one such as /v1/receipts/12"),
             format!("{path:?} 不是公证服务上的路径；请给出如 /v1/receipts/12 的路径")

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::attestation::{Body, Id, ShareAttribute, Statement};
 use crate::calendar::{Calendar, DueDay};
+use crate::lifecycle::SubjectKind;
 use crate::time::{cst_day, cst_day_start, days_from_civil, parse_ymd, ymd};
 
 /// The choices the regulation leaves open (specs/findings.md §Settings).
@@ -38,15 +39,14 @@ impl Default for Settings {
 /// with a clock (a catalog change, a dispute, a return-flow request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct About {
-    /// `case`, `catalog_change`, `dispute` or `return_flow_request`.
-    pub kind: &'static str,
+    pub kind: SubjectKind,
     pub id: Id,
 }
 
 impl About {
     pub fn case(id: &Id) -> About {
         About {
-            kind: "case",
+            kind: SubjectKind::Case,
             id: id.clone(),
         }
     }
@@ -76,7 +76,7 @@ pub struct Finding {
 impl Finding {
     /// The case it is about, if it is about a case.
     pub fn case(&self) -> Option<&Id> {
-        (self.about.kind == "case").then_some(&self.about.id)
+        (self.about.kind == SubjectKind::Case).then_some(&self.about.id)
     }
 
     pub fn to_json(&self) -> Value {
@@ -84,7 +84,7 @@ impl Finding {
             "code": self.code,
             "article": self.article,
             "case": self.case().map(Id::as_str),
-            "about": {"kind": self.about.kind, "id": self.about.id.as_str()},
+            "about": {"kind": self.about.kind.name(), "id": self.about.id.as_str()},
             "departments": self.departments.iter().map(Id::as_str).collect::<Vec<_>>(),
             "due": self.due.map(|d| d.date()),
             "provisional": self.due.map(|d| d.provisional),
@@ -260,12 +260,12 @@ pub fn deadlines<'a>(
             due("reply", "Art. 21", &case.provider, d, case.period_start);
         }
         if let (Some(approval), None, false) = (case.approval, case.first_delivery, stopped) {
-            let d = calendar.due_day(approval.time, replay.deadline("delivery"));
+            let d = replay.due_after(approval, "delivery");
             due("delivery", "Art. 22", &case.provider, d, approval);
         }
         for (request, result) in case.corrections.values() {
             if result.is_none() {
-                let d = calendar.due_day(request.time, replay.deadline("correction_result"));
+                let d = replay.due_after(*request, "correction_result");
                 due("correction_result", "Art. 26", &case.provider, d, *request);
             }
         }
@@ -377,6 +377,11 @@ fn end_of_day(day: i64) -> u64 {
 impl Replay<'_> {
     fn deadline(&self, name: &str) -> u32 {
         self.calendar.deadline(name).unwrap_or(1)
+    }
+
+    /// The due day of the deadline `name` counted from the step `start`.
+    fn due_after(&self, start: Step, name: &str) -> DueDay {
+        self.calendar.due_day(start.time, self.deadline(name))
     }
 
     /// The due day of the reply period of `case`, if its catalog entry is
@@ -696,9 +701,7 @@ impl Replay<'_> {
                 }
                 if case.first_delivery.is_none() {
                     if let Some(approval) = case.approval {
-                        let due = self
-                            .calendar
-                            .due_day(approval.time, self.deadline("delivery"));
+                        let due = self.due_after(approval, "delivery");
                         self.check_on_time(
                             "delivery_late",
                             "Art. 22",
@@ -719,9 +722,7 @@ impl Replay<'_> {
             }
             Body::CorrectionResult(r) => {
                 if let Some((request, None)) = case.corrections.get(&r.request).copied() {
-                    let due = self
-                        .calendar
-                        .due_day(request.time, self.deadline("correction_result"));
+                    let due = self.due_after(request, "correction_result");
                     self.check_on_time(
                         "correction_late",
                         "Art. 26",
@@ -831,7 +832,7 @@ impl Replay<'_> {
                 if change.update.is_none() {
                     let due = self.change_due(&change);
                     let about = About {
-                        kind: "catalog_change",
+                        kind: SubjectKind::CatalogChange,
                         id: x.change.clone(),
                     };
                     if step.time >= end_of(due) {
@@ -859,7 +860,7 @@ impl Replay<'_> {
                     if change.update.is_none() {
                         let due = self.change_due(&change);
                         let about = About {
-                            kind: "catalog_change",
+                            kind: SubjectKind::CatalogChange,
                             id: id.clone(),
                         };
                         self.check_on_time(
@@ -881,11 +882,9 @@ impl Replay<'_> {
             Body::CatalogPublication(p) => {
                 if let Some(change) = self.changes.get(&p.change).cloned() {
                     if let (Some(update), None) = (change.update, change.publication) {
-                        let due = self
-                            .calendar
-                            .due_day(update.time, self.deadline("catalog_publication"));
+                        let due = self.due_after(update, "catalog_publication");
                         let about = About {
-                            kind: "catalog_change",
+                            kind: SubjectKind::CatalogChange,
                             id: p.change.clone(),
                         };
                         self.check_on_time(
@@ -931,11 +930,9 @@ impl Replay<'_> {
             Body::ReturnFlow(f) => {
                 if let Some(request) = self.requests.get(&f.request).cloned() {
                     if !request.answered {
-                        let due = self
-                            .calendar
-                            .due_day(request.requested.time, self.deadline("return_flow"));
+                        let due = self.due_after(request.requested, "return_flow");
                         let about = About {
-                            kind: "return_flow_request",
+                            kind: SubjectKind::ReturnFlowRequest,
                             id: f.request.clone(),
                         };
                         self.check_on_time(
@@ -967,11 +964,9 @@ impl Replay<'_> {
         if dispute.resolved {
             return;
         }
-        let due = self
-            .calendar
-            .due_day(dispute.since.time, self.deadline("dispute_handling"));
+        let due = self.due_after(dispute.since, "dispute_handling");
         let about = About {
-            kind: "dispute",
+            kind: SubjectKind::Dispute,
             id: id.clone(),
         };
         self.check_on_time(
@@ -998,7 +993,7 @@ impl Replay<'_> {
     fn open_matters(&mut self, as_of: u64) {
         for (id, change) in std::mem::take(&mut self.changes) {
             let about = About {
-                kind: "catalog_change",
+                kind: SubjectKind::CatalogChange,
                 id: id.clone(),
             };
             match (change.update, change.publication) {
@@ -1016,9 +1011,7 @@ impl Replay<'_> {
                     );
                 }
                 (Some(update), None) => {
-                    let due = self
-                        .calendar
-                        .due_day(update.time, self.deadline("catalog_publication"));
+                    let due = self.due_after(update, "catalog_publication");
                     self.missing(
                         "catalog_publication_missing",
                         "Art. 17",
@@ -1035,11 +1028,9 @@ impl Replay<'_> {
         }
         for (id, dispute) in std::mem::take(&mut self.disputes) {
             if !dispute.resolved {
-                let due = self
-                    .calendar
-                    .due_day(dispute.since.time, self.deadline("dispute_handling"));
+                let due = self.due_after(dispute.since, "dispute_handling");
                 let about = About {
-                    kind: "dispute",
+                    kind: SubjectKind::Dispute,
                     id,
                 };
                 self.missing(
@@ -1056,11 +1047,9 @@ impl Replay<'_> {
         }
         for (id, request) in std::mem::take(&mut self.requests) {
             if !request.answered {
-                let due = self
-                    .calendar
-                    .due_day(request.requested.time, self.deadline("return_flow"));
+                let due = self.due_after(request.requested, "return_flow");
                 let about = About {
-                    kind: "return_flow_request",
+                    kind: SubjectKind::ReturnFlowRequest,
                     id,
                 };
                 self.missing(
@@ -1098,9 +1087,7 @@ impl Replay<'_> {
                 );
             }
             if let (Some(approval), None) = (case.approval, case.first_delivery) {
-                let due = self
-                    .calendar
-                    .due_day(approval.time, self.deadline("delivery"));
+                let due = self.due_after(approval, "delivery");
                 self.missing(
                     "delivery_missing",
                     "Art. 22",
@@ -1114,9 +1101,7 @@ impl Replay<'_> {
             }
             for (request, result) in case.corrections.values() {
                 if result.is_none() {
-                    let due = self
-                        .calendar
-                        .due_day(request.time, self.deadline("correction_result"));
+                    let due = self.due_after(*request, "correction_result");
                     self.missing(
                         "correction_missing",
                         "Art. 26",

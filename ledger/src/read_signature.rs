@@ -58,7 +58,7 @@ impl Target<'_> {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadSignatureError {
-    #[error("the request has no Signature-Input and Signature headers; reads of entry contents are signed (specs/reads.md)")]
+    #[error("the request needs exactly one Signature-Input and one Signature header, in ASCII; reads of entry contents are signed (specs/reads.md)")]
     Missing,
     #[error("the read signature headers are malformed: {0}")]
     Malformed(&'static str),

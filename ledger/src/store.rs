@@ -543,11 +543,6 @@ impl Store {
         self.scan_cases(&subject_prefix(kind, id), |key, _| read_u64(key))
     }
 
-    /// The indexes of a case's entries, in order.
-    pub fn case_entries(&self, case: &Id) -> Result<Vec<u64>, StoreError> {
-        self.subject_entries(SubjectKind::Case, case)
-    }
-
     /// The subjects a department takes part in (signed an entry of, or was
     /// named by one: for a case, its provider and requester), each with an
     /// entry of it, by kind and id.
@@ -569,17 +564,6 @@ impl Store {
                 .ok_or_else(bad)?;
             Ok((kind, id, read_u64(value)?))
         })
-    }
-
-    /// The cases a department is provider or requester of, each with the
-    /// index of its application, in the order of their ids.
-    pub fn department_cases(&self, department: &Id) -> Result<Vec<(Id, u64)>, StoreError> {
-        Ok(self
-            .department_subjects(department)?
-            .into_iter()
-            .filter(|(kind, ..)| *kind == SubjectKind::Case)
-            .map(|(_, id, index)| (id, index))
-            .collect())
     }
 
     fn scan_cases<T>(

@@ -610,7 +610,7 @@ fn a_catalog_change_over_the_spring_festival_updated_late_and_not_published() {
     );
     let f = &t.findings("2026-03-12T00:00:00+08:00")[0];
     assert_eq!(
-        (f.about.kind, f.about.id.as_str(), f.case()),
+        (f.about.kind.name(), f.about.id.as_str(), f.case()),
         ("catalog_change", "ch1", None)
     );
     assert_eq!(

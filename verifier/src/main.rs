@@ -547,7 +547,7 @@ fn findings(
     } else {
         for f in &found {
             // "case C-1", or "dispute D-1", "catalog_change CH-1", …
-            let about = format!("{} {}", f.about.kind, f.about.id.as_str());
+            let about = format!("{} {}", f.about.kind.name(), f.about.id.as_str());
             let against: Vec<&str> = f.departments.iter().map(|d| d.as_str()).collect();
             let mut when = String::new();
             if let Some(due) = f.due {

@@ -9,6 +9,7 @@ use ed25519_dalek::SigningKey;
 
 use super::*;
 use crate::attestation::SignedAttestation;
+use crate::lifecycle::SubjectKind;
 use crate::registry::RegistryView;
 
 const ORIGIN: &str = "append.example.gov.cn/share-audit/2026";
@@ -344,16 +345,19 @@ fn the_case_index_is_written_with_each_batch_and_rebuilt_when_missing() {
     }
     let id = |s: &str| crate::attestation::Id::try_from(s.to_owned()).unwrap();
     let expect = |store: &Store| {
-        assert_eq!(store.case_entries(&id("c1")).unwrap(), vec![5, 6]);
+        assert_eq!(
+            store.subject_entries(SubjectKind::Case, &id("c1")).unwrap(),
+            vec![5, 6]
+        );
         // Both parties are filed by the application; the provider's
         // approval adds no one.
         for (party, latest) in [("gd.gaj", 5), ("gd.rst", 5)] {
             assert_eq!(
-                store.department_cases(&id(party)).unwrap(),
-                vec![(id("c1"), latest)]
+                store.department_subjects(&id(party)).unwrap(),
+                vec![(SubjectKind::Case, id("c1"), latest)]
             );
         }
-        assert_eq!(store.department_cases(&id("gd.other")).unwrap(), vec![]);
+        assert_eq!(store.department_subjects(&id("gd.other")).unwrap(), vec![]);
     };
     expect(t.log.store());
 
@@ -361,7 +365,10 @@ fn the_case_index_is_written_with_each_batch_and_rebuilt_when_missing() {
     // from the entries when the log is opened.
     let store = t.log.store().clone();
     store.forget_index().unwrap();
-    assert_eq!(store.case_entries(&id("c1")).unwrap(), Vec::<u64>::new());
+    assert_eq!(
+        store.subject_entries(SubjectKind::Case, &id("c1")).unwrap(),
+        Vec::<u64>::new()
+    );
     let notary = NoteSigner::new(ORIGIN, key(0x11)).unwrap();
     drop(t.log);
     let log = Log::open(store, &t.policy, notary).unwrap();

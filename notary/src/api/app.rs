@@ -78,3 +78,29 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
 pub fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
+
+/// Contents read with a signature are for that reader only: no shared
+/// cache may keep them (RFC 9111 §5.2.2, specs/reads.md).
+pub fn private(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}
+
+/// A stored entry and its statement. The store holds only entries the
+/// notary parsed before appending them: one that does not parse is the
+/// store's fault, logged, and answered `503` like a failed read.
+pub fn stored_entry(
+    index: u64,
+    bytes: &[u8],
+) -> Result<(ledger::entry::Entry, ledger::attestation::Statement), super::error::ApiError> {
+    let entry = ledger::entry::Entry::parse(bytes);
+    entry
+        .and_then(|e| e.parse_statement().map(|s| (e, s)))
+        .map_err(|e| {
+            tracing::error!(index, error = %e, "a stored entry does not parse");
+            super::error::ApiError::unavailable("store_unavailable", "the store could not be read")
+        })
+}

@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ledger::attestation::{Body, Id, Statement};
-use ledger::entry::Entry;
 use ledger::findings::{deadlines, findings, Deadline, Finding, LoggedStatement};
 use ledger::lifecycle::SubjectKind;
 use ledger::reads::Reader;
@@ -23,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::app::AppState;
+use super::app::{private, stored_entry, AppState};
 use super::error::ApiError;
 use super::reader::{not_permitted, ReadBy};
 
@@ -31,8 +30,6 @@ use super::reader::{not_permitted, ReadBy};
 /// of a department one findings or figures query looks at; beyond, the
 /// answer says it was truncated.
 const MAX_SUBJECTS: usize = 10_000;
-/// Queries computed at once (each on a blocking thread).
-const MAX_QUERIES: usize = 2;
 
 fn bad_query(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_query", message)
@@ -119,14 +116,7 @@ fn read_entry(state: &AppState, index: u64) -> Result<CaseEntry, ApiError> {
         tracing::error!(index, "an indexed entry is missing");
         ApiError::unavailable("store_unavailable", "the store could not be read")
     })?;
-    let entry = Entry::parse(&bytes).map_err(|e| {
-        tracing::error!(index, error = %e, "a stored entry does not parse");
-        ApiError::unavailable("store_unavailable", "the store could not be read")
-    })?;
-    let statement = entry.parse_statement().map_err(|e| {
-        tracing::error!(index, error = %e, "a stored statement does not parse");
-        ApiError::unavailable("store_unavailable", "the store could not be read")
-    })?;
+    let (entry, statement) = stored_entry(index, &bytes)?;
     Ok(CaseEntry {
         index,
         time: entry.time,
@@ -167,11 +157,15 @@ pub(super) async fn case(
     let case = id(&case, "case")?;
     let q = query(q)?;
     let as_of = as_of(&state, q.as_of.as_deref())?;
-    let page = (
-        q.from.unwrap_or(0),
-        q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
-    );
-    blocking(move || case_timeline(&state, &reader, &case, as_of, page)).await
+    let limit = q.limit.unwrap_or(MAX_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad_query(format!("limit is 1 to {MAX_PAGE}, not {limit}")));
+    }
+    let page = (q.from.unwrap_or(0), limit);
+    blocking(Weight::Case, move || {
+        case_timeline(&state, &reader, &case, as_of, page)
+    })
+    .await
 }
 
 fn case_timeline(
@@ -301,7 +295,10 @@ pub(super) async fn findings_of(
     q: Result<Query<FindingsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    blocking(move || findings_report(&state, &reader, q)).await
+    blocking(Weight::Department, move || {
+        findings_report(&state, &reader, q)
+    })
+    .await
 }
 
 fn findings_report(
@@ -355,7 +352,7 @@ fn findings_report(
                 f.code,
                 csv_field(f.article),
                 f.case().map_or("", Id::as_str),
-                f.about.kind,
+                f.about.kind.name(),
                 f.about.id.as_str(),
                 join(
                     f.departments
@@ -414,7 +411,10 @@ pub(super) async fn figures(
     q: Result<Query<FiguresQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    blocking(move || department_figures(&state, &reader, q)).await
+    blocking(Weight::Department, move || {
+        department_figures(&state, &reader, q)
+    })
+    .await
 }
 
 fn department_figures(
@@ -482,20 +482,39 @@ fn department_figures(
     Ok(private(json_body(body)))
 }
 
-/// Runs a query's store reads and findings off the async threads, so that
-/// a long one does not hold up other requests, at most
-/// [`MAX_QUERIES`] at once (others wait for their turn within the request
-/// timeout).
+/// The two kinds of query, each with its own turns: a case's timeline
+/// reads one case; findings and figures replay every case of a department.
+/// Heavy queries never hold up a case read.
+#[derive(Clone, Copy)]
+enum Weight {
+    /// At most two at once.
+    Case,
+    /// At most one at once; one that waits more than [`HEAVY_WAIT`] for
+    /// its turn is `503 overloaded`.
+    Department,
+}
+
+/// Longest a findings or figures query waits for its turn.
+const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a query's store reads and findings on a blocking thread, so that
+/// a long one does not hold up the HTTP threads, within the turns of its
+/// [`Weight`].
 async fn blocking(
+    weight: Weight,
     work: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    static QUERIES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
-        std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_QUERIES)));
-    let permit = QUERIES
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::unavailable("shutting_down", "the notary is shutting down"))?;
+    type Turns = std::sync::LazyLock<Arc<tokio::sync::Semaphore>>;
+    static CASE: Turns = Turns::new(|| Arc::new(tokio::sync::Semaphore::new(2)));
+    static DEPARTMENT: Turns = Turns::new(|| Arc::new(tokio::sync::Semaphore::new(1)));
+    let busy = || ApiError::unavailable("overloaded", "too many queries at once; retry shortly");
+    let permit = match weight {
+        Weight::Case => CASE.clone().acquire_owned().await.map_err(|_| busy())?,
+        Weight::Department => tokio::time::timeout(HEAVY_WAIT, DEPARTMENT.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?,
+    };
     // The permit goes with the work: a request that times out, or whose
     // client leaves, frees its turn only when its query is done.
     tokio::task::spawn_blocking(move || {
@@ -503,24 +522,9 @@ async fn blocking(
         work()
     })
     .await
-    .map_err(|_| {
-        ApiError::unavailable(
-            "overloaded",
-            "the query could not be answered; retry shortly",
-        )
-    })?
+    .map_err(|_| busy())?
 }
 
 fn json_body(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
-}
-
-/// Contents read with a signature are for that reader only: no shared
-/// cache may keep them (RFC 9111 §5.2.2).
-pub(super) fn private(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("private, no-store"),
-    );
-    resp
 }

@@ -9,11 +9,9 @@ use ledger::proof::{consistency_proof, ProofError};
 use ledger::tlog_proof::TlogProof;
 use serde::Deserialize;
 
-use ledger::entry::Entry;
 use ledger::reads::Reader;
 
-use super::app::{json_response, text, AppState};
-use super::cases::private;
+use super::app::{json_response, private, stored_entry, text, AppState};
 use super::error::ApiError;
 use super::reader::{not_permitted, ReadBy};
 
@@ -68,12 +66,7 @@ fn check_readable(
     index: u64,
     bytes: &[u8],
 ) -> Result<(), ApiError> {
-    let statement = Entry::parse(bytes)
-        .and_then(|e| e.parse_statement())
-        .map_err(|e| {
-            tracing::error!(index, error = %e, "a stored entry does not parse");
-            ApiError::unavailable("store_unavailable", "the store could not be read")
-        })?;
+    let (_, statement) = stored_entry(index, bytes)?;
     if reader.may_read_entry(&state.store.view(&state.roots), &statement.body, index)? {
         Ok(())
     } else {

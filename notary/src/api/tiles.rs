@@ -6,8 +6,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
-use super::app::AppState;
-use super::cases::private;
+use super::app::{private, AppState};
 use super::error::ApiError;
 use super::reader::{authenticate, not_permitted};
 
