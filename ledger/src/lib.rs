@@ -22,6 +22,7 @@
 //! | [`reads`] | who may read which entries | reads.md |
 //! | [`read_signature`] | the RFC 9421 signature of an authenticated read | reads.md |
 //! | [`policy`] | the verifier's trust policy | policy.md |
+//! | [`package`] | the auditor's package: file names, manifest, bundles | package.md |
 //! | [`receipt`] | receipts, made and verified | receipt.md |
 //! | [`keyfile`] | private and public key files | checkpoint.md |
 //! | [`lang`] | the languages of messages people read (English, Chinese) | api.md |
@@ -41,6 +42,7 @@ pub mod keyfile;
 pub mod lang;
 pub mod lifecycle;
 pub mod note;
+pub mod package;
 pub mod policy;
 pub mod proof;
 pub mod read_signature;

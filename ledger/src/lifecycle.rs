@@ -20,7 +20,8 @@ use crate::attestation::{Body, Consent, Id, Origin, PublicKey, Role, Statement};
 use crate::lang::Lang;
 use crate::registry::{
     CaseRecord, CatalogChangeRecord, Change, DepartmentRecord, DisputeRecord, ItemRecord,
-    KeyRecord, RecordKind, RegistryView, ReturnFlowRecord, Revocation, ThirdParty, TrustRoots,
+    KeyRecord, LogKeyRecord, RecordKind, RegistryView, ReturnFlowRecord, Revocation, ThirdParty,
+    TrustRoots,
 };
 use crate::time::cst;
 
@@ -59,6 +60,10 @@ pub enum Refusal {
     KeyExpired { department: Id, valid_until: u64 },
     #[error("key is already registered to department {0}")]
     KeyAlreadyRegistered(Id),
+    #[error("key is already a checkpoint key of this log")]
+    KeyAlreadyLogKey,
+    #[error("the key cannot be declared compromised since {}, after the notarised time {}", cst(*compromised_since), cst(*time))]
+    CompromiseInFuture { compromised_since: u64, time: u64 },
     #[error("key is already revoked")]
     KeyAlreadyRevoked,
     #[error("{0} belongs to a root of the trust policy and cannot be registered to a department")]
@@ -143,7 +148,10 @@ impl Refusal {
             Refusal::KeyRevoked(..) => ("key_revoked", Forbidden),
             Refusal::KeyNotYetValid { .. } => ("key_not_yet_valid", Forbidden),
             Refusal::KeyExpired { .. } => ("key_expired", Forbidden),
-            Refusal::KeyAlreadyRegistered(_) => ("key_already_registered", Conflict),
+            Refusal::KeyAlreadyRegistered(_) | Refusal::KeyAlreadyLogKey => {
+                ("key_already_registered", Conflict)
+            }
+            Refusal::CompromiseInFuture { .. } => ("compromise_in_future", Unprocessable),
             Refusal::KeyAlreadyRevoked => ("key_already_revoked", Conflict),
             Refusal::ReservedForRoot(_) => ("reserved_for_root", Conflict),
             Refusal::EmptyValidityWindow { .. } => ("empty_validity_window", Unprocessable),
@@ -191,6 +199,8 @@ impl Refusal {
             | Refusal::KeyNotYetValid { .. }
             | Refusal::KeyExpired { .. }
             | Refusal::KeyAlreadyRegistered(_)
+            | Refusal::KeyAlreadyLogKey
+            | Refusal::CompromiseInFuture { .. }
             | Refusal::KeyAlreadyRevoked
             | Refusal::ReservedForRoot(_)
             | Refusal::EmptyValidityWindow { .. }
@@ -268,6 +278,15 @@ impl Refusal {
                 valid_until,
             } => format!("{department} 的签名密钥已于 {} 失效", cst(*valid_until)),
             Refusal::KeyAlreadyRegistered(d) => format!("该密钥已登记给部门 {d}"),
+            Refusal::KeyAlreadyLogKey => "该密钥已是本日志的检查点密钥".to_owned(),
+            Refusal::CompromiseInFuture {
+                compromised_since,
+                time,
+            } => format!(
+                "密钥泄露时间 {} 晚于公证时间 {}",
+                cst(*compromised_since),
+                cst(*time)
+            ),
             Refusal::KeyAlreadyRevoked => "该密钥已被撤销".to_owned(),
             Refusal::ReservedForRoot(what) => format!(
                 "{}属于信任策略中的根，不能登记给部门",
@@ -412,6 +431,7 @@ pub enum RegistryEntry<'a> {
     Department(&'a crate::attestation::Department),
     DepartmentKey(&'a crate::attestation::DepartmentKey),
     KeyRevocation(&'a crate::attestation::KeyRevocation),
+    LogKey(&'a crate::attestation::LogKey),
 }
 
 /// The one table of who may sign what; [`decide`] applies exactly this.
@@ -420,6 +440,7 @@ pub fn permitted_signer(body: &Body) -> Signer<'_> {
         Body::Department(b) => Signer::Root(RegistryEntry::Department(b)),
         Body::DepartmentKey(b) => Signer::Root(RegistryEntry::DepartmentKey(b)),
         Body::KeyRevocation(b) => Signer::Root(RegistryEntry::KeyRevocation(b)),
+        Body::LogKey(b) => Signer::Root(RegistryEntry::LogKey(b)),
         Body::CatalogEntry(_) => Signer::Role(Role::Provider),
         Body::ServiceChangeFiling(b) => Signer::ItemProvider(&b.item),
         Body::Application(_) => Signer::Role(Role::Requester),
@@ -525,6 +546,7 @@ pub fn case_of(body: &Body) -> Option<&Id> {
         Body::Department(_)
         | Body::DepartmentKey(_)
         | Body::KeyRevocation(_)
+        | Body::LogKey(_)
         | Body::CatalogEntry(_)
         | Body::ServiceChangeFiling(_)
         | Body::CatalogChangeNotice(_)
@@ -554,7 +576,7 @@ pub fn decide<V: RegistryView>(
     let mut evidence = Vec::new();
     match permitted_signer(&statement.body) {
         Signer::Root(entry) => {
-            if !trust.is_root(signer) {
+            if !trust.is_root_at(signer, index) {
                 return Err(Refusal::NotRoot { kind }.into());
             }
             evidence.extend(check_registry_entry(view, entry, time)?);
@@ -610,23 +632,41 @@ pub fn effect<V: RegistryView>(
                 index,
             },
         )],
-        Body::DepartmentKey(k) => vec![Change::new(
-            &k.key,
-            KeyRecord {
-                department: k.department.clone(),
-                valid_from: k.valid_from.unwrap_or(time),
-                valid_until: k.valid_until,
-                index,
-                revoked: None,
-            },
-        )],
+        Body::DepartmentKey(k) => {
+            let valid_from = k.valid_from.unwrap_or(time);
+            let mut changes = vec![Change::new(
+                &k.key,
+                KeyRecord {
+                    department: k.department.clone(),
+                    valid_from,
+                    valid_until: k.valid_until,
+                    index,
+                    revoked: None,
+                },
+            )];
+            // Rotation: the replaced key signs nothing from where the new
+            // one begins (lifecycle.md §Rules).
+            if let Some(old) = &k.replaces {
+                if let Some(mut record) = view.get::<KeyRecord>(old)? {
+                    let until = record.valid_until.map_or(valid_from, |u| u.min(valid_from));
+                    record.valid_until = Some(until);
+                    changes.push(Change::new(old, record));
+                }
+            }
+            changes
+        }
         Body::KeyRevocation(r) => match view.get::<KeyRecord>(&r.key)? {
             Some(mut record) => {
-                record.revoked = Some(Revocation { time, index });
+                record.revoked = Some(Revocation {
+                    time,
+                    index,
+                    compromised_since: r.compromised_since,
+                });
                 vec![Change::new(&r.key, record)]
             }
             None => vec![],
         },
+        Body::LogKey(k) => vec![Change::new(&k.key, LogKeyRecord { index })],
         Body::CatalogEntry(c) => vec![Change::new(
             &c.item,
             ItemRecord {
@@ -776,7 +816,7 @@ fn check_registry_entry<V: RegistryView>(
     view: &V,
     entry: RegistryEntry,
     time: u64,
-) -> Result<Option<u64>, DecideError<V::Error>> {
+) -> Result<Vec<u64>, DecideError<V::Error>> {
     match entry {
         RegistryEntry::Department(d) => {
             // A root's name is its signer "department" in registry entries;
@@ -784,7 +824,7 @@ fn check_registry_entry<V: RegistryView>(
             if view.trust().is_root_name(&d.id) {
                 return Err(Refusal::ReservedForRoot("the name").into());
             }
-            Ok(None)
+            Ok(vec![])
         }
         RegistryEntry::DepartmentKey(k) => {
             let department = view
@@ -797,9 +837,7 @@ fn check_registry_entry<V: RegistryView>(
             if view.trust().is_root_key(&k.key) {
                 return Err(Refusal::ReservedForRoot("the key").into());
             }
-            if let Some(existing) = view.get::<KeyRecord>(&k.key).map_err(DecideError::View)? {
-                return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
-            }
+            check_unregistered(view, &k.key)?;
             let valid_from = k.valid_from.unwrap_or(time);
             if let Some(valid_until) = k.valid_until {
                 if valid_until <= valid_from {
@@ -810,16 +848,60 @@ fn check_registry_entry<V: RegistryView>(
                     .into());
                 }
             }
-            Ok(Some(department.index))
+            let mut evidence = vec![department.index];
+            if let Some(old) = &k.replaces {
+                let record = registered_key(view, &k.department, old)?;
+                if record.revoked.is_some() {
+                    return Err(Refusal::KeyAlreadyRevoked.into());
+                }
+                evidence.push(record.index);
+            }
+            Ok(evidence)
         }
         RegistryEntry::KeyRevocation(r) => {
             let record = registered_key(view, &r.department, &r.key)?;
             if record.revoked.is_some() {
                 return Err(Refusal::KeyAlreadyRevoked.into());
             }
-            Ok(Some(record.index))
+            if let Some(since) = r.compromised_since.filter(|&s| s > time) {
+                return Err(Refusal::CompromiseInFuture {
+                    compromised_since: since,
+                    time,
+                }
+                .into());
+            }
+            Ok(vec![record.index])
+        }
+        RegistryEntry::LogKey(k) => {
+            if crate::attestation::registrable_key(&k.key).is_err() {
+                return Err(Refusal::WeakKey.into());
+            }
+            if view.trust().is_root_key(&k.key) {
+                return Err(Refusal::ReservedForRoot("the key").into());
+            }
+            check_unregistered(view, &k.key)?;
+            Ok(vec![])
         }
     }
+}
+
+/// A key is registered once: to one department, or as one of the log's
+/// checkpoint keys.
+fn check_unregistered<V: RegistryView>(
+    view: &V,
+    key: &PublicKey,
+) -> Result<(), DecideError<V::Error>> {
+    if let Some(existing) = view.get::<KeyRecord>(key).map_err(DecideError::View)? {
+        return Err(Refusal::KeyAlreadyRegistered(existing.department).into());
+    }
+    if view
+        .get::<LogKeyRecord>(key)
+        .map_err(DecideError::View)?
+        .is_some()
+    {
+        return Err(Refusal::KeyAlreadyLogKey.into());
+    }
+    Ok(())
 }
 
 fn registered_key<V: RegistryView>(
@@ -1154,6 +1236,7 @@ fn check_conditions<V: RegistryView>(
         Body::Department(_)
         | Body::DepartmentKey(_)
         | Body::KeyRevocation(_)
+        | Body::LogKey(_)
         | Body::ServiceChangeFiling(_)
         | Body::MaterialsIncomplete(_)
         | Body::MaterialsSupplement(_)

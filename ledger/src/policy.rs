@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! log  <vkey>    # a notary checkpoint key; its name is the log origin
-//! root <vkey>    # a supervisor root key; its name is the signer "department"
+//! root <vkey> [from <index>] [until <index>]
+//!                # a supervisor root key; its name is the signer "department"
 //! ```
 //!
 //! At least one `log` and one `root` line. All `log` keys share one name.
@@ -13,13 +14,63 @@
 
 use crate::attestation::{Id, Origin, PublicKey, SignerRef};
 use crate::note::{NoteError, VerifierKey, TYPE_ED25519};
-use crate::registry::TrustRoots;
+use crate::registry::{RootKey, TrustRoots};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub origin: String,
     pub log_keys: Vec<VerifierKey>,
-    pub roots: Vec<VerifierKey>,
+    pub roots: Vec<PolicyRoot>,
+}
+
+/// A `root` line: the key, and the entries it may sign (index `from` on,
+/// below `until` if set; specs/policy.md §Root key rotation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRoot {
+    pub key: VerifierKey,
+    pub from: u64,
+    pub until: Option<u64>,
+}
+
+impl PolicyRoot {
+    /// A root key in force from the first entry on.
+    pub fn always(key: VerifierKey) -> PolicyRoot {
+        PolicyRoot {
+            key,
+            from: 0,
+            until: None,
+        }
+    }
+
+    /// Reads what follows the key on a `root` line: `[from <n>] [until <n>]`.
+    fn with_range(key: VerifierKey, words: &[&str]) -> Result<PolicyRoot, String> {
+        let number = |w: &str| {
+            crate::decimal::parse(w).ok_or_else(|| format!("{w:?} is not a decimal entry index"))
+        };
+        let mut root = PolicyRoot::always(key);
+        let mut rest = words;
+        if let ["from", n, tail @ ..] = rest {
+            root.from = number(n)?;
+            rest = tail;
+        }
+        if let ["until", n, tail @ ..] = rest {
+            root.until = Some(number(n)?);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(format!(
+                "unexpected {:?} after the root key: only `from <index>` then `until <index>` may follow",
+                rest.join(" ")
+            ));
+        }
+        if let Some(until) = root.until.filter(|&u| u <= root.from) {
+            return Err(format!(
+                "`until {until}` is not after `from {}`: the key would sign nothing",
+                root.from
+            ));
+        }
+        Ok(root)
+    }
 }
 
 /// Why a policy file could not be used.
@@ -62,10 +113,12 @@ impl Policy {
                 line: n + 1,
                 reason,
             };
-            let (directive, arg) = line
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| bad("missing key".into()))?;
-            let key = VerifierKey::parse(arg.trim()).map_err(|e: NoteError| bad(e.to_string()))?;
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (directive, vkey, rest) = match words.as_slice() {
+                [directive, vkey, rest @ ..] => (*directive, *vkey, rest),
+                _ => return Err(bad("missing key".into())),
+            };
+            let key = VerifierKey::parse(vkey).map_err(|e: NoteError| bad(e.to_string()))?;
             if key.sig_type != TYPE_ED25519 {
                 return Err(bad("only Ed25519 (type 0x01) keys are accepted".into()));
             }
@@ -76,6 +129,12 @@ impl Policy {
             seen.push((bytes, n + 1));
             match directive {
                 "log" => {
+                    if !rest.is_empty() {
+                        return Err(bad(format!(
+                            "unexpected {:?} after the log key",
+                            rest.join(" ")
+                        )));
+                    }
                     Origin::try_from(key.name.clone()).map_err(bad)?;
                     if let Some(first) = log_keys.first() {
                         if first.name != key.name {
@@ -86,7 +145,7 @@ impl Policy {
                 }
                 "root" => {
                     Id::try_from(key.name.clone()).map_err(bad)?;
-                    roots.push(key);
+                    roots.push(PolicyRoot::with_range(key, rest).map_err(bad)?);
                 }
                 other => return Err(bad(format!("unknown directive {other:?}"))),
             }
@@ -119,8 +178,15 @@ impl Policy {
         for k in &self.log_keys {
             out.push_str(&format!("log {}\n", k.encode()));
         }
-        for k in &self.roots {
-            out.push_str(&format!("root {}\n", k.encode()));
+        for r in &self.roots {
+            out.push_str(&format!("root {}", r.key.encode()));
+            if r.from != 0 {
+                out.push_str(&format!(" from {}", r.from));
+            }
+            if let Some(until) = r.until {
+                out.push_str(&format!(" until {until}"));
+            }
+            out.push('\n');
         }
         out
     }
@@ -133,9 +199,13 @@ impl Policy {
             roots: self
                 .roots
                 .iter()
-                .map(|k| SignerRef {
-                    department: Id::try_from(k.name.clone()).expect("checked at parse"),
-                    key: PublicKey(k.key.to_bytes()),
+                .map(|r| RootKey {
+                    signer: SignerRef {
+                        department: Id::try_from(r.key.name.clone()).expect("checked at parse"),
+                        key: PublicKey(r.key.key.to_bytes()),
+                    },
+                    from: r.from,
+                    until: r.until,
                 })
                 .collect(),
         }
@@ -185,7 +255,10 @@ mod tests {
         let p = Policy::parse(&text).unwrap();
         assert_eq!(p.origin, "example.gov.cn/share-audit/2026");
         assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
-        assert_eq!(p.trust_roots().roots[0].department.as_str(), "gd.sjj");
+        assert_eq!(
+            p.trust_roots().roots[0].signer.department.as_str(),
+            "gd.sjj"
+        );
         assert_eq!(
             Policy::parse(&format!("root {}\n", root.verifier().encode())),
             Err(PolicyError::NoLogKey)
@@ -198,5 +271,50 @@ mod tests {
             Policy::parse("witness x\n"),
             Err(PolicyError::Line { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn root_keys_rotate_by_entry_index() {
+        let log = NoteSigner::new("example.gov.cn/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let old = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let new = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[3; 32])).unwrap();
+        let text = format!(
+            "log {}\nroot {} until 120 # retired\nroot  {}\tfrom 120\n",
+            log.verifier().encode(),
+            old.verifier().encode(),
+            new.verifier().encode()
+        );
+        let p = Policy::parse(&text).unwrap();
+        assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
+        let trust = p.trust_roots();
+        let signer = |s: &NoteSigner| SignerRef {
+            department: Id::try_from("gd.sjj".to_owned()).unwrap(),
+            key: PublicKey(s.verifier().key.to_bytes()),
+        };
+        assert!(trust.is_root_at(&signer(&old), 119));
+        assert!(!trust.is_root_at(&signer(&old), 120));
+        assert!(!trust.is_root_at(&signer(&new), 119));
+        assert!(trust.is_root_at(&signer(&new), 120));
+        assert!(
+            trust.is_root_key(&signer(&old).key),
+            "a retired root still signs no case"
+        );
+        let vkey = old.verifier().encode();
+        for bad in [
+            format!("root {vkey} until 0"),
+            format!("root {vkey} from 5 until 5"),
+            format!("root {vkey} until 9 from 1"),
+            format!("root {vkey} from"),
+            format!("root {vkey} from 01"),
+            format!("root {vkey} since 4"),
+            format!("log {} from 3", log.verifier().encode()),
+        ] {
+            let text = format!("log {}\n{bad}\n", log.verifier().encode());
+            let text = text.replacen(&format!("log {}\nlog", log.verifier().encode()), "log", 1);
+            assert!(
+                matches!(Policy::parse(&text), Err(PolicyError::Line { .. })),
+                "{bad:?} should be refused"
+            );
+        }
     }
 }

@@ -188,7 +188,20 @@ fn read_u64(bytes: &[u8]) -> Result<u64, StoreError> {
 impl Store {
     /// Opens (creating if missing) the store at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = open_db(path)?;
+        Store::with_db(path, open_db(path, false)?)
+    }
+
+    /// Opens the store at `path` read-only: what was durably written when it
+    /// opened, while a notary may go on writing it (a read-only instance
+    /// takes no lock). For `notary export`.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.join("CURRENT").is_file() {
+            return Err(StoreError::NotInitialised);
+        }
+        Store::with_db(path, open_db(path, true)?)
+    }
+
+    fn with_db(path: &Path, db: DB) -> Result<Store, StoreError> {
         let upper = load_upper(&db)?;
         Ok(Store {
             path: path.to_owned(),
@@ -216,7 +229,7 @@ impl Store {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        let db = open_db(&self.path)?;
+        let db = open_db(&self.path, false)?;
         *self.upper.write().unwrap_or_else(|p| p.into_inner()) = load_upper(&db)?;
         *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
         Ok(())
@@ -254,7 +267,7 @@ fn load_upper(db: &DB) -> Result<HashMap<NodeId, Hash>, StoreError> {
     Ok(upper)
 }
 
-fn open_db(path: &Path) -> Result<DB, StoreError> {
+fn open_db(path: &Path, read_only: bool) -> Result<DB, StoreError> {
     let cache = Cache::new_lru_cache(256 << 20);
     let cf = |name: &str, compress: bool, bloom: bool| {
         let mut table = BlockBasedOptions::default();
@@ -290,6 +303,11 @@ fn open_db(path: &Path) -> Result<DB, StoreError> {
     // One budget for the memtables of all column families, so memory does not
     // grow with their number.
     opts.set_db_write_buffer_size(128 << 20);
+    if read_only {
+        opts.create_if_missing(false);
+        opts.create_missing_column_families(false);
+        return Ok(DB::open_cf_descriptors_read_only(&opts, path, cfs, false)?);
+    }
     Ok(DB::open_cf_descriptors(&opts, path, cfs)?)
 }
 
@@ -457,6 +475,31 @@ impl Store {
                 Ok(Some((read_u64(&k)?, note)))
             }
         }
+    }
+
+    /// Every stored checkpoint of size `from` to `to` (inclusive), in
+    /// increasing size, each given to `each` as it is read.
+    pub fn each_checkpoint<E: From<StoreError>>(
+        &self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(u64, String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let db = self.db()?;
+        for item in db.iterator_cf(
+            cf(&db, CF_CHECKPOINTS),
+            IteratorMode::From(&u64_key(from), Direction::Forward),
+        ) {
+            let (k, v) = item.map_err(StoreError::from)?;
+            let size = read_u64(&k)?;
+            if size > to {
+                break;
+            }
+            let note =
+                String::from_utf8(v.to_vec()).map_err(|_| corrupt("checkpoint is not UTF-8"))?;
+            each(size, note)?;
+        }
+        Ok(())
     }
 
     /// The newest signed checkpoint.

@@ -83,7 +83,11 @@ impl DataDir {
         let mut policy = Policy {
             origin: origin.to_owned(),
             log_keys: vec![vkey.clone()],
-            roots: roots.to_vec(),
+            roots: roots
+                .iter()
+                .cloned()
+                .map(ledger::policy::PolicyRoot::always)
+                .collect(),
         }
         .encode();
         if roots.is_empty() {

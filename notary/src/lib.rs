@@ -11,11 +11,13 @@
 //! | [`sequencer`] | the one appending thread and the writer that makes batches durable | notary.md |
 //! | [`clock`] | the notary's clock, which never follows a wall clock jump | notary.md |
 //! | [`datadir`] | the data directory: policy, notary key, database | notary.md |
+//! | [`export`] | the auditor's package, written from the store beside a serving notary | package.md |
 //! | [`metrics`] | Prometheus metrics | api.md |
 
 pub mod api;
 pub mod clock;
 pub mod datadir;
+pub mod export;
 pub mod ingest;
 pub mod job;
 pub mod metrics;

@@ -43,6 +43,23 @@ enum Command {
         #[arg(long = "root", required = true)]
         roots: Vec<String>,
     },
+    /// Write the auditor's package (specs/package.md): C2SP tiles, entry
+    /// bundles, every checkpoint, the policy and the calendar. Runs beside
+    /// `notary serve`; exporting again adds only what is new.
+    Export {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// The package folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// The tree size to export: a size the notary signed a checkpoint
+        /// for (default: the newest).
+        #[arg(long)]
+        size: Option<u64>,
+        /// The calendar folder `notary serve --calendar` was given.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+    },
     /// Serve the HTTP API.
     Serve {
         #[arg(long, default_value = "./data")]
@@ -171,6 +188,25 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 None => Ok(()),
             }
+        }
+        Command::Export {
+            data,
+            out,
+            size,
+            calendar,
+        } => {
+            let started = std::time::Instant::now();
+            let s = notary::export::export(&data, &out, size, calendar.as_deref())?;
+            cli::outln!(
+                "exported {} entries and {} checkpoints to {} in {:.1} s ({} files written, {} already there)",
+                s.size,
+                s.checkpoints,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                s.written,
+                s.kept
+            );
+            Ok(())
         }
         Command::Serve {
             data,

@@ -126,12 +126,20 @@ bodies! {
     /// notarised time of this entry).
     DepartmentKey = "department_key" {
         department: Id, key: PublicKey, valid_from: Option<u64>, valid_until: Option<u64>,
+        /// The department's key this one rotates out: its validity ends
+        /// where this key's begins (specs/lifecycle.md §Rules).
+        replaces: Option<PublicKey>,
     }
     /// Revokes a department key: it signs no entry after this one (by
     /// index, even in the same batch; specs/lifecycle.md §Rules).
     KeyRevocation = "key_revocation" {
         department: Id, key: PublicKey, reason: Text,
+        /// Since when the key is known or feared to be in other hands: the
+        /// audit flags what it signed from then on (specs/package.md).
+        compromised_since: Option<u64>,
     }
+    /// The notary's next checkpoint key (specs/checkpoint.md §Key rotation).
+    LogKey = "log_key" { key: PublicKey }
 
     // --- catalog, signed by the providing department (Art. 13–17) ---
 

@@ -148,23 +148,51 @@ pub struct TrustRoots {
     /// The origin of the log; every statement must name it.
     pub origin: Origin,
     /// The root keys, each with its name as the signer's department.
-    pub roots: Vec<SignerRef>,
+    pub roots: Vec<RootKey>,
+}
+
+/// A root key of the policy and the entries it may sign: index `from` on,
+/// up to `until` if set (specs/policy.md §Root key rotation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootKey {
+    pub signer: SignerRef,
+    pub from: u64,
+    pub until: Option<u64>,
+}
+
+impl RootKey {
+    /// A root key in force from the first entry on.
+    pub fn always(signer: SignerRef) -> RootKey {
+        RootKey {
+            signer,
+            from: 0,
+            until: None,
+        }
+    }
+
+    fn in_force_at(&self, index: u64) -> bool {
+        self.from <= index && self.until.is_none_or(|u| index < u)
+    }
 }
 
 impl TrustRoots {
-    /// Whether `signer` is a root of the policy: its name and its key.
-    pub fn is_root(&self, signer: &SignerRef) -> bool {
-        self.roots.contains(signer)
+    /// Whether `signer` is a root of the policy, its name and its key, in
+    /// force at entry `index`.
+    pub fn is_root_at(&self, signer: &SignerRef, index: u64) -> bool {
+        self.roots
+            .iter()
+            .any(|r| &r.signer == signer && r.in_force_at(index))
     }
 
-    /// Whether `key` is the key of a root, whatever name it is used under.
+    /// Whether `key` is the key of a root, whatever name it is used under
+    /// and whenever it is in force.
     pub fn is_root_key(&self, key: &PublicKey) -> bool {
-        self.roots.iter().any(|r| &r.key == key)
+        self.roots.iter().any(|r| &r.signer.key == key)
     }
 
     /// Whether `id` is the name of a root.
     pub fn is_root_name(&self, id: &Id) -> bool {
-        self.roots.iter().any(|r| &r.department == id)
+        self.roots.iter().any(|r| &r.signer.department == id)
     }
 }
 
@@ -209,10 +237,10 @@ mod tests {
     fn roots() -> TrustRoots {
         TrustRoots {
             origin: Origin::try_from("example.gov.cn/log".to_owned()).unwrap(),
-            roots: vec![SignerRef {
+            roots: vec![RootKey::always(SignerRef {
                 department: id("gd.root"),
                 key: PublicKey([9; 32]),
-            }],
+            })],
         }
     }
 

@@ -27,6 +27,9 @@ pub struct Revocation {
     /// Notarised time of the revocation entry.
     pub time: u64,
     pub index: u64,
+    /// Since when the key is declared compromised, if the revocation says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compromised_since: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +109,14 @@ pub struct ReturnFlowRecord {
     /// The higher-level department asked.
     pub to: Id,
     /// The `return_flow_request` entry.
+    pub index: u64,
+}
+
+/// A checkpoint key of the log, announced by a `log_key` entry
+/// (specs/checkpoint.md §Key rotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogKeyRecord {
+    /// The `log_key` entry.
     pub index: u64,
 }
 
@@ -225,4 +236,5 @@ record_kinds! {
     CatalogChange(CatalogChangeRecord, Id) = b'g',
     Dispute(DisputeRecord, Id) = b'p',
     ReturnFlow(ReturnFlowRecord, Id) = b'r',
+    LogKey(LogKeyRecord, PublicKey) = b'l',
 }
