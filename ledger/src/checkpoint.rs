@@ -77,8 +77,19 @@ impl Checkpoint {
         origin: &str,
         keys: &[VerifierKey],
     ) -> Result<Checkpoint, CheckpointError> {
+        Ok(Checkpoint::verify_by(signed, origin, keys)?.0)
+    }
+
+    /// [`Checkpoint::verify`], also saying which of `keys` signed: the
+    /// audit checks that it was the key in force (specs/checkpoint.md §Key
+    /// rotation).
+    pub fn verify_by<'k>(
+        signed: &[u8],
+        origin: &str,
+        keys: &'k [VerifierKey],
+    ) -> Result<(Checkpoint, Vec<&'k VerifierKey>), CheckpointError> {
         let note = Note::parse(signed)?;
-        note.verify(keys)?;
+        let signers = note.verify(keys)?;
         let checkpoint = Checkpoint::parse_body(&note.text)?;
         if checkpoint.origin != origin {
             return Err(CheckpointError::WrongOrigin {
@@ -86,7 +97,7 @@ impl Checkpoint {
                 got: checkpoint.origin,
             });
         }
-        Ok(checkpoint)
+        Ok((checkpoint, signers))
     }
 }
 

@@ -189,12 +189,44 @@ pub fn findings<'a>(
     settings: &Settings,
     as_of: u64,
 ) -> Vec<Finding> {
-    let mut replay = Replay::of(entries, calendar, settings, as_of);
-    replay.open_findings(as_of);
-    replay
-        .found
-        .sort_by_key(|f| (f.entries.last().copied(), f.code));
-    replay.found
+    FindingsStream {
+        replay: Replay::of(entries, calendar, settings, as_of),
+        as_of,
+    }
+    .finish()
+}
+
+/// The same findings as [`findings`], over entries given one at a time:
+/// a whole log is replayed without holding its statements (the full audit,
+/// specs/package.md). Only each case's and matter's clock is kept.
+pub struct FindingsStream<'c> {
+    replay: Replay<'c>,
+    as_of: u64,
+}
+
+impl<'c> FindingsStream<'c> {
+    pub fn new(calendar: &'c Calendar, settings: &'c Settings, as_of: u64) -> FindingsStream<'c> {
+        FindingsStream {
+            replay: Replay::of([], calendar, settings, as_of),
+            as_of,
+        }
+    }
+
+    /// The next entry of the log, in index order.
+    pub fn push(&mut self, entry: LoggedStatement) {
+        if entry.time < self.as_of {
+            self.replay.apply(entry);
+        }
+    }
+
+    /// The findings, as [`findings`] sorts them.
+    pub fn finish(mut self) -> Vec<Finding> {
+        self.replay.open_findings(self.as_of);
+        self.replay
+            .found
+            .sort_by_key(|f| (f.entries.last().copied(), f.code));
+        self.replay.found
+    }
 }
 
 /// A step of a case still due as of the instant asked about, and by when.

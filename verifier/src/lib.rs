@@ -1,6 +1,8 @@
 //! Offline checks an auditor runs: a receipt against the trust policy, and
 //! the consistency of two checkpoints. Built without RocksDB or networking.
 
+pub mod audit;
+
 use ledger::attestation::Statement;
 use ledger::checkpoint::{Checkpoint, CheckpointError};
 use ledger::entry::Entry;

@@ -79,6 +79,31 @@ enum Command {
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
         usage_record_interval_days: u32,
     },
+    /// Audit a whole package exported by `notary export` (specs/package.md):
+    /// every checkpoint, the tree, every signature, the registry replayed
+    /// in order, keys declared compromised, and the findings. Exit 0
+    /// valid, 1 invalid, 2 usage error.
+    Audit {
+        package: PathBuf,
+        #[arg(long)]
+        policy: PathBuf,
+        /// The instant to judge missing steps at (RFC 3339); default now.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// A calendar folder to use instead of the package's.
+        #[arg(long)]
+        calendar: Option<PathBuf>,
+        /// Whether a reply extension also extends the one working day of
+        /// unconditional items (Art. 21 is silent).
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        extension_for_unconditional: String,
+        /// Calendar days a case in use may go without a usage record.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        usage_record_interval_days: u32,
+        /// Threads that parse entries and check signatures (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
         old: PathBuf,
@@ -579,9 +604,96 @@ fn findings(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `verifier audit`.
+fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result<ExitCode, Usage> {
+    use std::io::IsTerminal as _;
+    let policy = load_policy(policy)?;
+    let as_of = match options.as_of {
+        Some(t) => ledger::time::parse_rfc3339(t).map_err(|e| Usage(format!("--as-of: {e}")))?,
+        None => ledger::time::now_ms(),
+    };
+    let started = std::time::Instant::now();
+    let terminal = std::io::stderr().is_terminal() && !cli.json;
+    let mut last_shown = std::time::Instant::now();
+    let mut show = |done: u64, all: u64| {
+        if last_shown.elapsed().as_millis() >= 200 || done == all {
+            last_shown = std::time::Instant::now();
+            let width = 30u64;
+            let filled = (done * width).checked_div(all).unwrap_or(width) as usize;
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprint!(
+                "\r[{}{}] {done}/{all} entries, {rate:.0}/s ",
+                "=".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+            if done == all {
+                eprintln!();
+            }
+        }
+    };
+    let report = verifier::audit::audit(
+        package,
+        &policy,
+        verifier::audit::AuditOptions {
+            as_of,
+            calendar_dir: options.calendar.map(Path::to_path_buf),
+            settings: ledger::findings::Settings {
+                extension_for_unconditional: options.extension_for_unconditional,
+                usage_record_interval_days: options.usage_record_interval_days,
+            },
+            threads: options.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }),
+            progress: if terminal { Some(&mut show) } else { None },
+        },
+    )
+    .map_err(|e| Usage(e.to_string()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if cli.json {
+        cli::outln!("{}", report.to_json(package, seconds));
+    } else {
+        for line in report.text(package, seconds) {
+            cli::outln!("{line}");
+        }
+    }
+    Ok(if report.valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+struct AuditArgs<'a> {
+    as_of: Option<&'a str>,
+    calendar: Option<&'a Path>,
+    extension_for_unconditional: bool,
+    usage_record_interval_days: u32,
+    threads: Option<usize>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Audit {
+            package,
+            policy,
+            as_of,
+            calendar,
+            extension_for_unconditional,
+            usage_record_interval_days,
+            threads,
+        } => audit(
+            &cli,
+            package,
+            policy,
+            AuditArgs {
+                as_of: as_of.as_deref(),
+                calendar: calendar.as_deref(),
+                extension_for_unconditional: extension_for_unconditional == "on",
+                usage_record_interval_days: *usage_record_interval_days,
+                threads: *threads,
+            },
+        ),
         Command::Findings {
             files,
             policy,

@@ -1,0 +1,1619 @@
+#!/usr/bin/env python3
+"""Independent reference verifier for share-audit auditor's packages.
+
+Written from specs/*.md only (no Rust source was read).  It implements steps 1-5 of
+package.md §The audit; step 6 (findings) is not implemented.
+
+    python3 specs/reference/verify.py PKG --policy FILE
+
+Output: one `FAIL <where>: <code>: <message>` line per failure, one
+`FLAG signed_after_compromise entry <i> ...` line per flag, then
+`entries N checkpoints C failures F flags G` and `VALID` or `INVALID`.
+Exit status: 0 valid, 1 invalid, 2 usage error (package.md §The audit, policy.md).
+
+Dependencies: the Python 3 standard library.  Ed25519 is implemented here in pure Python,
+because the signature rule (attestation.md §Signature rule) needs checks and a cofactored
+equation that no ordinary Ed25519 library exposes.
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import sys
+import unicodedata
+
+# --------------------------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------------------------
+
+MAX_SAFE_INT = 2**53 - 1                      # attestation.md §Strict JSON (RFC 7493 §2.2)
+MAX_DEPTH = 16                                # attestation.md §Strict JSON
+MAX_STATEMENT = 65_388                        # attestation.md §Submission, entry.md
+SIGNED_AT_BEFORE = 86_400_000                 # lifecycle.md §Rules, every statement 2.
+SIGNED_AT_AFTER = 300_000
+DEDUP_WINDOW = SIGNED_AT_BEFORE + SIGNED_AT_AFTER   # package.md §The audit step 4
+MAX_LISTED = 1000                             # package.md §The audit, Report
+TILE_WIDTH = 256                              # C2SP tlog-tiles, tile height 8
+ATTESTATION_PREFIX = b"share-audit/attestation/v1\n"   # attestation.md §Signature rule
+EMPTY_ROOT = hashlib.sha256(b"").digest()    # merkle.md §Hashes
+
+# Unicode White_Space property (attestation.md §Field types, type `text`).  Python's
+# str.isspace() is not this set (it also accepts U+001C..U+001F), so it is spelled out.
+WHITE_SPACE = frozenset(
+    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000")
+
+
+class Failure(Exception):
+    """A located failure: code (a lifecycle/api-like code, or ours) and a message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# Encodings (README.md §Conventions)
+# --------------------------------------------------------------------------------------------
+
+DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]*)$")
+
+
+def parse_decimal(s):
+    """README.md §Conventions: ASCII digits, no sign, no leading zeroes. None if not."""
+    if isinstance(s, bytes):
+        try:
+            s = s.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    return int(s) if DECIMAL_RE.match(s) else None
+
+
+def b64decode_canonical(s, length=None):
+    """Standard base64 with padding (RFC 4648 §4), read canonically: the value must re-encode
+    to exactly the same text (no stray bits, no missing padding).  None if not."""
+    if isinstance(s, str):
+        try:
+            s = s.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+    try:
+        raw = base64.b64decode(s, validate=True)
+    except (ValueError, TypeError):
+        return None
+    if base64.b64encode(raw) != s:
+        return None
+    if length is not None and len(raw) != length:
+        return None
+    return raw
+
+
+def b64(raw):
+    return base64.b64encode(raw).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------
+# Ed25519 in pure Python (RFC 8032), with the exact checks of checkpoint.md §Keys and
+# §Signed notes and attestation.md §Signature rule.
+# --------------------------------------------------------------------------------------------
+
+ED_P = 2**255 - 19
+ED_L = 2**252 + 27742317777372353535851937790883648493
+ED_D = (-121665 * pow(121666, ED_P - 2, ED_P)) % ED_P
+ED_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+ED_IDENTITY = (0, 1, 1, 0)   # extended coordinates (X, Y, Z, T)
+
+
+def _ed_add(p1, p2):
+    """RFC 8032 §5.1.4 point addition (complete, also used for doubling)."""
+    x1, y1, z1, t1 = p1
+    x2, y2, z2, t2 = p2
+    a = (y1 - x1) * (y2 - x2) % ED_P
+    b = (y1 + x1) * (y2 + x2) % ED_P
+    c = t1 * 2 * ED_D * t2 % ED_P
+    d = z1 * 2 * z2 % ED_P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % ED_P, g * h % ED_P, f * g % ED_P, e * h % ED_P)
+
+
+def _ed_neg(pt):
+    x, y, z, t = pt
+    return (-x % ED_P, y, z, -t % ED_P)
+
+
+def _ed_mul(scalar, pt):
+    result = ED_IDENTITY
+    while scalar > 0:
+        if scalar & 1:
+            result = _ed_add(result, pt)
+        pt = _ed_add(pt, pt)
+        scalar >>= 1
+    return result
+
+
+def _ed_is_identity(pt):
+    x, y, z, _ = pt
+    return x % ED_P == 0 and (y - z) % ED_P == 0
+
+
+def ed_decode(data):
+    """RFC 8032 §5.1.3 decoding, canonical only: y < p, x = 0 with sign 1 rejected.
+    Returns a point or None."""
+    if len(data) != 32:
+        return None
+    y = int.from_bytes(data, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    if y >= ED_P:
+        return None
+    u = (y * y - 1) % ED_P
+    v = (ED_D * y * y + 1) % ED_P
+    x2 = u * pow(v, ED_P - 2, ED_P) % ED_P
+    if x2 == 0:
+        if sign:
+            return None
+        x = 0
+    else:
+        x = pow(x2, (ED_P + 3) // 8, ED_P)
+        if (x * x - x2) % ED_P != 0:
+            x = x * ED_SQRT_M1 % ED_P
+        if (x * x - x2) % ED_P != 0:
+            return None
+        if (x & 1) != sign:
+            x = ED_P - x
+    return (x, y, 1, x * y % ED_P)
+
+
+_BY = 4 * pow(5, ED_P - 2, ED_P) % ED_P
+ED_BASE = ed_decode(_BY.to_bytes(32, "little"))
+
+
+def ed_is_small_order(pt):
+    return _ed_is_identity(_ed_mul(8, pt))
+
+
+def is_strong_key(raw):
+    """checkpoint.md §Keys, weak keys: canonical encoding, not of small order, and in the
+    prime-order subgroup ([l]A = O)."""
+    pt = ed_decode(raw)
+    if pt is None or ed_is_small_order(pt):
+        return False
+    return _ed_is_identity(_ed_mul(ED_L, pt))
+
+
+def _ed_prepare(public, signature, message):
+    """Input checks shared by both rules: S canonical, A and R canonical encodings that
+    decode, neither of small order.  Returns (A, R, S, k) or None."""
+    if len(public) != 32 or len(signature) != 64:
+        return None
+    r_bytes, s_bytes = signature[:32], signature[32:]
+    s = int.from_bytes(s_bytes, "little")
+    if s >= ED_L:
+        return None
+    a_pt = ed_decode(public)
+    r_pt = ed_decode(r_bytes)
+    if a_pt is None or r_pt is None:
+        return None
+    if ed_is_small_order(a_pt) or ed_is_small_order(r_pt):
+        return None
+    k = int.from_bytes(hashlib.sha512(r_bytes + public + message).digest(), "little") % ED_L
+    return a_pt, r_pt, s, k
+
+
+def verify_attestation_signature(public, signature, message):
+    """attestation.md §Signature rule: checks 1-2, then the cofactored equation
+    [8][S]B = [8]R + [8][k]A (computed as [8]([S]B - R - [k]A) = O)."""
+    prepared = _ed_prepare(public, signature, message)
+    if prepared is None:
+        return False
+    a_pt, r_pt, s, k = prepared
+    diff = _ed_add(_ed_mul(s, ED_BASE), _ed_neg(_ed_add(r_pt, _ed_mul(k, a_pt))))
+    return _ed_is_identity(_ed_mul(8, diff))
+
+
+def verify_note_signature(public, signature, message):
+    """checkpoint.md §Signed notes: ed25519-dalek verify_strict, i.e. the same input checks
+    and the cofactorless equation [S]B = R + [k]A."""
+    prepared = _ed_prepare(public, signature, message)
+    if prepared is None:
+        return False
+    a_pt, r_pt, s, k = prepared
+    diff = _ed_add(_ed_mul(s, ED_BASE), _ed_neg(_ed_add(r_pt, _ed_mul(k, a_pt))))
+    return _ed_is_identity(diff)
+
+
+# --------------------------------------------------------------------------------------------
+# Field types (attestation.md §Field types)
+# --------------------------------------------------------------------------------------------
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9._:/\-]{1,128}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DATE_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+
+
+def is_identifier(s):
+    return isinstance(s, str) and IDENTIFIER_RE.match(s) is not None
+
+
+def is_origin(s):
+    """1-255 bytes of UTF-8, no White_Space, no Cc, no '+' or '#'."""
+    if not isinstance(s, str):
+        return False
+    try:
+        n = len(s.encode("utf-8"))
+    except UnicodeEncodeError:      # lone surrogate
+        return False
+    if not 1 <= n <= 255:
+        return False
+    return not any(c in WHITE_SPACE or c in "+#" or unicodedata.category(c) == "Cc" for c in s)
+
+
+def is_key_name(s):
+    """checkpoint.md §Keys: a key name has no Unicode space and no '+' (and is non-empty)."""
+    return bool(s) and not any(c in WHITE_SPACE or c == "+" for c in s)
+
+
+def is_text(s):
+    return isinstance(s, str) and any(c not in WHITE_SPACE for c in s)
+
+
+def is_date(s):
+    if not isinstance(s, str):
+        return False
+    m = DATE_RE.match(s)
+    if not m:
+        return False
+    year, month, day = (int(g) for g in m.groups())
+    if not 1 <= month <= 12:
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+    return 1 <= day <= days
+
+
+def is_int(v):
+    return type(v) is int     # bool is a subclass of int in Python: excluded on purpose
+
+
+# --------------------------------------------------------------------------------------------
+# Strict JSON (attestation.md §Strict JSON)
+# --------------------------------------------------------------------------------------------
+
+JSON_WS = " \t\n\r"
+NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class StrictJSONParser:
+    """RFC 8259 parser with the rejections of attestation.md §Strict JSON: duplicate names,
+    non-integers, integers beyond +-(2^53-1), -0, depth > 16, unpaired surrogates,
+    trailing non-whitespace.  UTF-8 and BOM are handled by parse_strict_json."""
+
+    def __init__(self, text):
+        self.s = text
+        self.i = 0
+
+    def error(self, msg):
+        raise Failure("statement_invalid", f"JSON at offset {self.i}: {msg}")
+
+    def ws(self):
+        while self.i < len(self.s) and self.s[self.i] in JSON_WS:
+            self.i += 1
+
+    def value(self, level):
+        self.ws()
+        if self.i >= len(self.s):
+            self.error("unexpected end")
+        c = self.s[self.i]
+        if c == "{":
+            return self.obj(level + 1)
+        if c == "[":
+            return self.arr(level + 1)
+        if c == '"':
+            return self.string()
+        for lit, val in (("true", True), ("false", False), ("null", None)):
+            if self.s.startswith(lit, self.i):
+                self.i += len(lit)
+                return val
+        if c == "-" or c.isdigit():
+            return self.number()
+        self.error(f"unexpected character {c!r}")
+
+    def obj(self, level):
+        if level > MAX_DEPTH:
+            self.error("nesting deeper than 16")
+        self.i += 1
+        out = {}
+        self.ws()
+        if self.s.startswith("}", self.i):
+            self.i += 1
+            return out
+        while True:
+            self.ws()
+            if not self.s.startswith('"', self.i):
+                self.error("expected member name")
+            name = self.string()
+            if name in out:
+                self.error(f"duplicate member {name!r}")
+            self.ws()
+            if not self.s.startswith(":", self.i):
+                self.error("expected ':'")
+            self.i += 1
+            out[name] = self.value(level)
+            self.ws()
+            if self.s.startswith(",", self.i):
+                self.i += 1
+                continue
+            if self.s.startswith("}", self.i):
+                self.i += 1
+                return out
+            self.error("expected ',' or '}'")
+
+    def arr(self, level):
+        if level > MAX_DEPTH:
+            self.error("nesting deeper than 16")
+        self.i += 1
+        out = []
+        self.ws()
+        if self.s.startswith("]", self.i):
+            self.i += 1
+            return out
+        while True:
+            out.append(self.value(level))
+            self.ws()
+            if self.s.startswith(",", self.i):
+                self.i += 1
+                continue
+            if self.s.startswith("]", self.i):
+                self.i += 1
+                return out
+            self.error("expected ',' or ']'")
+
+    def hex4(self):
+        h = self.s[self.i:self.i + 4]
+        if len(h) != 4 or any(c not in "0123456789abcdefABCDEF" for c in h):
+            self.error("bad \\u escape")
+        self.i += 4
+        return int(h, 16)
+
+    def string(self):
+        self.i += 1
+        out = []
+        while True:
+            if self.i >= len(self.s):
+                self.error("unterminated string")
+            c = self.s[self.i]
+            if c == '"':
+                self.i += 1
+                return "".join(out)
+            if ord(c) < 0x20:
+                self.error("unescaped control character in string")
+            if c != "\\":
+                out.append(c)
+                self.i += 1
+                continue
+            self.i += 1
+            e = self.s[self.i:self.i + 1]
+            self.i += 1
+            if e in ESCAPES:
+                out.append(ESCAPES[e])
+            elif e == "u":
+                cp = self.hex4()
+                if 0xD800 <= cp <= 0xDBFF:
+                    if not self.s.startswith("\\u", self.i):
+                        self.error("unpaired surrogate escape")
+                    self.i += 2
+                    lo = self.hex4()
+                    if not 0xDC00 <= lo <= 0xDFFF:
+                        self.error("unpaired surrogate escape")
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                elif 0xDC00 <= cp <= 0xDFFF:
+                    self.error("unpaired surrogate escape")
+                out.append(chr(cp))
+            else:
+                self.error("bad escape")
+
+    def number(self):
+        m = NUMBER_RE.match(self.s, self.i)
+        if not m or m.end() == self.i or m.group(0) == "-":
+            self.error("bad number")
+        if m.group(2) or m.group(3):
+            self.error(f"number {m.group(0)!r} is not written as an integer")
+        if m.group(0) == "-0":
+            self.error("-0 is not allowed")
+        self.i = m.end()
+        v = int(m.group(0))
+        if abs(v) > MAX_SAFE_INT:
+            self.error(f"number {m.group(0)} outside +-(2^53-1)")
+        return v
+
+
+def parse_strict_json(data):
+    """attestation.md §Strict JSON: UTF-8 only, no BOM, one value, only JSON whitespace after."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise Failure("statement_invalid", "byte-order mark")
+    try:
+        text = data.decode("utf-8")     # strict: rejects invalid UTF-8 and encoded surrogates
+    except UnicodeDecodeError as e:
+        raise Failure("statement_invalid", f"not UTF-8 at byte {e.start}")
+    p = StrictJSONParser(text)
+    v = p.value(0)
+    p.ws()
+    if p.i != len(text):
+        p.error("data after the JSON value")
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# Statement schema (attestation.md §Statements, §Field types, §Kinds)
+# --------------------------------------------------------------------------------------------
+
+METHODS = ("service_interface", "batch_exchange", "file_download")
+ROLES = ("supervisor", "provider", "requester", "source", "auditor")
+
+
+def _t_identifier(v):
+    return is_identifier(v)
+
+
+def _t_text(v):
+    return is_text(v)
+
+
+def _t_texts(v):
+    return isinstance(v, list) and len(v) > 0 and all(is_text(x) for x in v)
+
+
+def _t_identifiers(v):        # array of identifiers, may be empty
+    return isinstance(v, list) and all(is_identifier(x) for x in v)
+
+
+def _t_key(v):
+    return isinstance(v, str) and b64decode_canonical(v, 32) is not None
+
+
+def _t_digest(v):
+    return isinstance(v, str) and DIGEST_RE.match(v) is not None
+
+
+def _t_date(v):
+    return is_date(v)
+
+
+def _t_ms(v):
+    return is_int(v) and 0 <= v <= MAX_SAFE_INT
+
+
+def _t_true(v):               # application.declaration: boolean, MUST be true
+    return v is True
+
+
+def _t_roles(v):
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, str) and x in ROLES for x in v)
+
+
+def _t_other(v):
+    """application.other: object of 1..32 members, names text of <= 128 characters,
+    values text."""
+    return (isinstance(v, dict) and 1 <= len(v) <= 32
+            and all(is_text(k) and len(k) <= 128 and is_text(x) for k, x in v.items()))
+
+
+def _t_enum(*names):
+    return lambda v: isinstance(v, str) and v in names
+
+
+def _t_int_range(lo, hi):
+    return lambda v: is_int(v) and lo <= v <= hi
+
+
+ID, TEXT, TEXTS, IDS, KEY = _t_identifier, _t_text, _t_texts, _t_identifiers, _t_key
+DIGEST, DATE, MS = _t_digest, _t_date, _t_ms
+
+# Body schemas; a name ending in '?' is optional (attestation.md §Field types).
+BODY_SCHEMAS = {
+    # registry kinds
+    "department": {"id": ID, "name": TEXT, "roles": _t_roles, "jurisdiction": TEXT},
+    "department_key": {"department": ID, "key": KEY, "valid_from?": MS, "valid_until?": MS,
+                       "replaces?": KEY},
+    "key_revocation": {"department": ID, "key": KEY, "reason": TEXT, "compromised_since?": MS},
+    "log_key": {"key": KEY},
+    # catalog kinds
+    "catalog_entry": {"item": ID, "name": TEXT, "data_items": TEXTS, "format": TEXT,
+                      "update_frequency": TEXT,
+                      "share_attribute": _t_enum("unconditional", "conditional", "not_shareable"),
+                      "sharing_method": _t_enum(*METHODS), "conditions?": TEXTS, "reason?": TEXT,
+                      "legal_basis?": TEXT, "classification": TEXT, "change?": ID},
+    "service_change_filing": {"item": ID, "change": _t_enum("change", "stop"), "reason": TEXT,
+                              "consulted": IDS},
+    # case kinds
+    "application": {"case": ID, "item": ID, "provider": ID, "data_items": TEXTS,
+                    "legal_basis": TEXT, "use_scenario": TEXT, "scope_of_use": TEXT,
+                    "sharing_method": _t_enum(*METHODS), "use_until": DATE, "approved_by": TEXT,
+                    "declaration": _t_true, "other?": _t_other},
+    "materials_incomplete": {"case": ID, "missing": TEXTS},
+    "materials_supplement": {"case": ID, "supplied": TEXTS},
+    "approval": {"case": ID, "conditions?": TEXTS},
+    "rejection": {"case": ID, "reasons": TEXTS, "legal_basis?": TEXT},
+    "reply_extension": {"case": ID, "working_days": _t_int_range(1, 10), "reason": TEXT},
+    "delivery": {"case": ID, "method": _t_enum(*METHODS), "data_digest": DIGEST,
+                 "description?": TEXT},
+    "delivery_receipt": {"case": ID, "data_digest": DIGEST},
+    "correction_request": {"case": ID, "request": ID, "problems": TEXTS},
+    "correction_result": {"case": ID, "request": ID,
+                          "outcome": _t_enum("corrected", "verified_correct", "cannot_correct"),
+                          "description": TEXT, "data_digest?": DIGEST},
+    "usage_record": {"case": ID, "use_scenario": TEXT, "use_process": TEXT, "outcome": TEXT,
+                     "storage_status": TEXT, "destruction_status": TEXT},
+    "disposal": {"case": ID, "method": _t_enum("deleted", "destroyed", "returned"),
+                 "description": TEXT},
+    "suspension": {"case": ID, "reason": TEXT, "rectify_by?": DATE},
+    "termination": {"case": ID, "reason": TEXT},
+    "consent": {"case": ID, "scope": _t_enum("wider_use", "third_party"), "third_party?": ID,
+                "description": TEXT},
+    # other matters with a clock
+    "catalog_change_notice": {"change": ID, "provider": ID, "items": IDS, "basis": TEXT},
+    "catalog_update_extension": {"change": ID, "working_days": _t_int_range(1, 5),
+                                 "reason": TEXT},
+    "catalog_publication": {"change": ID, "items": IDS},
+    "dispute": {"dispute": ID, "with": ID, "supervisor": ID, "case?": ID, "subject": TEXT},
+    "dispute_escalation": {"dispute": ID, "to": ID, "reason": TEXT},
+    "dispute_resolution": {"dispute": ID, "outcome": TEXT},
+    "return_flow_request": {"request": ID, "to": ID, "data_items": TEXTS, "region": TEXT},
+    "return_flow": {"request": ID, "data_digest": DIGEST, "description?": TEXT},
+}
+
+REGISTRY_KINDS = {"department", "department_key", "key_revocation", "log_key"}
+CASE_KINDS = {"application", "materials_incomplete", "materials_supplement", "approval",
+              "rejection", "reply_extension", "delivery", "delivery_receipt",
+              "correction_request", "correction_result", "usage_record", "disposal",
+              "suspension", "termination", "consent"}
+
+
+def check_members(obj, schema, where):
+    """Required/optional members, no unknown member, each of its type (null never is)."""
+    if not isinstance(obj, dict):
+        raise Failure("statement_invalid", f"{where} is not a JSON object")
+    names = {}
+    for spec, check in schema.items():
+        names[spec.rstrip("?")] = (spec.endswith("?"), check)
+    for name in obj:
+        if name not in names:
+            raise Failure("statement_invalid", f"unknown member {where}.{name}")
+    for name, (optional, check) in names.items():
+        if name not in obj:
+            if not optional:
+                raise Failure("statement_invalid", f"missing member {where}.{name}")
+            continue
+        if not check(obj[name]):
+            raise Failure("statement_invalid", f"{where}.{name} has a wrong type or value")
+
+
+class Statement:
+    """A statement read strictly; keys are held as raw 32-byte values."""
+
+    def __init__(self, raw, obj):
+        self.raw = raw
+        self.kind = obj["kind"]
+        self.log = obj["log"]
+        self.department = obj["signer"]["department"]
+        self.key = b64decode_canonical(obj["signer"]["key"], 32)
+        self.signed_at = obj["signed_at"]
+        self.body = obj["body"]
+
+    def body_key(self, name):
+        v = self.body.get(name)
+        return None if v is None else b64decode_canonical(v, 32)
+
+
+def parse_statement(raw):
+    """attestation.md §Statements: size bound, strict JSON, top level, signer and body schema,
+    then the kind-specific conditions written in the kinds' tables."""
+    if len(raw) > MAX_STATEMENT:
+        raise Failure("statement_invalid", f"statement is {len(raw)} bytes, more than 65,388")
+    obj = parse_strict_json(raw)
+    if not isinstance(obj, dict):
+        raise Failure("statement_invalid", "statement is not a JSON object")
+    # version is checked first so that another version is reported as unsupported
+    if "version" in obj and is_int(obj["version"]) and obj["version"] != 1:
+        raise Failure("unsupported_version", f"statement version {obj['version']}")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in BODY_SCHEMAS:
+        raise Failure("statement_invalid", f"unknown or missing kind {kind!r}")
+    check_members(obj, {"version": _t_int_range(1, 1), "kind": lambda v: True,
+                        "log": is_origin, "signer": lambda v: True, "signed_at": MS,
+                        "body": lambda v: True}, "statement")
+    check_members(obj["signer"], {"department": ID, "key": KEY}, "signer")
+    body = obj["body"]
+    check_members(body, BODY_SCHEMAS[kind], "body")
+    if kind == "catalog_entry":
+        attr = body["share_attribute"]
+        if attr == "conditional" and "conditions" not in body:
+            raise Failure("statement_invalid", "conditional catalog entry without conditions")
+        if attr == "not_shareable" and ("reason" not in body or "legal_basis" not in body):
+            raise Failure("statement_invalid", "not_shareable without reason and legal_basis")
+        if attr == "unconditional" and "conditions" in body:
+            raise Failure("statement_invalid", "unconditional catalog entry with conditions")
+    if kind == "consent":
+        if body["scope"] == "third_party" and "third_party" not in body:
+            raise Failure("statement_invalid", "consent to a third party without third_party")
+        if body["scope"] == "wider_use" and "third_party" in body:
+            raise Failure("statement_invalid", "consent to wider use with third_party")
+    return Statement(raw, obj)
+
+
+# --------------------------------------------------------------------------------------------
+# Log entries (entry.md)
+# --------------------------------------------------------------------------------------------
+
+ENTRY_HEADER_RE = re.compile(
+    rb"share-audit/entry/v1\ntime (0|[1-9][0-9]{0,19})\nsignature ([A-Za-z0-9+/=]{88})\n\n")
+
+
+def parse_entry(entry):
+    """entry.md: the one encoding of the header; returns (time, signature, statement bytes)."""
+    m = ENTRY_HEADER_RE.match(entry)
+    if not m:
+        raise Failure("entry_invalid", "entry header does not parse (entry.md)")
+    time = int(m.group(1))
+    if time >= 2**64:
+        raise Failure("entry_invalid", "entry time does not fit 64 bits")
+    sig = b64decode_canonical(m.group(2), 64)
+    if sig is None:
+        raise Failure("entry_invalid", "signature is not 64 bytes of canonical base64")
+    return time, sig, entry[m.end():]
+
+
+# --------------------------------------------------------------------------------------------
+# Merkle tree (merkle.md, RFC 9162 §2.1)
+# --------------------------------------------------------------------------------------------
+
+def leaf_hash(entry):
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def build_levels(leaves):
+    """levels[h][j] = hash of the complete subtree of 2^h leaves starting at j*2^h, or None
+    where a leaf below it is unknown (a missing entry bundle)."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = []
+        for j in range(len(below) // 2):
+            left, right = below[2 * j], below[2 * j + 1]
+            above.append(None if left is None or right is None else node_hash(left, right))
+        levels.append(above)
+    return levels
+
+
+def tree_root(levels, size):
+    """MTH(D[0:size)) (merkle.md §Hashes), folded from the complete subtrees of size's binary
+    decomposition, right to left.  None if a needed leaf is unknown."""
+    if size == 0:
+        return EMPTY_ROOT
+    parts, start = [], 0
+    for h in reversed(range(size.bit_length())):
+        if size >> h & 1:
+            if h >= len(levels) or (start >> h) >= len(levels[h]):
+                return None
+            parts.append(levels[h][start >> h])
+            start += 1 << h
+    if any(p is None for p in parts):
+        return None
+    root = parts[-1]
+    for p in reversed(parts[:-1]):
+        root = node_hash(p, root)
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+# Tile paths (C2SP tlog-tiles; package.md §Layout)
+# --------------------------------------------------------------------------------------------
+
+def index_path(n):
+    """Index as 3-digit path elements, all but the last prefixed with 'x'."""
+    parts = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n > 0:
+        parts.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(parts))
+
+
+def tile_path(prefix, n, width):
+    """prefix is 'tile/<L>', 'tile/entries' or 'checkpoints'; width 256 means full."""
+    path = f"{prefix}/{index_path(n)}"
+    return path if width == TILE_WIDTH else f"{path}.p/{width}"
+
+
+def width_in(count, n):
+    """Width of tile n of a level holding `count` items: 256, the partial width, or 0."""
+    full = count // TILE_WIDTH
+    if n < full:
+        return TILE_WIDTH
+    if n == full:
+        return count % TILE_WIDTH
+    return 0
+
+
+def required_tiles(count):
+    """(n, width) of every tile a level of `count` items requires."""
+    out = [(n, TILE_WIDTH) for n in range(count // TILE_WIDTH)]
+    if count % TILE_WIDTH:
+        out.append((count // TILE_WIDTH, count % TILE_WIDTH))
+    return out
+
+
+TILE_NAME_RE = re.compile(
+    r"^(tile/(?:entries|[0-9]{1,2})|checkpoints)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([0-9]{1,3}))?$")
+
+
+def parse_tile_name(rel):
+    """Returns (prefix, n, width) for a well-named tile/bundle path, else None.  Well-named
+    means it re-encodes to exactly the same path (level 0..63, width 1..255, minimal index)."""
+    m = TILE_NAME_RE.match(rel)
+    if not m:
+        return None
+    prefix = m.group(1)
+    if prefix.startswith("tile/") and prefix != "tile/entries":
+        level = parse_decimal(prefix[5:])
+        if level is None or level > 63:
+            return None
+    n = 0
+    for seg in m.group(2).split("/"):
+        n = n * 1000 + int(seg.lstrip("x"))
+    width = TILE_WIDTH
+    if m.group(3) is not None:
+        width = parse_decimal(m.group(3))
+        if width is None or not 1 <= width <= 255:
+            return None
+    if tile_path(prefix, n, width) != rel:
+        return None
+    return prefix, n, width
+
+
+def split_bundle(data, count):
+    """A bundle: `count` items, each prefixed by a big-endian uint16 length, nothing left over."""
+    items, pos = [], 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise Failure("bundle_invalid", f"truncated length prefix at byte {pos}")
+        n = int.from_bytes(data[pos:pos + 2], "big")
+        pos += 2
+        if pos + n > len(data):
+            raise Failure("bundle_invalid", f"item {len(items)} length {n} runs past the end")
+        items.append(data[pos:pos + n])
+        pos += n
+    if len(items) != count:
+        raise Failure("bundle_invalid", f"holds {len(items)} items, expected {count}")
+    return items
+
+
+def join_bundle(items):
+    return b"".join(len(x).to_bytes(2, "big") + x for x in items)
+
+
+# --------------------------------------------------------------------------------------------
+# Keys and the trust policy (checkpoint.md §Keys, policy.md)
+# --------------------------------------------------------------------------------------------
+
+def key_id(name, key_type, public):
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public).digest()[:4]
+
+
+def parse_verifier_key(text):
+    """checkpoint.md §Keys: name "+" hex(key ID, 8) "+" base64(type || key).  Type 0x01 only,
+    the key ID must match, the key must pass the weak-key check.  Returns (name, public)."""
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise ValueError(f"not a verifier key: {text!r}")
+    name, hexid, rest = parts
+    if not is_key_name(name):
+        raise ValueError(f"bad key name {name!r}")
+    if not re.fullmatch(r"[0-9a-f]{8}", hexid):
+        raise ValueError(f"bad key ID {hexid!r}")
+    raw = b64decode_canonical(rest, 33)
+    if raw is None:
+        raise ValueError(f"key of {name!r} is not base64 of 33 bytes")
+    if raw[0] != 0x01:
+        raise ValueError(f"key of {name!r} is not type 0x01")
+    public = raw[1:]
+    if key_id(name, 0x01, public).hex() != hexid:
+        raise ValueError(f"key ID of {name!r} does not match the key")
+    if not is_strong_key(public):
+        raise ValueError(f"key of {name!r} is weak (checkpoint.md §Keys)")
+    return name, public
+
+
+class Root:
+    def __init__(self, name, key, start, until):
+        self.name, self.key, self.start, self.until = name, key, start, until
+
+    def in_force(self, index):
+        return self.start <= index and (self.until is None or index < self.until)
+
+
+class Policy:
+    def __init__(self, origin, log_keys, roots):
+        self.origin = origin
+        self.log_keys = log_keys          # list of public keys (name is origin)
+        self.roots = roots                # list of Root
+        self.root_keys = {r.key for r in roots}
+        self.root_names = {r.name for r in roots}
+
+    def canonical(self):
+        """What 'encodes to the same policy' compares (package.md §The audit): the set of
+        log keys and the set of root lines, comments, spacing and line order ignored."""
+        return (self.origin, tuple(sorted(self.log_keys)),
+                tuple(sorted((r.name, r.key, r.start, -1 if r.until is None else r.until)
+                             for r in self.roots)))
+
+
+def split_white_space(s):
+    return [w for w in re.split("[" + "".join(sorted(WHITE_SPACE)) + "]+", s) if w]
+
+
+def parse_policy(data):
+    """policy.md §Lines and §Rules.  Raises ValueError (with line number) if unusable."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("policy is not UTF-8")
+    log_entries, roots, seen = [], [], set()
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.split("#", 1)[0]
+        words = split_white_space(line)
+        if not words:
+            continue
+        try:
+            directive = words[0]
+            if directive == "log":
+                if len(words) != 2:
+                    raise ValueError("a log line is 'log <verifier key>'")
+                name, public = parse_verifier_key(words[1])
+                log_entries.append((name, public))
+            elif directive == "root":
+                if len(words) < 2:
+                    raise ValueError("a root line needs a verifier key")
+                name, public = parse_verifier_key(words[1])
+                if not is_identifier(name):
+                    raise ValueError(f"root name {name!r} is not an identifier")
+                rest, start, until = words[2:], 0, None
+                if rest[:1] == ["from"]:
+                    if len(rest) < 2 or parse_decimal(rest[1]) is None:
+                        raise ValueError("'from' needs a decimal")
+                    start, rest = parse_decimal(rest[1]), rest[2:]
+                if rest[:1] == ["until"]:
+                    if len(rest) < 2 or parse_decimal(rest[1]) is None:
+                        raise ValueError("'until' needs a decimal")
+                    until, rest = parse_decimal(rest[1]), rest[2:]
+                if rest:
+                    raise ValueError(f"unexpected {' '.join(rest)!r}")
+                if until is not None and until <= start:
+                    raise ValueError("'until' must be greater than 'from'")
+                roots.append(Root(name, public, start, until))
+            else:
+                raise ValueError(f"unknown directive {directive!r}")
+            if public in seen:
+                raise ValueError("a public key appears twice")
+            seen.add(public)
+        except ValueError as e:
+            raise ValueError(f"line {lineno}: {e}")
+    if not log_entries:
+        raise ValueError("no log line")
+    if not roots:
+        raise ValueError("no root line")
+    names = {n for n, _ in log_entries}
+    if len(names) != 1:
+        raise ValueError("log keys have different names")
+    origin = names.pop()
+    if not is_origin(origin):
+        raise ValueError(f"log name {origin!r} is not an origin")
+    return Policy(origin, [k for _, k in log_entries], roots)
+
+
+# --------------------------------------------------------------------------------------------
+# Signed notes and checkpoints (checkpoint.md §Signed notes, §Checkpoints)
+# --------------------------------------------------------------------------------------------
+
+def parse_note(data):
+    """Split a signed note into text and signature lines [(name, sig bytes)]."""
+    if len(data) > 65536:
+        raise Failure("note_invalid", "note larger than 64 KiB")
+    try:
+        s = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Failure("note_invalid", "note is not UTF-8")
+    if any(unicodedata.category(c) == "Cc" and c != "\n" for c in s):
+        raise Failure("note_invalid", "note holds a control character")
+    if not s.endswith("\n"):
+        raise Failure("note_invalid", "note does not end in a newline")
+    cut = s.rfind("\n\n")
+    if cut < 0:
+        raise Failure("note_invalid", "note has no blank line before its signatures")
+    text, block = s[:cut + 1], s[cut + 2:]
+    lines = block.split("\n")[:-1]
+    if not lines:
+        raise Failure("note_invalid", "note has no signature line")
+    if len(lines) > 64:
+        raise Failure("note_invalid", "more than 64 signature lines")
+    sigs = []
+    for line in lines:
+        m = re.fullmatch(r"\u2014 (\S+) (\S+)", line)
+        if not m or not is_key_name(m.group(1)):
+            raise Failure("note_invalid", f"malformed signature line {line[:60]!r}")
+        raw = b64decode_canonical(m.group(2))
+        if raw is None or len(raw) < 5:
+            raise Failure("note_invalid", "signature line is not base64 of key ID and signature")
+        sigs.append((m.group(1), raw))
+    return text.encode("utf-8"), sigs
+
+
+def verify_note(data, origin, log_keys):
+    """Signed-note verification against the policy's log keys (all named `origin`).  Returns
+    (text, set of public keys that signed)."""
+    text, sigs = parse_note(data)
+    trusted = {key_id(origin, 0x01, k): k for k in log_keys}
+    signers = set()
+    for name, raw in sigs:
+        if name != origin or raw[:4] not in trusted:
+            continue                        # a line matching no trusted key is ignored
+        public = trusted[raw[:4]]
+        if len(raw) != 68 or not verify_note_signature(public, raw[4:], text):
+            raise Failure("checkpoint_signature_invalid",
+                          "a signature by a log key of the policy does not verify")
+        signers.add(public)
+    if not signers:
+        raise Failure("checkpoint_signature_invalid", "not signed by any log key of the policy")
+    return text, signers
+
+
+class Checkpoint:
+    def __init__(self, size, root, signers):
+        self.size, self.root, self.signers = size, root, signers
+
+
+def parse_checkpoint(data, policy):
+    """checkpoint.md §Checkpoints: exactly three lines, the policy's origin, decimal size,
+    32-byte base64 root; signed by a log key of the policy."""
+    text, signers = verify_note(data, policy.origin, policy.log_keys)
+    lines = text.decode("utf-8").split("\n")
+    if len(lines) != 4 or lines[3] != "":
+        raise Failure("checkpoint_invalid", "checkpoint text is not exactly three lines")
+    if lines[0] != policy.origin:
+        raise Failure("checkpoint_invalid", f"origin {lines[0]!r} is not the policy's")
+    size = parse_decimal(lines[1])
+    if size is None:
+        raise Failure("checkpoint_invalid", "size is not decimal")
+    root = b64decode_canonical(lines[2], 32)
+    if root is None:
+        raise Failure("checkpoint_invalid", "root is not 32 bytes of base64")
+    return Checkpoint(size, root, signers)
+
+
+# --------------------------------------------------------------------------------------------
+# Registry and lifecycle rules (lifecycle.md §State, §Rules; policy.md §Root key rotation)
+# --------------------------------------------------------------------------------------------
+
+class KeyRecord:
+    def __init__(self, department, valid_from, valid_until, index):
+        self.department = department
+        self.valid_from = valid_from
+        self.valid_until = valid_until
+        self.index = index
+        self.revoked_index = None
+        self.revoked_time = None
+        self.compromised_since = None
+
+
+def refuse(code, message):
+    raise Failure(code, message)
+
+
+class Registry:
+    """The registry of lifecycle.md §State, starting with only the policy's origin and roots."""
+
+    def __init__(self, policy):
+        self.policy = policy
+        self.departments = {}   # id -> dict(name, roles, jurisdiction, index)
+        self.keys = {}          # public -> KeyRecord
+        self.log_keys = {}      # public -> index of its log_key entry
+        self.items = {}         # item -> dict(provider, share_attribute, index)
+        self.changes = {}       # change -> dict(provider, supervisor, index)
+        self.disputes = {}      # dispute -> dict(filer, with, handlers, index, last_escalation)
+        self.requests = {}      # request -> dict(requester, to, index)
+        self.cases = {}         # case -> dict(requester, provider, item, index, decided, third)
+
+    def has_role(self, dept, role):
+        rec = self.departments.get(dept)
+        return rec is not None and role in rec["roles"]
+
+    # -- lifecycle.md §Rules ------------------------------------------------------------------
+
+    def decide(self, st, t, i):
+        """Raise Failure(code) for the first failing rule, in the order written."""
+        # Every statement
+        if st.log != self.policy.origin:
+            refuse("wrong_log", f"statement is for log {st.log!r}")
+        if not t - SIGNED_AT_BEFORE <= st.signed_at <= t + SIGNED_AT_AFTER:
+            refuse("signed_at_out_of_range", f"signed_at {st.signed_at} vs notarised time {t}")
+        if st.kind in REGISTRY_KINDS:
+            self.decide_registry(st, t, i)
+        else:
+            self.decide_other(st, t, i)
+
+    def decide_registry(self, st, t, i):
+        if not any(r.name == st.department and r.key == st.key and r.in_force(i)
+                   for r in self.policy.roots):
+            refuse("not_root", f"{st.department!r} with this key is not a root in force at {i}")
+        b = st.body
+        if st.kind == "department":
+            if b["id"] in self.policy.root_names:
+                refuse("reserved_for_root", f"department id {b['id']!r} is a root's name")
+        elif st.kind == "department_key":
+            key = st.body_key("key")
+            if b["department"] not in self.departments:
+                refuse("unknown_department", f"department {b['department']!r} not registered")
+            if not is_strong_key(key):
+                refuse("weak_key", "key fails the weak-key check")
+            if key in self.policy.root_keys:
+                refuse("reserved_for_root", "key is a root key")
+            if key in self.keys or key in self.log_keys:
+                refuse("key_already_registered", "key is already registered")
+            valid_from = b.get("valid_from", t)
+            if "valid_until" in b and b["valid_until"] <= valid_from:
+                refuse("empty_validity_window", f"[{valid_from}, {b['valid_until']}) is empty")
+            if "replaces" in b:
+                old = self.keys.get(st.body_key("replaces"))
+                if old is None:
+                    refuse("unknown_key", "replaced key is not registered")
+                if old.department != b["department"]:
+                    refuse("key_of_other_department", "replaced key is another department's")
+                if old.revoked_index is not None:
+                    refuse("key_already_revoked", "replaced key is revoked")
+        elif st.kind == "key_revocation":
+            rec = self.keys.get(st.body_key("key"))
+            if rec is None:
+                refuse("unknown_key", "revoked key is not registered")
+            if rec.department != b["department"]:
+                refuse("key_of_other_department", "revoked key is another department's")
+            if rec.revoked_index is not None:
+                refuse("key_already_revoked", "key is already revoked")
+            if "compromised_since" in b and b["compromised_since"] > t:
+                refuse("compromise_in_future", f"compromised_since {b['compromised_since']} > {t}")
+        elif st.kind == "log_key":
+            key = st.body_key("key")
+            if not is_strong_key(key):
+                refuse("weak_key", "log key fails the weak-key check")
+            if key in self.policy.root_keys:
+                refuse("reserved_for_root", "log key is a root key")
+            if key in self.keys or key in self.log_keys:
+                refuse("key_already_registered", "log key is already registered")
+
+    def decide_other(self, st, t, i):
+        kind, b, s = st.kind, st.body, st.department
+        if st.key in self.policy.root_keys:
+            refuse("root_signs_only_registry", "a root key signs registry entries only")
+        # 1-3: the signer, its key, the key's validity at this point
+        if s not in self.departments:
+            refuse("unknown_department", f"signer department {s!r} not registered")
+        rec = self.keys.get(st.key)
+        if rec is None:
+            refuse("unknown_key", "signer key not registered")
+        if rec.department != s:
+            refuse("key_of_other_department", f"signer key is registered to {rec.department!r}")
+        if rec.revoked_index is not None:
+            refuse("key_revoked", f"signer key revoked by entry {rec.revoked_index}")
+        if rec.valid_from > t:
+            refuse("key_not_yet_valid", f"key valid from {rec.valid_from}, entry time {t}")
+        if rec.valid_until is not None and t >= rec.valid_until:
+            refuse("key_expired", f"key valid until {rec.valid_until}, entry time {t}")
+        if self.has_role(s, "auditor"):
+            refuse("auditor_signs_nothing", f"{s!r} has role auditor")
+        # 4: what the entry is about exists
+        case = change = dispute = request = None
+        if kind == "service_change_filing" and b["item"] not in self.items:
+            refuse("unknown_catalog_item", f"item {b['item']!r} unknown")
+        if kind in CASE_KINDS and kind != "application":
+            case = self.cases.get(b["case"])
+            if case is None:
+                refuse("unknown_case", f"case {b['case']!r} unknown")
+        if kind in ("catalog_update_extension", "catalog_publication"):
+            change = self.changes.get(b["change"])
+            if change is None:
+                refuse("unknown_change", f"change {b['change']!r} unknown")
+        if kind in ("dispute_escalation", "dispute_resolution"):
+            dispute = self.disputes.get(b["dispute"])
+            if dispute is None:
+                refuse("unknown_dispute", f"dispute {b['dispute']!r} unknown")
+        if kind == "return_flow":
+            request = self.requests.get(b["request"])
+            if request is None:
+                refuse("unknown_request", f"request {b['request']!r} unknown")
+        # 5: permitted signer, then the further conditions (lifecycle.md §Rules, table)
+        self.decide_signer(st, case, change, dispute, request)
+
+    def require_role(self, dept, role, code="missing_role"):
+        if not self.has_role(dept, role):
+            refuse(code, f"{dept!r} lacks role {role}")
+
+    def require_registered(self, dept):
+        if dept not in self.departments:
+            refuse("unknown_department", f"department {dept!r} not registered")
+
+    def decide_signer(self, st, case, change, dispute, request):
+        kind, b, s = st.kind, st.body, st.department
+        if kind == "catalog_entry":
+            self.require_role(s, "provider")
+            item = self.items.get(b["item"])
+            if item is not None and item["provider"] != s:
+                refuse("item_of_other_provider", f"item {b['item']!r} is {item['provider']!r}'s")
+            if "change" in b:
+                ch = self.changes.get(b["change"])
+                if ch is None:
+                    refuse("unknown_change", f"change {b['change']!r} unknown")
+                if ch["provider"] != s:
+                    refuse("not_change_provider", f"change {b['change']!r} names {ch['provider']!r}")
+        elif kind == "service_change_filing":
+            if self.items[b["item"]]["provider"] != s:
+                refuse("item_of_other_provider", f"item {b['item']!r} is another's")
+        elif kind == "application":
+            self.require_role(s, "requester")
+            if b["case"] in self.cases:
+                refuse("case_exists", f"case {b['case']!r} exists")
+            item = self.items.get(b["item"])
+            if item is None:
+                refuse("unknown_catalog_item", f"item {b['item']!r} unknown")
+            if b["provider"] != item["provider"]:
+                refuse("item_of_other_provider", f"item {b['item']!r} is {item['provider']!r}'s")
+            if b["provider"] == s:
+                refuse("self_application", "application to oneself")
+        elif kind in ("materials_incomplete", "approval", "rejection", "delivery",
+                      "correction_result", "consent"):
+            if case["provider"] != s:
+                refuse("not_case_party", f"{s!r} is not the case's provider")
+        elif kind in ("materials_supplement", "delivery_receipt", "correction_request",
+                      "usage_record", "disposal"):
+            if case["requester"] != s:
+                refuse("not_case_party", f"{s!r} is not the case's requester")
+        elif kind == "reply_extension":
+            self.require_role(s, "supervisor")
+        elif kind in ("suspension", "termination"):
+            if case["provider"] != s and not self.has_role(s, "supervisor"):
+                refuse("not_case_party", f"{s!r} is neither the provider nor a supervisor")
+        elif kind == "catalog_change_notice":
+            self.require_role(s, "supervisor")
+            if b["change"] in self.changes:
+                refuse("change_exists", f"change {b['change']!r} exists")
+            self.require_registered(b["provider"])
+            self.require_role(b["provider"], "provider")
+        elif kind in ("catalog_update_extension", "catalog_publication"):
+            self.require_role(s, "supervisor")
+        elif kind == "dispute":
+            if b["dispute"] in self.disputes:
+                refuse("dispute_exists", f"dispute {b['dispute']!r} exists")
+            self.require_registered(b["with"])
+            self.require_registered(b["supervisor"])
+            self.require_role(b["supervisor"], "supervisor")
+        elif kind == "dispute_escalation":
+            if dispute["handlers"][-1] != s:
+                refuse("not_dispute_handler", f"dispute is with {dispute['handlers'][-1]!r}")
+            if b["to"] == s:
+                refuse("escalation_to_self", "escalation to oneself")
+            self.require_registered(b["to"])
+            self.require_role(b["to"], "supervisor")
+        elif kind == "dispute_resolution":
+            if dispute["handlers"][-1] != s:
+                refuse("not_dispute_handler", f"dispute is with {dispute['handlers'][-1]!r}")
+        elif kind == "return_flow_request":
+            if b["request"] in self.requests:
+                refuse("request_exists", f"request {b['request']!r} exists")
+            self.require_registered(b["to"])
+        elif kind == "return_flow":
+            if request["to"] != s:
+                refuse("not_request_recipient", f"request was made to {request['to']!r}")
+
+    # -- lifecycle.md §State ------------------------------------------------------------------
+
+    def apply(self, st, t, i):
+        kind, b, s = st.kind, st.body, st.department
+        if kind == "department":
+            self.departments[b["id"]] = {"name": b["name"], "roles": set(b["roles"]),
+                                         "jurisdiction": b["jurisdiction"], "index": i}
+        elif kind == "department_key":
+            valid_from = b.get("valid_from", t)
+            self.keys[st.body_key("key")] = KeyRecord(b["department"], valid_from,
+                                                      b.get("valid_until"), i)
+            if "replaces" in b:
+                old = self.keys[st.body_key("replaces")]
+                old.valid_until = (valid_from if old.valid_until is None
+                                   else min(old.valid_until, valid_from))
+        elif kind == "key_revocation":
+            rec = self.keys[st.body_key("key")]
+            rec.revoked_index, rec.revoked_time = i, t
+            rec.compromised_since = b.get("compromised_since")
+        elif kind == "log_key":
+            self.log_keys[st.body_key("key")] = i
+        elif kind == "catalog_entry":
+            self.items[b["item"]] = {"provider": s, "share_attribute": b["share_attribute"],
+                                     "index": i}
+        elif kind == "application":
+            self.cases[b["case"]] = {"requester": s, "provider": b["provider"],
+                                     "item": b["item"], "index": i, "decided": None,
+                                     "third": {}}
+        elif kind in ("approval", "rejection"):
+            case = self.cases[b["case"]]
+            if case["decided"] is None:
+                case["decided"] = i
+        elif kind == "consent" and b["scope"] == "third_party":
+            self.cases[b["case"]]["third"].setdefault(b["third_party"], i)
+        elif kind == "catalog_change_notice":
+            self.changes[b["change"]] = {"provider": b["provider"], "supervisor": s, "index": i}
+        elif kind == "dispute":
+            self.disputes[b["dispute"]] = {"filer": s, "with": b["with"],
+                                           "handlers": [b["supervisor"]], "index": i,
+                                           "last_escalation": None}
+        elif kind == "dispute_escalation":
+            d = self.disputes[b["dispute"]]
+            d["handlers"].append(b["to"])
+            d["last_escalation"] = i
+        elif kind == "return_flow_request":
+            self.requests[b["request"]] = {"requester": s, "to": b["to"], "index": i}
+
+
+# --------------------------------------------------------------------------------------------
+# The audit (package.md §The audit)
+# --------------------------------------------------------------------------------------------
+
+class Audit:
+    def __init__(self, pkg, policy):
+        self.pkg = pkg
+        self.policy = policy
+        self.failures = []      # (step, where, code, message)
+        self.flags = []
+        self.size = None        # N
+        self.count = None       # C
+        self.entries = []       # entry bytes or None, index order
+        self.levels = None
+        self.notes = []         # checkpoint notes of the history, or None
+        self.registry = Registry(policy)
+
+    def fail(self, step, where, code, message):
+        self.failures.append((step, where, code, message))
+
+    def read(self, rel):
+        """Bytes of a package file, or None if it is absent or unreadable."""
+        path = os.path.join(self.pkg, *rel.split("/"))
+        try:
+            if not os.path.isfile(path):
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    # -- step 1 and the policy copy -----------------------------------------------------------
+
+    def check_manifest(self):
+        """package.md §Layout (manifest) and §The audit step 1."""
+        data = self.read("manifest")
+        if data is None:
+            self.fail(1, "manifest", "manifest_missing", "no readable manifest")
+            return
+        m = re.fullmatch(rb"share-audit/package/v1\norigin ([^\n]*)\nsize ([0-9]+)\n"
+                         rb"checkpoints ([0-9]+)\n", data)
+        if not m or parse_decimal(m.group(2)) is None or parse_decimal(m.group(3)) is None:
+            self.fail(1, "manifest", "manifest_invalid", "does not parse as four lines")
+            return
+        if m.group(1) != self.policy.origin.encode("utf-8"):
+            self.fail(1, "manifest", "wrong_origin", "origin is not the policy's")
+        self.size, self.count = parse_decimal(m.group(2)), parse_decimal(m.group(3))
+        if self.count == 0:
+            self.fail(1, "manifest", "manifest_invalid", "a history holds at least size 0")
+
+    def fallback_sizes(self):
+        """Without a usable manifest, take N from `checkpoint` and C from the bundles found
+        (our choice, so that the rest of the audit can still run)."""
+        if self.size is None:
+            data = self.read("checkpoint")
+            try:
+                self.size = parse_checkpoint(data, self.policy).size if data else 0
+            except Failure:
+                self.size = 0
+        if self.count is None:
+            n = 0
+            while self.read(tile_path("checkpoints", n, TILE_WIDTH)) is not None:
+                n += 1
+            width = max((w for w in range(1, 256)
+                         if self.read(tile_path("checkpoints", n, w)) is not None), default=0)
+            self.count = n * TILE_WIDTH + width
+
+    def check_policy_copy(self):
+        """package.md §The audit: policy.txt MUST encode to the same policy."""
+        data = self.read("policy.txt")
+        if data is None:
+            self.fail(1, "policy.txt", "policy_missing", "no readable policy.txt")
+            return
+        try:
+            copy = parse_policy(data)
+        except ValueError as e:
+            self.fail(1, "policy.txt", "policy_invalid", str(e))
+            return
+        if copy.canonical() != self.policy.canonical():
+            self.fail(1, "policy.txt", "policy_mismatch", "does not encode to the given policy")
+
+    # -- bundles ------------------------------------------------------------------------------
+
+    def read_bundles(self, prefix, count, step):
+        """Items of every required bundle (None where a bundle is missing or malformed)."""
+        items = []
+        for n, width in required_tiles(count):
+            rel = tile_path(prefix, n, width)
+            data = self.read(rel)
+            if data is None:
+                self.fail(step, rel, "bundle_missing", "required bundle is missing")
+                items.extend([None] * width)
+                continue
+            try:
+                items.extend(split_bundle(data, width))
+            except Failure as e:
+                self.fail(step, rel, e.code, e.message)
+                items.extend([None] * width)
+        return items
+
+    # -- step 3: tree, tiles ------------------------------------------------------------------
+
+    def build_tree(self):
+        self.entries = self.read_bundles("tile/entries", self.size, 3)
+        self.levels = build_levels([None if e is None else leaf_hash(e) for e in self.entries])
+
+    def expected_tile(self, prefix, n, width):
+        """Bytes a tile/bundle of this name must hold, or None if unknown (missing data)."""
+        start = n * TILE_WIDTH
+        if prefix == "tile/entries":
+            items = self.entries[start:start + width]
+        elif prefix == "checkpoints":
+            items = self.notes[start:start + width]
+        else:
+            level = 8 * int(prefix[5:])
+            hashes = self.levels[level][start:start + width] if level < len(self.levels) else []
+            if len(hashes) != width or any(h is None for h in hashes):
+                return None
+            return b"".join(hashes)
+        if len(items) != width or any(x is None for x in items):
+            return None
+        return join_bundle(items)
+
+    def count_at(self, prefix):
+        if prefix == "checkpoints":
+            return self.count
+        if prefix == "tile/entries":
+            return self.size
+        return self.size >> (8 * int(prefix[5:]))
+
+    def list_files(self, top):
+        out = []
+        base = os.path.join(self.pkg, top)
+        if not os.path.isdir(base):
+            return out
+        for dirpath, _, files in os.walk(base):
+            for f in files:
+                rel = os.path.relpath(os.path.join(dirpath, f), self.pkg)
+                out.append(rel.replace(os.sep, "/"))
+        return sorted(out)
+
+    def check_tile_files(self):
+        """package.md §The audit step 3: every required hash tile exists and equals what the
+        entries give; every other file under tile/ or checkpoints/ is a well-named prefix of a
+        tile (bundle) of the tree of size N (history of C) and equals that prefix."""
+        required = set()
+        level = 0
+        while level <= 63 and (self.size >> (8 * level)) > 0:
+            for n, width in required_tiles(self.size >> (8 * level)):
+                required.add(tile_path(f"tile/{level}", n, width))
+            level += 1
+        for rel in sorted(required):
+            if self.read(rel) is None:
+                self.fail(3, rel, "tile_missing", "required hash tile is missing")
+        bundles = {tile_path("tile/entries", n, w) for n, w in required_tiles(self.size)}
+        bundles |= {tile_path("checkpoints", n, w) for n, w in required_tiles(self.count)}
+        for rel in self.list_files("tile") + self.list_files("checkpoints"):
+            if rel in bundles:
+                continue            # required bundles: checked where they were read
+            step = 2 if rel.startswith("checkpoints/") else 3
+            parsed = parse_tile_name(rel)
+            if parsed is None:
+                self.fail(step, rel, "unexpected_file", "not a well-named tile or bundle")
+                continue
+            prefix, n, width = parsed
+            in_tree = width_in(self.count_at(prefix), n)
+            if in_tree == 0 or (width == TILE_WIDTH and in_tree != TILE_WIDTH) or width > in_tree:
+                self.fail(step, rel, "unexpected_file",
+                          "no tile of this width exists in the tree (or history)")
+                continue
+            data = self.read(rel)
+            expected = self.expected_tile(prefix, n, width)
+            if data is None:
+                self.fail(step, rel, "unreadable", "cannot read file")
+            elif expected is None:
+                pass                # the data to compare with is missing: reported elsewhere
+            elif data != expected:
+                what = "partial left by an earlier export" if rel not in required else "tile"
+                self.fail(step, rel, "tile_mismatch",
+                          f"{what} differs from what the entries (or history) give")
+
+    # -- step 2: checkpoint history -----------------------------------------------------------
+
+    def check_history(self):
+        """package.md §The audit step 2 and the roots of step 3; checkpoint.md §Key rotation."""
+        self.notes = self.read_bundles("checkpoints", self.count, 2)
+        last_file = self.read("checkpoint")
+        if last_file is None:
+            self.fail(2, "checkpoint", "checkpoint_missing", "no readable checkpoint file")
+        else:
+            try:
+                cp = parse_checkpoint(last_file, self.policy)
+                if cp.size != self.size:
+                    self.fail(2, "checkpoint", "size_mismatch",
+                              f"checkpoint size {cp.size}, manifest size {self.size}")
+            except Failure as e:
+                self.fail(2, "checkpoint", e.code, e.message)
+        previous = None
+        current, retired = None, set()
+        for number, note in enumerate(self.notes):
+            where = f"checkpoint {number}"
+            if note is None:
+                continue
+            try:
+                cp = parse_checkpoint(note, self.policy)
+            except Failure as e:
+                self.fail(2, where, e.code, e.message)
+                continue
+            if number == 0 and cp.size != 0:
+                self.fail(2, where, "history_invalid", f"first checkpoint has size {cp.size}")
+            if previous is not None and cp.size <= previous:
+                self.fail(2, where, "history_invalid",
+                          f"size {cp.size} does not increase from {previous}")
+            previous = cp.size
+            current = self.check_key_in_force(where, cp, current, retired)
+            if cp.size > self.size:
+                self.fail(2, where, "history_invalid", f"size {cp.size} beyond N = {self.size}")
+                continue
+            root = tree_root(self.levels, cp.size)
+            if root is not None and root != cp.root:
+                self.fail(3, where, "root_mismatch",
+                          f"root at size {cp.size} differs from the tree the entries give")
+        if self.notes and last_file is not None and self.notes[-1] is not None \
+                and self.notes[-1] != last_file:
+            self.fail(2, f"checkpoint {len(self.notes) - 1}", "history_invalid",
+                      "last checkpoint of the history is not `checkpoint` byte for byte")
+
+    def check_key_in_force(self, where, cp, current, retired):
+        """checkpoint.md §Key rotation.  The initial key signed size 0; a key announced by an
+        accepted log_key entry at index r may sign sizes s > r and takes over when it signs;
+        keys current before a takeover sign nothing later.  Returns the new current key."""
+        if current is None:                     # the checkpoint of size 0 (or first readable)
+            return min(cp.signers)
+        announced = {k for k, r in self.registry.log_keys.items()
+                     if cp.size > r and k not in retired}
+        in_force = announced | {current}
+        bad = cp.signers - in_force
+        if bad:
+            self.fail(2, where, "checkpoint_key_not_in_force",
+                      "signed by a log key retired or not yet announced at size "
+                      f"{cp.size} (checkpoint.md §Key rotation)")
+        newcomers = (cp.signers & in_force) - {current}
+        if newcomers:
+            retired.add(current)
+            return min(newcomers, key=lambda k: self.registry.log_keys[k])
+        return current
+
+    # -- step 4: replay; step 5: flags --------------------------------------------------------
+
+    def replay(self):
+        """package.md §The audit step 4.  Entries that fail do not change the registry; the
+        replay goes on (a later failure may follow from an earlier one)."""
+        previous_time = None
+        recent = {}             # SHA-256(statement) -> list of notarised times
+        accepted = []           # (index, time, statement) of accepted entries
+        for i, entry in enumerate(self.entries):
+            where = f"entry {i}"
+            if entry is None:
+                self.fail(4, where, "entry_missing",
+                          "entry not available (its bundle is missing); replay stopped")
+                break
+            try:
+                t, sig, raw = parse_entry(entry)
+            except Failure as e:
+                self.fail(4, where, e.code, e.message)
+                continue
+            try:
+                if previous_time is not None and t < previous_time:
+                    raise Failure("time_decreases", f"time {t} < previous {previous_time}")
+                previous_time = t if previous_time is None else max(previous_time, t)
+                digest = hashlib.sha256(raw).digest()
+                earlier = recent.get(digest, [])
+                recent.setdefault(digest, []).append(t)
+                st = parse_statement(raw)
+                if not verify_attestation_signature(st.key, sig, ATTESTATION_PREFIX + raw):
+                    raise Failure("bad_signature", "attestation signature is not valid "
+                                  "(attestation.md §Signature rule)")
+                if any(t - e <= DEDUP_WINDOW for e in earlier):
+                    raise Failure("duplicate_statement",
+                                  "statement already in the log within 24 h 5 min")
+                self.registry.decide(st, t, i)
+            except Failure as e:
+                self.fail(4, where, e.code, e.message)
+                continue
+            self.registry.apply(st, t, i)
+            accepted.append((i, t, st))
+        self.flag_compromised(accepted)
+
+    def flag_compromised(self, accepted):
+        """package.md §The audit step 5 (lifecycle.md key_revocation)."""
+        for i, t, st in accepted:
+            rec = self.registry.keys.get(st.key)
+            if rec is None or rec.compromised_since is None or rec.revoked_index <= i:
+                continue
+            c = rec.compromised_since
+            if t >= c or st.signed_at >= c:
+                self.flags.append(f"FLAG signed_after_compromise entry {i} department "
+                                  f"{st.department} key {b64(st.key)} compromised_since {c}")
+
+    # -- driver -------------------------------------------------------------------------------
+
+    def run(self):
+        self.check_manifest()
+        self.check_policy_copy()
+        self.fallback_sizes()
+        self.build_tree()           # step 3 (entries, leaves)
+        self.replay()               # step 4 first: checkpoint keys depend on log_key entries
+        self.check_history()        # step 2, and step 3's roots
+        self.check_tile_files()     # step 3's tiles, stale partials, unexpected files
+        self.failures.sort(key=lambda f: f[0])
+        return not self.failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Audit a share-audit package (steps 1-5).")
+    parser.add_argument("package")
+    parser.add_argument("--policy", required=True)
+    args = parser.parse_args(argv)
+    try:
+        with open(args.policy, "rb") as f:
+            policy_bytes = f.read()
+    except OSError as e:
+        print(f"error: cannot read policy: {e}", file=sys.stderr)
+        return 2
+    try:
+        policy = parse_policy(policy_bytes)
+    except ValueError as e:
+        print(f"error: unusable policy {args.policy}: {e}", file=sys.stderr)
+        return 2
+    if not os.path.isdir(args.package):
+        print(f"error: {args.package} is not a folder", file=sys.stderr)
+        return 2
+    audit = Audit(args.package, policy)
+    valid = audit.run()
+    for _, where, code, message in audit.failures[:MAX_LISTED]:
+        print(f"FAIL {where}: {code}: {message}")
+    if len(audit.failures) > MAX_LISTED:
+        print(f"... {len(audit.failures) - MAX_LISTED} more failures not listed")
+    for flag in audit.flags:
+        print(flag)
+    print(f"entries {audit.size} checkpoints {audit.count} failures {len(audit.failures)} "
+          f"flags {len(audit.flags)}")
+    print("VALID" if valid else "INVALID")
+    return 0 if valid else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
