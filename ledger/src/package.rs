@@ -145,7 +145,23 @@ pub fn split_bundle<'a>(
     bytes: &'a [u8],
     expected: u64,
 ) -> Result<Vec<&'a [u8]>, PackageError> {
-    let mut items = Vec::with_capacity(expected as usize);
+    let items = bundle_items(what, bytes)?;
+    if items.len() as u64 != expected {
+        return Err(PackageError::Count {
+            what,
+            found: items.len() as u64,
+            expected,
+        });
+    }
+    Ok(items)
+}
+
+/// Splits a bundle into its items, however many.
+pub fn bundle_items<'a>(
+    what: &'static str,
+    bytes: &'a [u8],
+) -> Result<Vec<&'a [u8]>, PackageError> {
+    let mut items = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         let item = items.len() as u64;
@@ -168,13 +184,6 @@ pub fn split_bundle<'a>(
         }
         items.push(&rest[2..2 + len]);
         rest = &rest[2 + len..];
-    }
-    if items.len() as u64 != expected {
-        return Err(PackageError::Count {
-            what,
-            found: items.len() as u64,
-            expected,
-        });
     }
     Ok(items)
 }

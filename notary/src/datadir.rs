@@ -5,6 +5,8 @@
 //! DIR/notary.key   notary signing key, PRIVATE+KEY+<origin>+<id>+<base64> (mode 0600)
 //! DIR/notary.vkey  notary verifier key, one C2SP vkey line
 //! DIR/policy.txt   trust policy for verifiers: the notary key and the root keys
+//! DIR/notary.next.key, notary.next.vkey   a checkpoint key rotation in waiting
+//! DIR/notary.retired-<key id>.key          checkpoint keys rotated out
 //! ```
 
 use std::fs;
@@ -47,6 +49,72 @@ impl DataDir {
     }
     pub fn policy(&self) -> PathBuf {
         self.root.join("policy.txt")
+    }
+    pub fn next_key(&self) -> PathBuf {
+        self.root.join("notary.next.key")
+    }
+    pub fn next_vkey(&self) -> PathBuf {
+        self.root.join("notary.next.vkey")
+    }
+
+    /// `notary rotate-key`: makes the next checkpoint key, to be announced
+    /// by a root-signed `log_key` entry (specs/checkpoint.md §Key rotation).
+    pub fn prepare_rotation(&self) -> Result<VerifierKey> {
+        self.check_initialised()?;
+        let policy = self.load_policy()?;
+        if self.next_key().exists() {
+            bail!(
+                "a rotation is already prepared ({}); announce its key with a log_key entry and restart the notary, or remove the file",
+                self.next_key().display()
+            );
+        }
+        let signer = NoteSigner::new(&policy.origin, SigningKey::generate(&mut rand::rngs::OsRng))?;
+        ledger::keyfile::write_secret(&self.next_key(), &signer.encode_private())
+            .with_context(|| format!("writing {}", self.next_key().display()))?;
+        fs::write(
+            self.next_vkey(),
+            format!("{}\n", signer.verifier().encode()),
+        )?;
+        Ok(signer.verifier().clone())
+    }
+
+    /// At start: once the log holds the `log_key` entry for the prepared
+    /// next key, it becomes `notary.key` (the old one is kept as
+    /// `notary.retired-<id>.key`) and `policy.txt` gains its `log` line.
+    /// Returns the new key, if the rotation took place now.
+    pub fn complete_rotation(&self, store: &Store) -> Result<Option<VerifierKey>> {
+        if !self.next_key().is_file() {
+            return Ok(None);
+        }
+        let next = ledger::keyfile::read_signer(&self.next_key())?;
+        let key = ledger::attestation::PublicKey(next.verifier().key.to_bytes());
+        let announced = store.record(&ledger::registry::RecordKey::LogKey(key))?;
+        if announced.is_none() {
+            tracing::info!(
+                next = %next.verifier().encode(),
+                "a checkpoint key rotation waits for its log_key entry; signing with the current key"
+            );
+            return Ok(None);
+        }
+        let policy = self.load_policy()?;
+        if !policy.log_keys.contains(next.verifier()) {
+            let mut f = fs::OpenOptions::new().append(true).open(self.policy())?;
+            use std::io::Write as _;
+            writeln!(f, "log {}", next.verifier().encode())?;
+            f.sync_all()?;
+        }
+        let old = self.load_signer()?;
+        let retired = self
+            .root
+            .join(format!("notary.retired-{:08x}.key", old.verifier().key_id));
+        // Copy (keeping 0600), then replace: a crash at any point leaves a
+        // notary.key, and a second start completes what the first began.
+        fs::copy(self.key(), &retired)
+            .with_context(|| format!("keeping the old key as {}", retired.display()))?;
+        fs::rename(self.next_key(), self.key())?;
+        fs::write(self.vkey(), format!("{}\n", next.verifier().encode()))?;
+        let _ = fs::remove_file(self.next_vkey());
+        Ok(Some(next.verifier().clone()))
     }
 
     /// Creates the store, the notary key, `notary.vkey` and `policy.txt`.

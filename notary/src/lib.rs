@@ -58,9 +58,12 @@ pub async fn serve(
 ) -> Result<()> {
     let dir = DataDir::new(data);
     dir.check_initialised()?;
+    let store = Arc::new(dir.open_store()?);
+    if let Some(key) = dir.complete_rotation(&store)? {
+        tracing::info!(key = %key.encode(), "checkpoint key rotated: signing with the key the log announced");
+    }
     let policy = dir.load_policy()?;
     let signer = dir.load_signer()?;
-    let store = Arc::new(dir.open_store()?);
     let log = Log::open(store.clone(), &policy, signer).context("opening the log")?;
     let latest = Arc::new(RwLock::new(Latest {
         size: log.tree().size,

@@ -60,6 +60,12 @@ enum Command {
         #[arg(long)]
         calendar: Option<PathBuf>,
     },
+    /// Prepare a rotation of the checkpoint key (specs/checkpoint.md §Key
+    /// rotation): writes notary.next.key and says how to announce it.
+    RotateKey {
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
     /// Serve the HTTP API.
     Serve {
         #[arg(long, default_value = "./data")]
@@ -130,6 +136,11 @@ enum Command {
     },
 }
 
+/// The base64 public key of a verifier key, as statements name keys.
+fn base64_key(vkey: &VerifierKey) -> String {
+    ledger::attestation::PublicKey(vkey.key.to_bytes()).to_string()
+}
+
 fn read_vkey(arg: &str) -> Result<VerifierKey> {
     ledger::keyfile::read_vkey(arg).context("--root takes a root's public key (.vkey)")
 }
@@ -188,6 +199,31 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 None => Ok(()),
             }
+        }
+        Command::RotateKey { data } => {
+            let dir = DataDir::new(&data);
+            let vkey = dir.prepare_rotation()?;
+            let public = base64_key(&vkey);
+            cli::outln!("next checkpoint key: {}", vkey.encode());
+            cli::outln!(
+                "written to {} (0600) and {}",
+                dir.next_key().display(),
+                dir.next_vkey().display()
+            );
+            cli::outln!("then:");
+            cli::outln!("  1. a root signs and submits the log_key entry, e.g.");
+            cli::outln!("     dept sign --key root.key --policy {} --kind log_key --body '{{\"key\":\"{public}\"}}' --out log-key.json", dir.policy().display());
+            cli::outln!(
+                "     dept submit --notary URL --policy {} log-key.json",
+                dir.policy().display()
+            );
+            cli::outln!(
+                "  2. restart `notary serve`: it adds `log {}` to {} and signs with the new key",
+                vkey.encode(),
+                dir.policy().display()
+            );
+            cli::outln!("  3. give departments and auditors the new policy: it keeps the old key, so older receipts stay valid");
+            Ok(())
         }
         Command::Export {
             data,

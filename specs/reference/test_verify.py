@@ -250,6 +250,15 @@ def standard_log(b, usage_records=0):
     return keys
 
 
+def future_key(b):
+    """Registers a second gd.sup key valid only from tomorrow, then signs with it today."""
+    k = Key("gd.sup")
+    b.add("department_key", {"department": "gd.sup", "key": b64(k.pub),
+                             "valid_from": b.time + 86_400_000}, b.root)
+    return b.add("return_flow_request", {"request": "rf-7", "to": "gd.rst",
+                                         "data_items": ["d"], "region": "x"}, k)
+
+
 def run_verify(pkg, policy=None):
     policy = policy or os.path.join(pkg, "policy.txt")
     p = subprocess.run([sys.executable, VERIFY, pkg, "--policy", policy],
@@ -508,6 +517,23 @@ class VerifyTests(unittest.TestCase):
                 "compromised_since": b.time + 1}, b.root), "compromise_in_future"),
             ("weak", lambda b, k: b.add("log_key", {"key": b64(bytes(32))}, b.root),
              "weak_key"),
+            ("torsion_key", lambda b, k: b.add("department_key", {
+                "department": "gd.fgw", "key": b64(encode_point(verify._ed_add(
+                    verify.ed_decode(Key("t").pub), verify.ed_decode(bytes.fromhex(ORDER_8_POINT)))))},
+                b.root), "weak_key"),
+            ("key_twice", lambda b, k: b.add("department_key", {
+                "department": "gd.sup", "key": b64(k["gd.fgw"].pub)}, b.root),
+             "key_already_registered"),
+            ("self_escalation", lambda b, k: b.add("dispute_escalation", {
+                "dispute": "d-1", "to": "gd.sup2", "reason": "r"}, k["gd.sup2"]),
+             "escalation_to_self"),
+            ("not_recipient", lambda b, k: b.add("return_flow", {
+                "request": "rf-1", "data_digest": "sha256:" + "00" * 32}, k["gd.fgw"]),
+             "not_request_recipient"),
+            ("empty_window", lambda b, k: b.add("department_key", {
+                "department": "gd.sup", "key": b64(Key("n").pub), "valid_until": b.time},
+                b.root), "empty_validity_window"),
+            ("not_yet_valid", lambda b, k: future_key(b), "key_not_yet_valid"),
             ("other_dept_key", lambda b, k: b.add("return_flow_request", {
                 "request": "rf-7", "to": "gd.rst", "data_items": ["d"], "region": "x"},
                 k["gd.sup"], dept="gd.fgw"), "key_of_other_department"),
@@ -553,6 +579,26 @@ class VerifyTests(unittest.TestCase):
         out = self.assertInvalid(self.build(b))
         self.assertEqual(out.count("statement_invalid") + out.count("unsupported_version"),
                          len(variants))
+
+    def test_signature_rule_edge_cases(self):
+        """attestation.md §Signature rule, checks 1-2, and the weak-key check."""
+        k = Key("gd.x")
+        msg = b"share-audit/attestation/v1\n{}"
+        sig = k.sign(msg)
+        self.assertTrue(verify.verify_attestation_signature(k.pub, sig, msg))
+        s = int.from_bytes(sig[32:], "little") + verify.ED_L          # non-canonical S
+        self.assertFalse(verify.verify_attestation_signature(
+            k.pub, sig[:32] + s.to_bytes(32, "little"), msg))
+        identity = (1).to_bytes(32, "little")                         # small-order A
+        self.assertFalse(verify.verify_attestation_signature(identity, sig, msg))
+        noncanon = (verify.ED_P + 1).to_bytes(32, "little")           # y >= p: identity again
+        self.assertIsNone(verify.ed_decode(noncanon))
+        self.assertFalse(verify.verify_attestation_signature(k.pub, sig, msg + b" "))
+        torsion = verify.ed_decode(bytes.fromhex(ORDER_8_POINT))
+        mixed = encode_point(verify._ed_add(verify.ed_decode(k.pub), torsion))
+        self.assertTrue(verify.is_strong_key(k.pub))
+        self.assertFalse(verify.is_strong_key(mixed))                 # torsion component
+        self.assertFalse(verify.is_strong_key(bytes.fromhex(ORDER_8_POINT)))
 
     def test_duplicate_statement(self):
         b = Builder()
@@ -658,6 +704,26 @@ class VerifyTests(unittest.TestCase):
                     data[len(data) // 2] ^= 0xFF
                     write_bytes(p, bytes(data))
         self.assertInvalid(pkg)
+
+
+class RealPackageTests(unittest.TestCase):
+    """Packages exported by the Rust notary, when present on this machine."""
+
+    def test_demo_package_is_valid(self):
+        pkg = "/tmp/pkg-demo"
+        if not os.path.isdir(pkg):
+            self.skipTest("no /tmp/pkg-demo")
+        rc, out, err = run_verify(pkg, os.path.join(pkg, "policy.txt"))
+        self.assertEqual(rc, 0, out + err)
+
+    def test_tampered_packages_are_invalid(self):
+        top = "/tmp/pkg-tampered"
+        if not os.path.isdir(top):
+            self.skipTest("no /tmp/pkg-tampered")
+        for name in sorted(os.listdir(top)):
+            with self.subTest(name):
+                rc, out, err = run_verify(os.path.join(top, name), "/tmp/pkg-demo/policy.txt")
+                self.assertEqual(rc, 1, out + err)
 
 
 def encode_point(pt):

@@ -34,6 +34,7 @@ MAX_STATEMENT = 65_388                        # attestation.md §Submission, ent
 SIGNED_AT_BEFORE = 86_400_000                 # lifecycle.md §Rules, every statement 2.
 SIGNED_AT_AFTER = 300_000
 DEDUP_WINDOW = SIGNED_AT_BEFORE + SIGNED_AT_AFTER   # package.md §The audit step 4
+MAX_SIZE = 2**24                              # our bound: a reference verifier, not a production one
 MAX_LISTED = 1000                             # package.md §The audit, Report
 TILE_WIDTH = 256                              # C2SP tlog-tiles, tile height 8
 ATTESTATION_PREFIX = b"share-audit/attestation/v1\n"   # attestation.md §Signature rule
@@ -60,7 +61,7 @@ class Failure(Exception):
 # Encodings (README.md §Conventions)
 # --------------------------------------------------------------------------------------------
 
-DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]*)$")
+DECIMAL_RE = re.compile(r"0|[1-9][0-9]*")      # used with fullmatch: no "$" newline
 
 
 def parse_decimal(s):
@@ -70,7 +71,7 @@ def parse_decimal(s):
             s = s.decode("ascii")
         except UnicodeDecodeError:
             return None
-    return int(s) if DECIMAL_RE.match(s) else None
+    return int(s) if DECIMAL_RE.fullmatch(s) else None
 
 
 def b64decode_canonical(s, length=None):
@@ -230,13 +231,13 @@ def verify_note_signature(public, signature, message):
 # Field types (attestation.md §Field types)
 # --------------------------------------------------------------------------------------------
 
-IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9._:/\-]{1,128}$")
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-DATE_RE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+IDENTIFIER_RE = re.compile(r"[A-Za-z0-9._:/\-]{1,128}")
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 def is_identifier(s):
-    return isinstance(s, str) and IDENTIFIER_RE.match(s) is not None
+    return isinstance(s, str) and IDENTIFIER_RE.fullmatch(s) is not None
 
 
 def is_origin(s):
@@ -264,7 +265,7 @@ def is_text(s):
 def is_date(s):
     if not isinstance(s, str):
         return False
-    m = DATE_RE.match(s)
+    m = DATE_RE.fullmatch(s)
     if not m:
         return False
     year, month, day = (int(g) for g in m.groups())
@@ -477,7 +478,7 @@ def _t_key(v):
 
 
 def _t_digest(v):
-    return isinstance(v, str) and DIGEST_RE.match(v) is not None
+    return isinstance(v, str) and DIGEST_RE.fullmatch(v) is not None
 
 
 def _t_date(v):
@@ -759,7 +760,7 @@ TILE_NAME_RE = re.compile(
 def parse_tile_name(rel):
     """Returns (prefix, n, width) for a well-named tile/bundle path, else None.  Well-named
     means it re-encodes to exactly the same path (level 0..63, width 1..255, minimal index)."""
-    m = TILE_NAME_RE.match(rel)
+    m = TILE_NAME_RE.fullmatch(rel)
     if not m:
         return None
     prefix = m.group(1)
@@ -1315,7 +1316,12 @@ class Audit:
             return
         if m.group(1) != self.policy.origin.encode("utf-8"):
             self.fail(1, "manifest", "wrong_origin", "origin is not the policy's")
-        self.size, self.count = parse_decimal(m.group(2)), parse_decimal(m.group(3))
+        size, count = parse_decimal(m.group(2)), parse_decimal(m.group(3))
+        if size > MAX_SIZE or count > MAX_SIZE:
+            self.fail(1, "manifest", "too_large", f"size or checkpoints above {MAX_SIZE}, "
+                      "beyond what this reference verifier reads")
+            return
+        self.size, self.count = size, count
         if self.count == 0:
             self.fail(1, "manifest", "manifest_invalid", "a history holds at least size 0")
 
@@ -1327,6 +1333,8 @@ class Audit:
             try:
                 self.size = parse_checkpoint(data, self.policy).size if data else 0
             except Failure:
+                self.size = 0
+            if self.size > MAX_SIZE:
                 self.size = 0
         if self.count is None:
             n = 0
@@ -1406,8 +1414,11 @@ class Audit:
             return out
         for dirpath, _, files in os.walk(base):
             for f in files:
-                rel = os.path.relpath(os.path.join(dirpath, f), self.pkg)
-                out.append(rel.replace(os.sep, "/"))
+                rel = os.path.relpath(os.path.join(dirpath, f), self.pkg).replace(os.sep, "/")
+                # package.md §Exporting again: names starting with '.' (an export's temporary
+                # files) are not part of a package
+                if not any(part.startswith(".") for part in rel.split("/")):
+                    out.append(rel)
         return sorted(out)
 
     def check_tile_files(self):
@@ -1571,13 +1582,18 @@ class Audit:
     # -- driver -------------------------------------------------------------------------------
 
     def run(self):
-        self.check_manifest()
-        self.check_policy_copy()
-        self.fallback_sizes()
-        self.build_tree()           # step 3 (entries, leaves)
-        self.replay()               # step 4 first: checkpoint keys depend on log_key entries
-        self.check_history()        # step 2, and step 3's roots
-        self.check_tile_files()     # step 3's tiles, stale partials, unexpected files
+        steps = [(1, self.check_manifest), (1, self.check_policy_copy),
+                 (1, self.fallback_sizes),
+                 (3, self.build_tree),          # step 3: entries and leaves
+                 (4, self.replay),              # step 4 first: checkpoint keys need log_key entries
+                 (2, self.check_history),       # step 2, and step 3's roots
+                 (3, self.check_tile_files)]    # step 3: tiles, stale partials, unexpected files
+        for step, run_step in steps:
+            try:
+                run_step()
+            except Exception as e:      # a bug of ours must not pass for a verdict
+                self.fail(step, f"step {step}", "internal_error", f"{type(e).__name__}: {e}")
+                break
         self.failures.sort(key=lambda f: f[0])
         return not self.failures
 
@@ -1587,6 +1603,7 @@ def main(argv=None):
     parser.add_argument("package")
     parser.add_argument("--policy", required=True)
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(errors="backslashreplace")   # odd file names must not crash output
     try:
         with open(args.policy, "rb") as f:
             policy_bytes = f.read()

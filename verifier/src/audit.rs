@@ -136,7 +136,11 @@ impl AuditReport {
         }
         codes.sort();
         let by_code: Vec<String> = codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
-        out.push(format!("package {} of log {}", package.display(), self.origin));
+        out.push(format!(
+            "package {} of log {}",
+            package.display(),
+            self.origin
+        ));
         out.push(format!(
             "  {} entries, {} checkpoints; {} departments, {} keys, {} cases",
             self.size, self.checkpoints, self.departments, self.keys, self.cases
@@ -185,20 +189,26 @@ pub enum AuditError {
     NotAFolder(String),
     #[error("--calendar {0}: {1}")]
     Calendar(String, String),
+    #[error("the policy: {0}")]
+    Policy(String),
 }
 
-/// Audits the package in `dir` against `policy`.
+/// Audits the package in `dir` against the policy `policy_text` (the file
+/// the auditor was given, which the package's `policy.txt` must be).
 pub fn audit(
     dir: &Path,
-    policy: &Policy,
+    policy_text: &str,
     options: AuditOptions,
 ) -> Result<AuditReport, AuditError> {
+    let policy_text = policy_text.strip_prefix('\u{feff}').unwrap_or(policy_text);
+    let policy = &Policy::parse(policy_text).map_err(|e| AuditError::Policy(e.to_string()))?;
     if !dir.is_dir() {
         return Err(AuditError::NotAFolder(dir.display().to_string()));
     }
     let mut audit = Audit {
         dir: dir.to_owned(),
         policy,
+        policy_text,
         report: AuditReport {
             origin: policy.origin.clone(),
             ..AuditReport::default()
@@ -225,6 +235,7 @@ pub fn audit(
 struct Audit<'a> {
     dir: PathBuf,
     policy: &'a Policy,
+    policy_text: &'a str,
     report: AuditReport,
 }
 
@@ -306,23 +317,27 @@ impl Audit<'_> {
         Some(manifest)
     }
 
-    /// The package's `policy.txt` must be the policy the auditor was given.
+    /// The package's `policy.txt` must be the policy the auditor was
+    /// given, byte for byte: nothing else vouches for its bytes.
     fn check_policy_copy(&mut self) {
         let Some(bytes) = self.read(package::POLICY) else {
             return;
         };
-        let theirs = std::str::from_utf8(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Policy::parse(t).map_err(|e| e.to_string()));
-        match theirs {
-            Ok(p) if p.encode() == self.policy.encode() => {}
-            Ok(_) => self.fail(
+        let theirs = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+        if theirs != self.policy_text.as_bytes() {
+            let same_keys = std::str::from_utf8(theirs)
+                .ok()
+                .and_then(|t| Policy::parse(t).ok())
+                .is_some_and(|p| p == *self.policy);
+            self.fail(
                 "policy_differs",
                 package::POLICY,
-                "the package's policy is not the policy given: the package is of another log, \
-                 or one of the two policies is out of date",
-            ),
-            Err(e) => self.fail("policy_differs", package::POLICY, e),
+                if same_keys {
+                    "the package's policy has the same keys as the policy given, but other bytes (a comment?); give the log's policy file as the notary has it"
+                } else {
+                    "the package's policy is not the policy given: the package is of another log, or one of the two policies is out of date"
+                },
+            );
         }
     }
 
@@ -348,7 +363,11 @@ impl Audit<'_> {
                 names
             }
             Err(_) => {
-                self.fail("missing_file", package::CALENDAR_DIR, "the package lacks its calendar");
+                self.fail(
+                    "missing_file",
+                    package::CALENDAR_DIR,
+                    "the package lacks its calendar",
+                );
                 Vec::new()
             }
         };
@@ -377,6 +396,21 @@ impl Audit<'_> {
                 }
                 Ok(_) => self.fail("unexpected_file", &place, "calendar files end in .txt"),
                 Err(e) => self.fail("bad_calendar", &place, e.to_string()),
+            }
+        }
+        // The built-in years travel with the package, unless a file of
+        // the jurisdiction replaces one.
+        for (name, text) in BUILT_IN {
+            let year = CalendarFile::parse(name, text).ok().and_then(|f| f.year);
+            if !files
+                .iter()
+                .any(|f| f.name == *name || (f.year.is_some() && f.year == year))
+            {
+                self.fail(
+                    "missing_file",
+                    format!("{}/{name}", package::CALENDAR_DIR),
+                    "the package lacks this built-in calendar year",
+                );
             }
         }
         match Calendar::from_files(files) {
@@ -408,18 +442,22 @@ impl Audit<'_> {
         }
         let required: HashSet<TileId> = package::hash_tiles(manifest.size)
             .into_iter()
-            .chain(package::bundles(manifest.size).map(|(index, width)| TileId {
-                kind: TileKind::Entries,
-                index,
-                width,
-            }))
+            .chain(
+                package::bundles(manifest.size).map(|(index, width)| TileId {
+                    kind: TileKind::Entries,
+                    index,
+                    width,
+                }),
+            )
             .collect();
         for path in walk(&self.dir.join("tile")) {
             match TileId::parse(&path) {
                 Ok(id) if required.contains(&id) => {}
-                Ok(id) if !id.is_full() && id.exists_in(manifest.size) => {
-                    extra.tiles.entry((id.kind, id.index)).or_default().push(id.width)
-                }
+                Ok(id) if !id.is_full() && id.exists_in(manifest.size) => extra
+                    .tiles
+                    .entry((id.kind, id.index))
+                    .or_default()
+                    .push(id.width),
                 _ => self.fail(
                     "unexpected_file",
                     format!("tile/{path}"),
@@ -443,7 +481,10 @@ impl Audit<'_> {
                 _ => self.fail(
                     "unexpected_file",
                     format!("{}/{path}", package::HISTORY_DIR),
-                    format!("not a bundle of a history of {} checkpoints", manifest.checkpoints),
+                    format!(
+                        "not a bundle of a history of {} checkpoints",
+                        manifest.checkpoints
+                    ),
                 ),
             }
         }
@@ -502,7 +543,10 @@ impl Audit<'_> {
                     self.fail(
                         "checkpoint_order",
                         &place,
-                        format!("size {} is beyond the package's {}", checkpoint.size, manifest.size),
+                        format!(
+                            "size {} is beyond the package's {}",
+                            checkpoint.size, manifest.size
+                        ),
                     );
                     continue;
                 }
@@ -530,19 +574,25 @@ impl Audit<'_> {
         match Checkpoint::verify(&latest, &self.policy.origin, &self.policy.log_keys) {
             Ok(c) if c.size != manifest.size => self.fail(
                 "checkpoint_mismatch",
-                package::CHECKPOINT,
-                format!("of size {}, and the manifest says {}", c.size, manifest.size),
+                package::MANIFEST,
+                format!(
+                    "says size {}, and `checkpoint` is of size {}",
+                    manifest.size, c.size
+                ),
             ),
             Ok(_) => {}
             Err(e) => self.fail("bad_checkpoint", package::CHECKPOINT, e.to_string()),
         }
         // The last note of the last history bundle (its failures, if any,
         // were reported with the history).
-        let last = package::bundles(manifest.checkpoints).last().and_then(|(index, width)| {
-            let bytes = std::fs::read(self.dir.join(package::history_path(index, width))).ok()?;
-            let notes = package::split_bundle("", &bytes, width).ok()?;
-            notes.last().map(|n| n.to_vec())
-        });
+        let last = package::bundles(manifest.checkpoints)
+            .last()
+            .and_then(|(index, width)| {
+                let bytes =
+                    std::fs::read(self.dir.join(package::history_path(index, width))).ok()?;
+                let notes = package::split_bundle("", &bytes, width).ok()?;
+                notes.last().map(|n| n.to_vec())
+            });
         if last.as_deref() != Some(&latest[..]) {
             self.fail(
                 "checkpoint_mismatch",
@@ -550,7 +600,17 @@ impl Audit<'_> {
                 "is not the last checkpoint of the history, byte for byte",
             );
         }
-        if history.last().is_some_and(|h| h.size != manifest.size) {
+        if history.len() as u64 != manifest.checkpoints {
+            self.fail(
+                "checkpoint_mismatch",
+                package::MANIFEST,
+                format!(
+                    "says {} checkpoints, and the history holds {} that verify",
+                    manifest.checkpoints,
+                    history.len()
+                ),
+            );
+        } else if history.last().is_some_and(|h| h.size != manifest.size) {
             self.fail(
                 "checkpoint_mismatch",
                 package::MANIFEST,
@@ -605,7 +665,12 @@ impl Audit<'_> {
                 );
             }
         }
-        let mut replay = Replay::new(self.policy.trust_roots(), calendar, &options.settings, options.as_of);
+        let mut replay = Replay::new(
+            self.policy.trust_roots(),
+            calendar,
+            &options.settings,
+            options.as_of,
+        );
         let workers = Workers::start(options.threads.max(1));
         let mut bundles = package::bundles(manifest.size).peekable();
         let mut pending: VecDeque<(u64, mpsc::Receiver<Vec<Checked>>)> = VecDeque::new();
@@ -636,9 +701,15 @@ impl Audit<'_> {
                     stopped = true;
                     break;
                 };
-                for &stale in extra.tiles.get(&(TileKind::Entries, index)).into_iter().flatten() {
+                for &stale in extra
+                    .tiles
+                    .get(&(TileKind::Entries, index))
+                    .into_iter()
+                    .flatten()
+                {
                     let stale_id = TileId { width: stale, ..id };
-                    let expected = package::bundle(items[..stale as usize].iter().map(Vec::as_slice));
+                    let expected =
+                        package::bundle(items[..stale as usize].iter().map(Vec::as_slice));
                     self.compare_file(&package::tile_path(&stale_id), &expected);
                 }
                 let first = index * TILE_WIDTH;
@@ -648,7 +719,11 @@ impl Audit<'_> {
                 break;
             };
             let Ok(checked) = results.recv() else {
-                self.fail("internal", format!("entry {first}"), "a worker thread stopped");
+                self.fail(
+                    "internal",
+                    format!("entry {first}"),
+                    "a worker thread stopped",
+                );
                 break;
             };
             for (k, item) in checked.into_iter().enumerate() {
@@ -687,7 +762,11 @@ impl Audit<'_> {
     }
 
     /// Checkpoint keys in force (checkpoint.md §Key rotation).
-    fn check_checkpoint_keys(&mut self, history: &[HistoryCheckpoint], log_keys: &[(u64, PublicKey)]) {
+    fn check_checkpoint_keys(
+        &mut self,
+        history: &[HistoryCheckpoint],
+        log_keys: &[(u64, PublicKey)],
+    ) {
         let position = |key: &PublicKey| {
             self.policy
                 .log_keys
@@ -711,7 +790,12 @@ impl Audit<'_> {
                 let names: Vec<String> = h
                     .signers
                     .iter()
-                    .map(|&k| format!("{}+{:08x}", self.policy.log_keys[k].name, self.policy.log_keys[k].key_id))
+                    .map(|&k| {
+                        format!(
+                            "{}+{:08x}",
+                            self.policy.log_keys[k].name, self.policy.log_keys[k].key_id
+                        )
+                    })
                     .collect();
                 self.fail(
                     "checkpoint_key_not_in_force",
@@ -724,7 +808,11 @@ impl Audit<'_> {
                 );
                 continue;
             }
-            if let Some(&new) = h.signers.iter().find(|k| !current.contains(k) && in_force(**k)) {
+            if let Some(&new) = h
+                .signers
+                .iter()
+                .find(|k| !current.contains(k) && in_force(**k))
+            {
                 retired.append(&mut current);
                 current = vec![new];
             }
@@ -733,7 +821,11 @@ impl Audit<'_> {
 
     /// Step 5: a second pass over the entries signed by keys declared
     /// compromised (rare: only when some revocation says so).
-    fn flag_compromised(&mut self, manifest: &Manifest, compromised: &HashMap<PublicKey, (u64, u64, String)>) {
+    fn flag_compromised(
+        &mut self,
+        manifest: &Manifest,
+        compromised: &HashMap<PublicKey, (u64, u64, String)>,
+    ) {
         for (index, width) in package::bundles(manifest.size) {
             let id = TileId {
                 kind: TileKind::Entries,
@@ -852,7 +944,21 @@ fn check_tile(audit: &mut Audit, tile: TileId, hashes: &[Hash], extra: &ExtraFil
         let expected: Vec<u8> = hashes.iter().flat_map(|h| h.0).collect();
         if bytes != expected {
             let first = tile.first().unwrap_or(0);
-            let message = match (0..hashes.len()).find(|&i| bytes.get(i * 32..i * 32 + 32) != Some(&expected[i * 32..i * 32 + 32])) {
+            let message = match (0..hashes.len())
+                .find(|&i| bytes.get(i * 32..i * 32 + 32) != Some(&expected[i * 32..i * 32 + 32]))
+            {
+                Some(i) if tile.tree_level() == 0 => {
+                    let entry = first + i as u64;
+                    let bundle = TileId {
+                        kind: TileKind::Entries,
+                        index: tile.index,
+                        width: tile.width,
+                    };
+                    format!(
+                        "hash {i} is not the leaf hash of entry {entry} in {}: the tile or the entry was altered",
+                        package::tile_path(&bundle)
+                    )
+                }
                 Some(i) => format!(
                     "hash {i} (node {} at tree level {}) is not the one the entries make",
                     first + i as u64,
@@ -863,10 +969,21 @@ fn check_tile(audit: &mut Audit, tile: TileId, hashes: &[Hash], extra: &ExtraFil
             audit.fail("tile_mismatch", &path, message);
         }
     }
-    for &stale in extra.tiles.get(&(tile.kind, tile.index)).into_iter().flatten() {
+    for &stale in extra
+        .tiles
+        .get(&(tile.kind, tile.index))
+        .into_iter()
+        .flatten()
+    {
         if stale < tile.width {
             let expected: Vec<u8> = hashes[..stale as usize].iter().flat_map(|h| h.0).collect();
-            audit.compare_file(&package::tile_path(&TileId { width: stale, ..tile }), &expected);
+            audit.compare_file(
+                &package::tile_path(&TileId {
+                    width: stale,
+                    ..tile
+                }),
+                &expected,
+            );
         }
     }
 }
@@ -894,7 +1011,8 @@ struct Workers {
 
 impl Workers {
     fn start(count: usize) -> Workers {
-        let (jobs, queue) = mpsc::sync_channel::<(Vec<Vec<u8>>, mpsc::Sender<Vec<Checked>>)>(IN_FLIGHT);
+        let (jobs, queue) =
+            mpsc::sync_channel::<(Vec<Vec<u8>>, mpsc::Sender<Vec<Checked>>)>(IN_FLIGHT);
         let queue = Arc::new(Mutex::new(queue));
         let threads = (0..count)
             .map(|_| {
@@ -1003,7 +1121,12 @@ struct Replay<'c> {
 }
 
 impl<'c> Replay<'c> {
-    fn new(trust: TrustRoots, calendar: &'c Calendar, settings: &'c Settings, as_of: u64) -> Replay<'c> {
+    fn new(
+        trust: TrustRoots,
+        calendar: &'c Calendar,
+        settings: &'c Settings,
+        as_of: u64,
+    ) -> Replay<'c> {
         Replay {
             registry: Overlay::new(trust),
             findings: FindingsStream::new(calendar, settings, as_of),
@@ -1014,7 +1137,12 @@ impl<'c> Replay<'c> {
         }
     }
 
-    fn entry(&mut self, audit: &mut Audit, index: u64, parsed: Result<Parsed, (&'static str, String)>) {
+    fn entry(
+        &mut self,
+        audit: &mut Audit,
+        index: u64,
+        parsed: Result<Parsed, (&'static str, String)>,
+    ) {
         let place = format!("entry {index}");
         let p = match parsed {
             Ok(p) => p,
@@ -1072,9 +1200,10 @@ impl<'c> Replay<'c> {
             Body::LogKey(k) => self.replayed.log_keys.push((index, k.key.clone())),
             Body::KeyRevocation(r) => {
                 if let Some(since) = r.compromised_since {
-                    self.replayed
-                        .compromised
-                        .insert(r.key.clone(), (since, index, r.department.as_str().to_owned()));
+                    self.replayed.compromised.insert(
+                        r.key.clone(),
+                        (since, index, r.department.as_str().to_owned()),
+                    );
                 }
             }
             _ => {}

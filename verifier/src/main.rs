@@ -607,7 +607,11 @@ fn findings(
 /// `verifier audit`.
 fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result<ExitCode, Usage> {
     use std::io::IsTerminal as _;
-    let policy = load_policy(policy)?;
+    // Parsed here for a usage error that names the file; the audit compares
+    // the package's copy with these bytes.
+    load_policy(policy)?;
+    let policy_text = ledger::policy::read_small(policy)
+        .map_err(|e| Usage(format!("cannot read {}: {e}", policy.display())))?;
     let as_of = match options.as_of {
         Some(t) => ledger::time::parse_rfc3339(t).map_err(|e| Usage(format!("--as-of: {e}")))?,
         None => ledger::time::now_ms(),
@@ -633,7 +637,7 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
     };
     let report = verifier::audit::audit(
         package,
-        &policy,
+        &policy_text,
         verifier::audit::AuditOptions {
             as_of,
             calendar_dir: options.calendar.map(Path::to_path_buf),
@@ -641,9 +645,9 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
                 extension_for_unconditional: options.extension_for_unconditional,
                 usage_record_interval_days: options.usage_record_interval_days,
             },
-            threads: options.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            }),
+            threads: options
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             progress: if terminal { Some(&mut show) } else { None },
         },
     )

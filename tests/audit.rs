@@ -1,0 +1,424 @@
+//! The auditor's package (specs/package.md): `notary export` beside a
+//! serving notary, `verifier audit` on what it wrote, and tampered copies,
+//! each of which the audit must find and locate.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::*;
+use ledger::attestation::Kind;
+use ledger::package;
+use serde_json::{json, Value};
+use verifier::audit::{audit, AuditOptions, AuditReport};
+
+fn export(data: &Path, out: &Path) -> String {
+    let o = Command::new(binary("notary"))
+        .args(["export", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `verifier audit --json`: exit status and report.
+fn audit_cli(pkg: &Path, policy: &Path) -> (i32, Value) {
+    let o = Command::new(binary("verifier"))
+        .args(["audit", "--json", "--policy"])
+        .arg(policy)
+        .arg(pkg)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    (o.status.code().unwrap(), report)
+}
+
+fn audit_lib(pkg: &Path, setup: &Setup) -> AuditReport {
+    audit(
+        pkg,
+        &std::fs::read_to_string(setup.data().join("policy.txt")).unwrap(),
+        AuditOptions {
+            as_of: now_ms(),
+            calendar_dir: None,
+            settings: ledger::findings::Settings::default(),
+            threads: 2,
+            progress: None,
+        },
+    )
+    .unwrap()
+}
+
+fn submit_ok(notary: &Notary, a: &ledger::attestation::SignedAttestation) -> u64 {
+    let (status, body) = notary.submit(a);
+    assert!(status == 201, "{status} {body}");
+    body["index"].as_u64().unwrap()
+}
+
+/// Every file of a package, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for f in files(from) {
+        let target = to.join(&f);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&f), target).unwrap();
+    }
+}
+
+/// A log of a few hundred entries with a department key rotated out and
+/// later declared compromised. Returns the indexes the audit must flag.
+fn busy_log(setup: &Setup, notary: &Notary, cases: usize) -> BTreeSet<u64> {
+    let (provider, requester) = provider_and_requester(setup, notary);
+    let mut flagged = BTreeSet::new();
+    let mut compromised_since = None;
+    for n in 0..cases {
+        if n == cases * 3 / 4 {
+            // Whatever the key signs from here on may not be the requester's.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            compromised_since = Some(now_ms());
+        }
+        let case = format!("C-{n}");
+        let index = submit_ok(notary, &new_case(&requester, &case));
+        if compromised_since.is_some() {
+            flagged.insert(index);
+        }
+        submit_ok(
+            notary,
+            &sign(&provider, Kind::Approval, json!({"case": case})),
+        );
+    }
+    // Rotation: the new key replaces the old one from now on.
+    let rotated = department("gd.scjgj");
+    submit_ok(
+        notary,
+        &sign(
+            &setup.root,
+            Kind::DepartmentKey,
+            json!({"department": "gd.scjgj", "key": rotated.public_key_base64(), "replaces": requester.public_key_base64()}),
+        ),
+    );
+    let (status, body) = notary.submit(&new_case(&requester, "C-old-key"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("key_expired")),
+        "{body}"
+    );
+    submit_ok(notary, &new_case(&rotated, "C-new-key"));
+    submit_ok(
+        notary,
+        &sign(
+            &setup.root,
+            Kind::KeyRevocation,
+            json!({"department": "gd.scjgj", "key": requester.public_key_base64(), "reason": "密钥泄露",
+                   "compromised_since": compromised_since.unwrap()}),
+        ),
+    );
+    let (status, body) = notary.submit(&new_case(&requester, "C-revoked"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("key_revoked")),
+        "{body}"
+    );
+    flagged
+}
+
+#[test]
+fn an_exported_log_audits_valid_and_grows_without_rewriting() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let flagged = busy_log(&setup, &notary, 300);
+    let pkg = setup.dir.path().join("package");
+    let policy = setup.data().join("policy.txt");
+
+    // While the notary serves.
+    let said = export(&setup.data(), &pkg);
+    assert!(said.contains("exported"), "{said}");
+    let (status, report) = audit_cli(&pkg, &policy);
+    assert_eq!(status, 0, "{report}");
+    assert_eq!(report["valid"], true);
+    let size = notary.tree_size();
+    assert_eq!(report["size"], size);
+    assert_eq!(report["cases"], 301, "{report}");
+    let got: BTreeSet<u64> = report["flagged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, flagged, "entries signed after the stated compromise");
+    assert!(report["flagged"][0]["compromised_since"]
+        .as_str()
+        .unwrap()
+        .ends_with("CST"));
+
+    // More entries; exporting again keeps every tile and bundle written.
+    let before: Vec<(String, Vec<u8>, std::time::SystemTime)> = files(&pkg)
+        .into_iter()
+        .filter(|f| f.starts_with("tile/") || f.starts_with("checkpoints/"))
+        .map(|f| {
+            let p = pkg.join(&f);
+            (
+                f,
+                std::fs::read(&p).unwrap(),
+                p.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    for a in registration(&setup.root, &department("gd.late"), &["requester"]) {
+        submit_ok(&notary, &a);
+    }
+    export(&setup.data(), &pkg);
+    for (f, bytes, mtime) in &before {
+        let p = pkg.join(f);
+        assert_eq!(&std::fs::read(&p).unwrap(), bytes, "{f} was rewritten");
+        assert_eq!(
+            &p.metadata().unwrap().modified().unwrap(),
+            mtime,
+            "{f} was rewritten"
+        );
+    }
+    let (status, report) = audit_cli(&pkg, &policy);
+    assert_eq!(status, 0, "{report}");
+    assert_eq!(report["size"], size + 2);
+
+    // A package of another log, or exported into a larger one, is refused.
+    let o = Command::new(binary("notary"))
+        .args(["export", "--size", "3", "--data"])
+        .arg(setup.data())
+        .arg("--out")
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("larger than 3"));
+    let other = Setup::new();
+    let (status, report) = audit_cli(&pkg, &other.data().join("policy.txt"));
+    assert_eq!(status, 1, "{report}");
+    assert_eq!(report["valid"], false);
+    let (status, _) = audit_cli(&setup.dir.path().join("nowhere"), &policy);
+    assert_eq!(status, 2);
+}
+
+/// A small deterministic generator (xorshift64*), so a failing trial can be
+/// replayed from the seed the test prints.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One way of tampering with a package, and the files it touched.
+fn tamper(
+    pkg: &Path,
+    all: &[String],
+    required: &[String],
+    rng: &mut Random,
+) -> (String, Vec<String>) {
+    loop {
+        match rng.below(5) {
+            0 => {
+                let f = &all[rng.below(all.len())];
+                let p = pkg.join(f);
+                let mut b = std::fs::read(&p).unwrap();
+                if b.is_empty() {
+                    continue;
+                }
+                let at = rng.below(b.len());
+                b[at] ^= 1 + rng.below(255) as u8;
+                std::fs::write(&p, b).unwrap();
+                return (format!("flip byte {at} of {f}"), vec![f.clone()]);
+            }
+            1 => {
+                let f = &all[rng.below(all.len())];
+                let p = pkg.join(f);
+                let b = std::fs::read(&p).unwrap();
+                if b.is_empty() {
+                    continue;
+                }
+                let len = rng.below(b.len());
+                std::fs::write(&p, &b[..len]).unwrap();
+                return (format!("truncate {f} to {len} bytes"), vec![f.clone()]);
+            }
+            2 => {
+                // Files a package must hold (an earlier export's partial
+                // tile is not one of them).
+                let f = &required[rng.below(required.len())];
+                std::fs::remove_file(pkg.join(f)).unwrap();
+                return (format!("delete {f}"), vec![f.clone()]);
+            }
+            3 => {
+                let a = &all[rng.below(all.len())];
+                let b = &all[rng.below(all.len())];
+                let (pa, pb) = (pkg.join(a), pkg.join(b));
+                let (ba, bb) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+                if ba == bb {
+                    continue;
+                }
+                std::fs::write(&pa, bb).unwrap();
+                std::fs::write(&pb, ba).unwrap();
+                return (format!("swap {a} and {b}"), vec![a.clone(), b.clone()]);
+            }
+            _ => {
+                // Reorder two items of a bundle.
+                let bundles: Vec<&String> = all
+                    .iter()
+                    .filter(|f| f.starts_with("tile/entries/") || f.starts_with("checkpoints/"))
+                    .collect();
+                let f = bundles[rng.below(bundles.len())];
+                let p = pkg.join(f);
+                let bytes = std::fs::read(&p).unwrap();
+                let mut items: Vec<Vec<u8>> = package::bundle_items("", &bytes)
+                    .unwrap()
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                let (i, j) = (rng.below(items.len()), rng.below(items.len()));
+                if items[i] == items[j] {
+                    continue;
+                }
+                items.swap(i, j);
+                std::fs::write(&p, package::bundle(items.iter().map(Vec::as_slice))).unwrap();
+                return (format!("reorder items {i} and {j} of {f}"), vec![f.clone()]);
+            }
+        }
+    }
+}
+
+/// Whether a failure points at one of `touched`: the file itself, or an
+/// entry or checkpoint that file holds.
+fn located(report: &AuditReport, touched: &[String]) -> bool {
+    let range = |f: &str, prefix: &str| -> Option<(u64, u64)> {
+        let (index, width) = package::parse_history_path(f.strip_prefix(prefix)?)?;
+        Some((index * 256, index * 256 + width))
+    };
+    report.failures.iter().any(|failure| {
+        touched.iter().any(|f| {
+            let named = failure.place == *f
+                || failure.place.starts_with(&format!("{f}:"))
+                || failure.message.contains(&format!(" {f}"));
+            let number = |word: &str| {
+                failure
+                    .place
+                    .strip_prefix(word)
+                    .and_then(|n| n.parse::<u64>().ok())
+            };
+            let entry = match (range(f, "tile/entries/"), number("entry ")) {
+                (Some((a, b)), Some(i)) => (a..b).contains(&i),
+                _ => false,
+            };
+            let checkpoint = match (range(f, "checkpoints/"), number("checkpoint ")) {
+                (Some((a, b)), Some(i)) => (a..b).contains(&i),
+                _ => false,
+            };
+            named || entry || checkpoint
+        })
+    })
+}
+
+#[test]
+fn every_tampering_of_a_package_is_found_and_located() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    busy_log(&setup, &notary, 300);
+    let pkg = setup.dir.path().join("package");
+    export(&setup.data(), &pkg);
+    // A second export leaves the first one's partial tiles behind.
+    for a in registration(&setup.root, &department("gd.late"), &["requester"]) {
+        submit_ok(&notary, &a);
+    }
+    export(&setup.data(), &pkg);
+    assert!(audit_lib(&pkg, &setup).valid());
+    let all = files(&pkg);
+    let manifest = package::Manifest::parse(&std::fs::read(pkg.join("manifest")).unwrap()).unwrap();
+    let mut required: Vec<String> = package::hash_tiles(manifest.size)
+        .iter()
+        .map(package::tile_path)
+        .chain(package::bundles(manifest.size).map(|(index, width)| {
+            package::tile_path(&ledger::tiles::TileId {
+                kind: ledger::tiles::TileKind::Entries,
+                index,
+                width,
+            })
+        }))
+        .chain(package::bundles(manifest.checkpoints).map(|(i, w)| package::history_path(i, w)))
+        .collect();
+    required.extend(
+        [
+            "manifest",
+            "checkpoint",
+            "policy.txt",
+            "calendar/cn-2025.txt",
+            "calendar/cn-2026.txt",
+        ]
+        .map(String::from),
+    );
+    assert!(
+        all.len() > required.len(),
+        "the package holds earlier partials: {all:?}"
+    );
+    for f in &required {
+        assert!(all.contains(f), "{f} missing from {all:?}");
+    }
+
+    let seed = std::env::var("AUDIT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now_ms)
+        | 1;
+    eprintln!("tamper trials with AUDIT_SEED={seed}");
+    let mut rng = Random(seed);
+    let trials = 240;
+    let mut kinds = std::collections::BTreeMap::new();
+    for trial in 0..trials {
+        let copy: PathBuf = setup.dir.path().join(format!("trial-{trial}"));
+        copy_dir(&pkg, &copy);
+        let (what, touched) = tamper(&copy, &all, &required, &mut rng);
+        let report = audit_lib(&copy, &setup);
+        assert!(
+            !report.valid(),
+            "trial {trial} (AUDIT_SEED={seed}): {what}: not detected"
+        );
+        assert!(
+            located(&report, &touched),
+            "trial {trial} (AUDIT_SEED={seed}): {what}: detected but not located: {:#?}",
+            report.failures
+        );
+        *kinds
+            .entry(what.split(' ').next().unwrap().to_owned())
+            .or_insert(0) += 1;
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+    eprintln!("{trials} tamperings, each found and located: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        5,
+        "every kind of tampering was tried: {kinds:?}"
+    );
+}
