@@ -422,3 +422,162 @@ fn every_tampering_of_a_package_is_found_and_located() {
         "every kind of tampering was tried: {kinds:?}"
     );
 }
+
+fn verify_receipt(receipt: &Value, policy: &Path, dir: &Path) -> (i32, String) {
+    let file = dir.join(format!("receipt-{}.json", receipt["index"]));
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let o = Command::new(binary("verifier"))
+        .args(["receipt", "--policy"])
+        .arg(policy)
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+/// The key ID of the key that signed a receipt's checkpoint.
+fn checkpoint_signer(receipt: &Value) -> u32 {
+    use base64::Engine as _;
+    let proof = receipt["proof"].as_str().unwrap();
+    let line = proof.lines().rev().find(|l| l.starts_with('—')).unwrap();
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(line.split(' ').nth(2).unwrap())
+        .unwrap();
+    u32::from_be_bytes(signature[..4].try_into().unwrap())
+}
+
+#[test]
+fn keys_rotate_without_invalidating_old_receipts() {
+    let setup = Setup::new();
+    let data = setup.data();
+    let policy_file = data.join("policy.txt");
+    let notary = setup.start();
+    let (_provider, requester) = provider_and_requester(&setup, &notary);
+    let (status, first) = notary.submit(&new_case(&requester, "C-1"));
+    assert_eq!(status, 201, "{first}");
+    let old_signer = checkpoint_signer(&first);
+
+    // The checkpoint key: prepared, announced in the log, taken at restart.
+    let o = Command::new(binary("notary"))
+        .args(["rotate-key", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("--kind log_key"), "{said}");
+    let next = ledger::keyfile::read_vkey(data.join("notary.next.vkey").to_str().unwrap()).unwrap();
+    let next_key = ledger::attestation::PublicKey(next.key.to_bytes()).to_string();
+    let announcement = sign(&setup.root, Kind::LogKey, json!({"key": next_key}));
+    let (status, body) = notary.submit(&announcement);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = notary.submit(&announcement);
+    assert_eq!(status, 200, "the same statement again: {body}");
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let (status, body) = notary.submit(&sign(&setup.root, Kind::LogKey, json!({"key": next_key})));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("key_already_registered")),
+        "{body}"
+    );
+    let (status, body) = notary.submit(&sign(
+        &setup.root,
+        Kind::LogKey,
+        json!({"key": requester.public_key_base64()}),
+    ));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("key_already_registered")),
+        "{body}"
+    );
+    notary.kill();
+    let notary = setup.start();
+    let policy_text = std::fs::read_to_string(&policy_file).unwrap();
+    assert_eq!(policy_text.matches("\nlog ").count(), 2, "{policy_text}");
+    let (status, second) = notary.submit(&new_case(&requester, "C-2"));
+    assert_eq!(status, 201, "{second}");
+    let new_signer = checkpoint_signer(&second);
+    assert_ne!(new_signer, old_signer);
+    assert_eq!(new_signer, next.key_id, "signed with the announced key");
+
+    // A root key: the policy keeps the old one up to entry n, the new one
+    // (same name) from n on.
+    let new_root = department("gd.root");
+    let n = notary.tree_size();
+    let old_root_line = policy_text
+        .lines()
+        .find(|l| l.starts_with("root "))
+        .unwrap()
+        .to_owned();
+    let new_root_vkey = note_signer(&new_root).verifier().encode();
+    let rotated = policy_text.replace(
+        &old_root_line,
+        &format!("{old_root_line} until {n}\nroot {new_root_vkey} from {n}"),
+    );
+    std::fs::write(&policy_file, rotated).unwrap();
+    notary.kill();
+    let notary = setup.start();
+    let late = department("gd.late");
+    let [dept, key] = registration(&setup.root, &late, &["requester"]);
+    let (status, body) = notary.submit(&dept);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("not_root")),
+        "{body}"
+    );
+    let [dept, key2] = registration(&new_root, &late, &["requester"]);
+    drop(key);
+    assert_eq!(notary.submit(&dept).0, 201);
+    let (status, third) = notary.submit(&key2);
+    assert_eq!(status, 201, "{third}");
+
+    // Every receipt, from before both rotations on, verifies under the
+    // final policy; the whole log audits valid.
+    for r in [&first, &second, &third] {
+        let (code, out) = verify_receipt(r, &policy_file, setup.dir.path());
+        assert_eq!(code, 0, "receipt {}: {out}", r["index"]);
+    }
+    let pkg = setup.dir.path().join("package");
+    export(&data, &pkg);
+    let (status, report) = audit_cli(&pkg, &policy_file);
+    assert_eq!(status, 0, "{report}");
+
+    // The retired checkpoint key signs the newest checkpoint again (as a
+    // thief of the old key would): the audit names that checkpoint.
+    let retired = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("notary.retired-"))
+        .expect("the old key is kept");
+    let thief = ledger::keyfile::read_signer(&retired).unwrap();
+    let manifest = package::Manifest::parse(&std::fs::read(pkg.join("manifest")).unwrap()).unwrap();
+    let (index, width) = package::bundles(manifest.checkpoints).last().unwrap();
+    let history = pkg.join(package::history_path(index, width));
+    let bytes = std::fs::read(&history).unwrap();
+    let mut notes: Vec<Vec<u8>> = package::bundle_items("", &bytes)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let last = notes.last().unwrap().clone();
+    let text = String::from_utf8(last).unwrap();
+    let body = &text[..text.find("\n\n").unwrap() + 1];
+    let forged = ledger::checkpoint::Checkpoint::parse_body(body)
+        .unwrap()
+        .sign(&thief);
+    *notes.last_mut().unwrap() = forged.clone().into_bytes();
+    std::fs::write(&history, package::bundle(notes.iter().map(Vec::as_slice))).unwrap();
+    std::fs::write(pkg.join("checkpoint"), &forged).unwrap();
+    let (status, report) = audit_cli(&pkg, &policy_file);
+    assert_eq!(status, 1, "{report}");
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(failures[0]["code"], "checkpoint_key_not_in_force");
+    assert_eq!(
+        failures[0]["where"],
+        format!("checkpoint {}", manifest.checkpoints - 1)
+    );
+}

@@ -786,10 +786,11 @@ impl Audit<'_> {
                     || (!retired.contains(&k)
                         && announced.iter().any(|(r, a)| *a == Some(k) && *r < h.size))
             };
-            if !h.signers.iter().any(|&k| in_force(k)) {
+            if !h.signers.iter().all(|&k| in_force(k)) {
                 let names: Vec<String> = h
                     .signers
                     .iter()
+                    .filter(|&&k| !in_force(k))
                     .map(|&k| {
                         format!(
                             "{}+{:08x}",
