@@ -425,3 +425,186 @@ fn a_receipt_holds_its_statement_under_the_signature_notarised_first() {
         Err(ReceiptError::Entry { .. })
     ));
 }
+
+#[test]
+fn a_rotated_key_signs_until_its_successor_begins() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let (old, new) = (key(0x33), key(0x34));
+    let entry = |k: &SigningKey, item: &str| {
+        signed(
+            ORIGIN,
+            "gd.rst",
+            k,
+            "catalog_entry",
+            T0,
+            &CATALOG.replace("rst/x", item),
+        )
+    };
+    let rotation = |replaces: &SigningKey, k: u8, dept: &str| {
+        root_signed(
+            "department_key",
+            &format!(
+                r#"{{"department":"{dept}","key":"{}","replaces":"{}"}}"#,
+                b64key(&key(k)),
+                b64key(replaces)
+            ),
+        )
+    };
+    let out = t
+        .log
+        .append(
+            &[
+                entry(&old, "rst/a"),
+                department("gd.other", r#"["provider"]"#),
+                rotation(&key(0x50), 0x35, "gd.rst"),
+                rotation(&old, 0x36, "gd.other"),
+                rotation(&old, 0x34, "gd.rst"),
+                entry(&old, "rst/b"),
+                entry(&new, "rst/c"),
+            ],
+            T0 + 200,
+        )
+        .unwrap();
+    let before = receipt(out[0].clone());
+    assert_eq!(refusal(&out[2]).code(), "unknown_key");
+    assert_eq!(refusal(&out[3]).code(), "key_of_other_department");
+    let rotated = receipt(out[4].clone());
+    // Its evidence: the department, then the key it replaces.
+    let cited: Vec<u64> = rotated.evidence.iter().map(|e| e.index).collect();
+    assert_eq!(cited, vec![0, 1]);
+    assert_eq!(refusal(&out[5]).code(), "key_expired");
+    let after = receipt(out[6].clone());
+    for r in [&before, &rotated, &after] {
+        r.verify(&t.policy).unwrap();
+    }
+    // A revoked key is not rotated out again.
+    let out = t
+        .log
+        .append(
+            &[
+                root_signed(
+                    "key_revocation",
+                    &format!(
+                        r#"{{"department":"gd.rst","key":"{}","reason":"轮换后停用"}}"#,
+                        b64key(&old)
+                    ),
+                ),
+                rotation(&old, 0x37, "gd.rst"),
+            ],
+            T0 + 300,
+        )
+        .unwrap();
+    assert!(matches!(out[0], Outcome::Appended(..)));
+    assert_eq!(refusal(&out[1]).code(), "key_already_revoked");
+}
+
+#[test]
+fn a_compromise_is_declared_at_or_before_the_revocation() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let revoke = |since: u64| {
+        root_signed(
+            "key_revocation",
+            &format!(
+                r#"{{"department":"gd.rst","key":"{}","reason":"泄露","compromised_since":{since}}}"#,
+                b64key(&key(0x33))
+            ),
+        )
+    };
+    let time = T0 + 500;
+    let out = t
+        .log
+        .append(&[revoke(time + 1), revoke(time)], time)
+        .unwrap();
+    assert_eq!(refusal(&out[0]).code(), "compromise_in_future");
+    receipt(out[1].clone()).verify(&t.policy).unwrap();
+}
+
+#[test]
+fn a_log_key_is_a_new_key_of_nobody_else() {
+    let mut t = new_log(0x11, ORIGIN);
+    with_provider(&mut t);
+    let log_key = |k: &str| root_signed("log_key", &format!(r#"{{"key":"{k}"}}"#));
+    let small_order = BASE64.encode([0u8; 32]);
+    let out = t
+        .log
+        .append(
+            &[
+                log_key(&small_order),
+                log_key(&b64key(&key(0x22))),
+                log_key(&b64key(&key(0x33))),
+                log_key(&b64key(&key(0x60))),
+                department_key("gd.rst", &key(0x60)),
+                signed(
+                    ORIGIN,
+                    "gd.rst",
+                    &key(0x33),
+                    "log_key",
+                    T0,
+                    &format!(r#"{{"key":"{}"}}"#, b64key(&key(0x61))),
+                ),
+            ],
+            T0 + 200,
+        )
+        .unwrap();
+    assert_eq!(refusal(&out[0]).code(), "weak_key");
+    assert_eq!(refusal(&out[1]).code(), "reserved_for_root");
+    assert_eq!(refusal(&out[2]).code(), "key_already_registered");
+    receipt(out[3].clone()).verify(&t.policy).unwrap();
+    assert_eq!(refusal(&out[4]).code(), "key_already_registered");
+    assert_eq!(refusal(&out[5]).code(), "not_root");
+}
+
+#[test]
+fn a_root_key_signs_only_within_its_range() {
+    let notary = NoteSigner::new(ORIGIN, key(0x11)).unwrap();
+    let old = NoteSigner::new(ROOT, key(0x22)).unwrap();
+    let new = NoteSigner::new(ROOT, key(0x23)).unwrap();
+    let policy = Policy::parse(&format!(
+        "log {}\nroot {} until 2\nroot {} from 2\n",
+        notary.verifier().encode(),
+        old.verifier().encode(),
+        new.verifier().encode()
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    Log::initialise(&store, &notary).unwrap();
+    let mut log = Log::open(Arc::new(store), &policy, notary).unwrap();
+    let by = |k: u8, id: &str| {
+        signed(
+            ORIGIN,
+            ROOT,
+            &key(k),
+            "department",
+            T0,
+            &format!(
+                r#"{{"id":"{id}","name":"部门","roles":["provider"],"jurisdiction":"广东省"}}"#
+            ),
+        )
+    };
+    let out = log
+        .append(
+            &[
+                by(0x23, "gd.a"),
+                by(0x22, "gd.b"),
+                by(0x22, "gd.c"),
+                by(0x22, "gd.d"),
+                by(0x23, "gd.e"),
+            ],
+            T0 + 100,
+        )
+        .unwrap();
+    // Entries 0 and 1 are the old key's; from entry 2 on, the new key's.
+    assert_eq!(refusal(&out[0]).code(), "not_root");
+    let first = receipt(out[1].clone());
+    let second = receipt(out[2].clone());
+    assert_eq!((first.index, second.index), (0, 1));
+    assert_eq!(refusal(&out[3]).code(), "not_root");
+    let third = receipt(out[4].clone());
+    assert_eq!(third.index, 2);
+    for r in [&first, &second, &third] {
+        r.verify(&policy).unwrap();
+    }
+}
