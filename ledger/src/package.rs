@@ -65,6 +65,7 @@ impl Manifest {
             crate::decimal::parse(value).ok_or(bad(line))
         };
         let origin = origin.strip_prefix("origin ").ok_or(bad("origin"))?;
+        crate::attestation::Origin::try_from(origin.to_owned()).map_err(|_| bad("origin"))?;
         let manifest = Manifest {
             origin: origin.to_owned(),
             size: field("size", size.strip_prefix("size ").ok_or(bad("size"))?)?,

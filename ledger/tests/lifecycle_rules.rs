@@ -488,6 +488,10 @@ fn every_kind_is_accepted_from_its_permitted_signer_with_its_evidence() {
         kinds.insert(step.kind);
         assert_eq!(r.submit(&step), Ok(evidence), "{}", step.kind);
     }
+    // The notary's next checkpoint key: a registry entry that cites nothing.
+    let log_key = root("log_key", &format!(r#"{{"key":"{}"}}"#, public_key(0x4f)));
+    assert_eq!(r.submit(&log_key), Ok(vec![]));
+    kinds.insert("log_key");
     // A department re-registered: its roles are replaced.
     r.accept("rst again", &department("gd.rst", r#"["requester"]"#));
     assert_eq!(
@@ -611,6 +615,18 @@ fn refusals() -> Vec<(&'static str, Refusal)> {
         revocation("gd.rst", 0x32),
     );
     refuse(&mut r, "key_already_revoked", revocation("gd.old", 0x35));
+    refuse(
+        &mut r,
+        "compromise_in_future",
+        root(
+            "key_revocation",
+            &format!(
+                r#"{{"department":"gd.rst","key":"{}","reason":"泄露","compromised_since":{}}}"#,
+                public_key(RST.1),
+                T + 1
+            ),
+        ),
+    );
 
     // Who signs.
     refuse(

@@ -44,7 +44,11 @@ fn commit_three(store: &Store) -> (Vec<Vec<u8>>, Frontier) {
                 valid_from: 5,
                 valid_until: None,
                 index: 1,
-                revoked: Some(Revocation { time: 9, index: 2 }),
+                revoked: Some(Revocation {
+                    time: 9,
+                    index: 2,
+                    compromised_since: None,
+                }),
             },
         ),
     ];

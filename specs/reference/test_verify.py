@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERIFY = os.path.join(HERE, "verify.py")
+CALENDARS = os.path.join(HERE, "..", "..", "calendar")     # the built-in calendar files
 sys.path.insert(0, HERE)
 import verify  # noqa: E402  (only for curve arithmetic in one test)
 
@@ -172,6 +173,9 @@ class Builder:
             put(tpath("checkpoints", start // 256, w), bundle(self.checkpoints[start:start + w]))
         put("checkpoint", self.checkpoints[-1])
         put("policy.txt", self.policy().encode())
+        for name in os.listdir(CALENDARS):         # the built-in national years (package.md)
+            if name.endswith(".txt"):
+                put(f"calendar/{name}", read_bytes(os.path.join(CALENDARS, name)))
         put("manifest", f"share-audit/package/v1\norigin {ORIGIN}\nsize {n}\ncheckpoints {c}\n"
             .encode())
 
@@ -375,7 +379,7 @@ class VerifyTests(unittest.TestCase):
         b.add("department", {"id": "gd.y", "name": "y", "roles": ["source"],
                              "jurisdiction": "y"}, b.root)
         b.checkpoint()
-        self.assertInvalid(self.build(b, "bad"), f"entry {n + 1}: not_root")
+        self.assertInvalid(self.build(b, "bad"), f"entry {n + 1}: refused: not_root")
 
     def test_mixed_order_r_is_accepted(self):
         """attestation.md §Signature rule: cofactored equation accepts R + T."""
@@ -432,7 +436,7 @@ class VerifyTests(unittest.TestCase):
         standard_log(b, usage_records=260)
         pkg = self.build(b)
         os.remove(os.path.join(pkg, "tile/1/000.p/1"))
-        self.assertInvalid(pkg, "FAIL tile/1/000.p/1: tile_missing")
+        self.assertInvalid(pkg, "FAIL tile/1/000.p/1: missing_file")
 
     def test_wrong_hash_tile(self):
         b = Builder()
@@ -459,7 +463,7 @@ class VerifyTests(unittest.TestCase):
         standard_log(b)
         pkg = self.build(b)
         write_bytes(os.path.join(pkg, "tile/0/000.p/3"), b"\x00" * 96)
-        self.assertInvalid(pkg, "FAIL tile/0/000.p/3: tile_mismatch")
+        self.assertInvalid(pkg, "FAIL tile/0/000.p/3: file_mismatch")
 
     def test_revoked_key_signs(self):
         b = Builder()
@@ -469,7 +473,7 @@ class VerifyTests(unittest.TestCase):
         i = b.add("return_flow_request", {"request": "rf-2", "to": "gd.rst",
                                           "data_items": ["d"], "region": "x"}, keys["gd.fgw"])
         b.checkpoint()
-        self.assertInvalid(self.build(b), f"FAIL entry {i}: key_revoked")
+        self.assertInvalid(self.build(b), f"FAIL entry {i}: refused: key_revoked")
 
     def test_replaced_key_expired(self):
         b = Builder()
@@ -478,7 +482,7 @@ class VerifyTests(unittest.TestCase):
         i = b.add("return_flow", {"request": "rf-1", "data_digest": "sha256:" + "cd" * 32},
                   keys["gd.rst"])
         b.checkpoint()
-        self.assertInvalid(self.build(b), f"FAIL entry {i}: key_expired")
+        self.assertInvalid(self.build(b), f"FAIL entry {i}: refused: key_expired")
 
     def test_rule_failures(self):
         cases = [
@@ -544,7 +548,7 @@ class VerifyTests(unittest.TestCase):
                 keys = standard_log(b)
                 i = make(b, keys)
                 b.checkpoint()
-                self.assertInvalid(self.build(b, name), f"FAIL entry {i}: {code}")
+                self.assertInvalid(self.build(b, name), f"FAIL entry {i}: refused: {code}")
 
     def test_strict_json(self):
         bad = [b'{"version":1.0}', b'{"a":1,"a":2}', b'\xef\xbb\xbf{}', b'{"a":-0}',
@@ -577,8 +581,7 @@ class VerifyTests(unittest.TestCase):
             b.add_raw(stmt, k.sign(b"share-audit/attestation/v1\n" + stmt))
         b.checkpoint()
         out = self.assertInvalid(self.build(b))
-        self.assertEqual(out.count("statement_invalid") + out.count("unsupported_version"),
-                         len(variants))
+        self.assertEqual(out.count(": bad_entry: "), len(variants))
 
     def test_signature_rule_edge_cases(self):
         """attestation.md §Signature rule, checks 1-2, and the weak-key check."""
@@ -627,7 +630,7 @@ class VerifyTests(unittest.TestCase):
                                  "jurisdiction": "j"}, b.root)
         b.entries[i] = b.entries[i].replace(b"time ", b"time 0")
         b.checkpoint()
-        self.assertInvalid(self.build(b), f"FAIL entry {i}: entry_invalid")
+        self.assertInvalid(self.build(b), f"FAIL entry {i}: bad_entry")
 
     def test_history_and_manifest(self):
         b = Builder()
@@ -635,24 +638,26 @@ class VerifyTests(unittest.TestCase):
         pkg = self.build(b)
         c = len(b.checkpoints)
         os.remove(os.path.join(pkg, f"checkpoints/000.p/{c}"))
-        self.assertInvalid(pkg, f"FAIL checkpoints/000.p/{c}: bundle_missing")
+        self.assertInvalid(pkg, f"FAIL checkpoints/000.p/{c}: missing_file")
         pkg = self.build(b, "m")
         with open(os.path.join(pkg, "manifest"), "wb") as f:
             f.write(f"share-audit/package/v1\norigin other\nsize {len(b.entries)}\n"
                     f"checkpoints {c}\n".encode())
-        self.assertInvalid(pkg, "FAIL manifest: wrong_origin")
+        self.assertInvalid(pkg, "FAIL manifest: wrong_log")
         pkg = self.build(b, "garbage")
         with open(os.path.join(pkg, "manifest"), "wb") as f:
             f.write(os.urandom(50))
         with open(os.path.join(pkg, "checkpoint"), "wb") as f:
             f.write(os.urandom(50))
-        self.assertInvalid(pkg, "FAIL manifest: manifest_invalid", "FAIL checkpoint:")
+        self.assertInvalid(pkg, "FAIL manifest: bad_manifest", "FAIL checkpoint:")
 
     def test_forged_checkpoint_signature(self):
         b = Builder()
         standard_log(b)
         b.checkpoints[1] = b.checkpoints[1].replace(b"\n", b"\n", 1)[:-10] + b"AAAAAAAAA\n"
-        self.assertInvalid(self.build(b), "FAIL checkpoint 1:")
+        c = len(b.checkpoints)
+        self.assertInvalid(self.build(b), f"FAIL checkpoints/000.p/{c}: checkpoint 1: "
+                                          "bad_checkpoint")
 
     def test_rewritten_history(self):
         """A checkpoint whose root is not the tree's at its size (a fork)."""
@@ -673,12 +678,7 @@ class VerifyTests(unittest.TestCase):
         other = Builder()
         pol = os.path.join(self.dir, "other-policy.txt")
         write_bytes(pol, other.policy())
-        self.assertInvalid(pkg, "policy_mismatch", policy=pol)
-        # the same policy written differently is the same policy
-        same = os.path.join(self.dir, "same.txt")
-        lines = b.policy().splitlines()
-        write_bytes(same, "# comment\n\n" + "\n".join(f"  {l}   # c" for l in reversed(lines)))
-        self.assertValid(pkg, policy=same)
+        self.assertInvalid(pkg, "FAIL policy.txt: policy_differs", policy=pol)
         # usage errors
         for text in ("", "log x\n", f"log {b.log_key.vkey()}\n",
                      f"log {b.log_key.vkey()}\nroot {b.root.vkey()} until 0\n",
@@ -691,6 +691,217 @@ class VerifyTests(unittest.TestCase):
         self.assertEqual(rc, 2)
         rc, _, _ = run_verify(pkg, os.path.join(self.dir, "missing-policy"))
         self.assertEqual(rc, 2)
+
+    # ---- policy.txt byte for byte (package.md §The audit) -----------------------------------
+
+    def test_policy_copy_byte_for_byte(self):
+        b = Builder()
+        standard_log(b)
+        pkg = self.build(b)
+        given = os.path.join(self.dir, "given.txt")
+        # the same policy written differently is no longer good enough
+        lines = b.policy().splitlines()
+        write_bytes(given, "# comment\n\n" + "\n".join(f"  {l}   # c" for l in reversed(lines)))
+        self.assertInvalid(pkg, "FAIL policy.txt: policy_differs", policy=given)
+        write_bytes(given, b.policy() + "\n")             # one byte more
+        self.assertInvalid(pkg, "FAIL policy.txt: policy_differs", policy=given)
+        # a UTF-8 BOM aside, on either side
+        write_bytes(given, b"\xef\xbb\xbf" + b.policy().encode())
+        self.assertValid(pkg, policy=given)
+        write_bytes(os.path.join(pkg, "policy.txt"), b"\xef\xbb\xbf" + b.policy().encode())
+        self.assertValid(pkg)
+        write_bytes(given, b.policy())
+        self.assertValid(pkg, policy=given)
+        # a copy that was altered, here a comment added
+        write_bytes(os.path.join(pkg, "policy.txt"), b.policy() + "# added\n")
+        self.assertInvalid(pkg, "FAIL policy.txt: policy_differs", policy=given)
+        os.remove(os.path.join(pkg, "policy.txt"))
+        self.assertInvalid(pkg, "FAIL policy.txt: missing_file", policy=given)
+
+    # ---- calendar files (package.md step 6, calendar.md) ------------------------------------
+
+    JURISDICTION = ("share-audit/calendar/v1\n# 广东\njurisdiction 广东省\n"
+                    "source 广东省人民政府 2025-12-01 粤府函〔2025〕1号\n"
+                    "off 2026-03-03 地方假日\nwork 2026-03-07 调休\ndeadline delivery 15\n")
+
+    def calendar_pkg(self, name="pkg"):
+        b = Builder()
+        standard_log(b)
+        return self.build(b, name)
+
+    def test_calendar_built_in_altered(self):
+        pkg = self.calendar_pkg()
+        path = os.path.join(pkg, "calendar", "cn-2026.txt")
+        write_bytes(path, read_bytes(path).replace(b"off 2026-05-05", b"off 2026-05-06"))
+        self.assertInvalid(pkg, "FAIL calendar/cn-2026.txt: calendar_differs")
+        # even a change that still parses and says the same (a comment) differs
+        write_bytes(path, read_bytes(os.path.join(CALENDARS, "cn-2026.txt")) + b"# x\n")
+        self.assertInvalid(pkg, "FAIL calendar/cn-2026.txt: calendar_differs")
+
+    def test_calendar_built_in_missing(self):
+        pkg = self.calendar_pkg()
+        os.remove(os.path.join(pkg, "calendar", "cn-2025.txt"))
+        out = self.assertInvalid(pkg, "FAIL calendar/cn-2025.txt: missing_file")
+        self.assertNotIn("cn-2026", out)
+        shutil.rmtree(os.path.join(pkg, "calendar"))
+        self.assertInvalid(pkg, "FAIL calendar/cn-2025.txt: missing_file",
+                           "FAIL calendar/cn-2026.txt: missing_file")
+
+    def test_calendar_year_given_by_another_file(self):
+        pkg = self.calendar_pkg()
+        cal = os.path.join(pkg, "calendar")
+        os.rename(os.path.join(cal, "cn-2025.txt"), os.path.join(cal, "cn-2025-corrected.txt"))
+        self.assertValid(pkg)
+        # but a year has at most one national file
+        shutil.copy(os.path.join(CALENDARS, "cn-2025.txt"), cal)
+        self.assertInvalid(pkg, "FAIL calendar/cn-2025-corrected.txt: bad_calendar")
+
+    def test_calendar_further_files(self):
+        pkg = self.calendar_pkg()
+        cal = os.path.join(pkg, "calendar")
+        write_bytes(os.path.join(cal, "gd.txt"), self.JURISDICTION)
+        write_bytes(os.path.join(cal, "cn-2027.txt"),
+                    "share-audit/calendar/v1\nyear 2027\nsource 国务院办公厅 2026-11-01 通知\n"
+                    "\noff 2027-01-01 元旦\n")
+        self.assertValid(pkg)
+        write_bytes(os.path.join(cal, ".gd.txt.tmp"), "junk")    # names starting with '.'
+        self.assertValid(pkg)
+        write_bytes(os.path.join(cal, "gd.cal"), "x")
+        self.assertInvalid(pkg, "FAIL calendar/gd.cal: unexpected_file")
+
+    def test_calendar_parse_errors(self):
+        good = self.JURISDICTION
+        bad = {
+            "header": good.replace("share-audit/calendar/v1", "share-audit/calendar/v2"),
+            "bom": "\ufeff" + good,
+            "no_source": good.replace("source 广东省人民政府 2025-12-01 粤府函〔2025〕1号\n", ""),
+            "no_kind": good.replace("jurisdiction 广东省\n", ""),
+            "two_kinds": good.replace("jurisdiction 广东省\n", "jurisdiction 广东省\nyear 2026\n"),
+            "off_weekend": good.replace("off 2026-03-03", "off 2026-03-07"),
+            "work_weekday": good.replace("work 2026-03-07", "work 2026-03-06"),
+            "twice": good + "off 2026-03-03 再次\n",
+            "bad_date": good.replace("off 2026-03-03", "off 2026-02-30"),
+            "deadline_long": good.replace("delivery 15", "delivery 21"),
+            "deadline_zero": good.replace("delivery 15", "delivery 0"),
+            "deadline_name": good.replace("deadline delivery", "deadline deliver"),
+            "deadline_twice": good + "deadline delivery 10\n",
+            "unknown": good + "holiday 2026-03-04 x\n",
+            "no_label": good.replace("off 2026-03-03 地方假日", "off 2026-03-03"),
+            "national_other_year": "share-audit/calendar/v1\nyear 2027\nsource a 2026-01-01 d\n"
+                                   "off 2026-12-31 x\n",
+            "national_deadline": "share-audit/calendar/v1\nyear 2027\nsource a 2026-01-01 d\n"
+                                 "deadline delivery 3\n",
+            "not_utf8": good.encode() + b"\xff\n",
+        }
+        for name, text in bad.items():
+            with self.subTest(name):
+                pkg = self.calendar_pkg(name)
+                write_bytes(os.path.join(pkg, "calendar", "x.txt"), text)
+                self.assertInvalid(pkg, "FAIL calendar/x.txt: bad_calendar")
+        # across files: two jurisdictions, and one day listed differently is refused
+        pkg = self.calendar_pkg("two")
+        write_bytes(os.path.join(pkg, "calendar", "gd.txt"), good)
+        write_bytes(os.path.join(pkg, "calendar", "sz.txt"),
+                    good.replace("jurisdiction 广东省", "jurisdiction 深圳市"))
+        self.assertInvalid(pkg, "FAIL calendar/sz.txt: bad_calendar")
+        pkg = self.calendar_pkg("same")
+        write_bytes(os.path.join(pkg, "calendar", "gd.txt"), good)
+        write_bytes(os.path.join(pkg, "calendar", "gd2.txt"), good.replace("deadline delivery 15\n",
+                                                                         ""))
+        self.assertValid(pkg)      # one jurisdiction in two files, a day listed the same way
+
+    # ---- names at the top of the package ----------------------------------------------------
+
+    def test_unexpected_top_level_names(self):
+        pkg = self.calendar_pkg()
+        write_bytes(os.path.join(pkg, ".manifest.tmp"), "partial export")  # ignored
+        os.makedirs(os.path.join(pkg, ".cache"))
+        write_bytes(os.path.join(pkg, ".cache", "x"), "x")
+        os.makedirs(os.path.join(pkg, "tile", ".tmp"))
+        write_bytes(os.path.join(pkg, "tile", ".tmp", "000"), "x")
+        self.assertValid(pkg)
+        write_bytes(os.path.join(pkg, "README"), "hello")
+        os.makedirs(os.path.join(pkg, "extra"))
+        write_bytes(os.path.join(pkg, "extra", "a"), "a")
+        self.assertInvalid(pkg, "FAIL README: unexpected_file", "FAIL extra: unexpected_file")
+
+    # ---- dedup (package.md step 4) -----------------------------------------------------------
+
+    def dedup_log(self):
+        b = Builder()
+        keys = standard_log(b)
+        k = keys["gd.fgw"]
+        stmt = b.statement("return_flow_request", {"request": "rf-5", "to": "gd.rst",
+                                                   "data_items": ["d"], "region": "x"},
+                           k, "gd.fgw", signed_at=b.time + 300_000)
+        return b, k, stmt, k.sign(b"share-audit/attestation/v1\n" + stmt)
+
+    def test_dedup_window_inclusive(self):
+        # signed_at = t0 + 5 min is in range for entries at t0 and at t0 + 24 h 5 min
+        b, k, stmt, sig = self.dedup_log()
+        t0 = b.time
+        b.add_raw(stmt, sig, time=t0)
+        b.time = t0 + 86_700_000
+        i = b.add_raw(stmt, sig)
+        b.checkpoint()
+        self.assertInvalid(self.build(b), f"FAIL entry {i}: duplicate_statement")
+        # one millisecond later it is outside the window (and refused for its signed_at)
+        b, k, stmt, sig = self.dedup_log()
+        t0 = b.time
+        b.add_raw(stmt, sig, time=t0)
+        b.time = t0 + 86_700_001
+        i = b.add_raw(stmt, sig)
+        b.checkpoint()
+        out = self.assertInvalid(self.build(b, "later"),
+                                 f"FAIL entry {i}: refused: signed_at_out_of_range")
+        self.assertNotIn("duplicate_statement", out)
+
+    def test_dedup_counts_only_verified_statements(self):
+        b, k, stmt, sig = self.dedup_log()
+        bad_sig = bytes([sig[0] ^ 1]) + sig[1:]
+        i = b.add_raw(stmt, bad_sig)                  # parsed, signature fails: not counted
+        j = b.add_raw(stmt, sig)
+        b.checkpoint()
+        out = self.assertInvalid(self.build(b), f"FAIL entry {i}: bad_signature")
+        self.assertNotIn("duplicate_statement", out)
+        self.assertNotIn(f"entry {j}:", out)
+        # an entry the rules refuse still counts, and dedup comes before the rules
+        b, k, stmt, _ = self.dedup_log()
+        other = Key("gd.fgw")                         # not registered: refused unknown_key
+        stmt = stmt.replace(b64(k.pub).encode(), b64(other.pub).encode())
+        sig = other.sign(b"share-audit/attestation/v1\n" + stmt)
+        i = b.add_raw(stmt, sig)
+        j = b.add_raw(stmt, sig)
+        b.checkpoint()
+        self.assertInvalid(self.build(b, "refused"), f"FAIL entry {i}: refused: unknown_key",
+                           f"FAIL entry {j}: duplicate_statement")
+        # a statement that does not parse is not counted either
+        b, k, stmt, _ = self.dedup_log()
+        broken = stmt[:-1]
+        sig = k.sign(b"share-audit/attestation/v1\n" + broken)
+        i = b.add_raw(broken, sig)
+        j = b.add_raw(broken, sig)
+        b.checkpoint()
+        out = self.assertInvalid(self.build(b, "unparsed"), f"FAIL entry {i}: bad_entry",
+                                 f"FAIL entry {j}: bad_entry")
+        self.assertNotIn("duplicate_statement", out)
+
+    # ---- pure Python and the optional fast path agree --------------------------------------
+
+    def test_pure_python_path(self):
+        b = Builder()
+        keys = standard_log(b)
+        b.add("key_revocation", {"department": "gd.fgw", "key": b64(keys["gd.fgw"].pub),
+                                 "reason": "泄露", "compromised_since": T0 + 3000}, b.root)
+        b.checkpoint()
+        pkg = self.build(b)
+        env = dict(os.environ, VERIFY_PURE_PYTHON="1")
+        pure = subprocess.run([sys.executable, VERIFY, pkg, "--policy",
+                               os.path.join(pkg, "policy.txt")], capture_output=True, text=True,
+                              env=env)
+        rc, out, _ = run_verify(pkg)
+        self.assertEqual((pure.returncode, pure.stdout), (rc, out))
+        self.assertEqual(rc, 0)
 
     def test_garbage_everywhere_never_crashes(self):
         b = Builder()
@@ -709,12 +920,17 @@ class VerifyTests(unittest.TestCase):
 class RealPackageTests(unittest.TestCase):
     """Packages exported by the Rust notary, when present on this machine."""
 
-    def test_demo_package_is_valid(self):
-        pkg = "/tmp/pkg-demo"
-        if not os.path.isdir(pkg):
-            self.skipTest("no /tmp/pkg-demo")
-        rc, out, err = run_verify(pkg, os.path.join(pkg, "policy.txt"))
-        self.assertEqual(rc, 0, out + err)
+    def test_real_packages_are_valid(self):
+        found = False
+        for pkg in ("/tmp/pkg-demo", "/tmp/pkg-a", "/tmp/pkg-c", "/tmp/pkg-big"):
+            if not os.path.isdir(pkg):
+                continue
+            found = True
+            with self.subTest(pkg):
+                rc, out, err = run_verify(pkg, os.path.join(pkg, "policy.txt"))
+                self.assertEqual(rc, 0, out + err)
+        if not found:
+            self.skipTest("no real package in /tmp")
 
     def test_tampered_packages_are_invalid(self):
         top = "/tmp/pkg-tampered"

@@ -2,27 +2,43 @@
 """Independent reference verifier for share-audit auditor's packages.
 
 Written from specs/*.md only (no Rust source was read).  It implements steps 1-5 of
-package.md §The audit; step 6 (findings) is not implemented.
+package.md §The audit and, of step 6, the checks of the package's calendar files (against
+the built-in national files, the repository's calendar/*.txt, and calendar.md's rules);
+the findings themselves are not computed.
 
     python3 specs/reference/verify.py PKG --policy FILE
 
-Output: one `FAIL <where>: <code>: <message>` line per failure, one
-`FLAG signed_after_compromise entry <i> ...` line per flag, then
+Output: one `FAIL <where>: <code>: <message>` line per failure (codes of package.md §Report;
+`where` is a package file path, `entry <i>`, `checkpoint <n>` or `<history bundle path>:
+checkpoint <n>`), one `FLAG signed_after_compromise entry <i> ...` line per flag, then
 `entries N checkpoints C failures F flags G` and `VALID` or `INVALID`.
 Exit status: 0 valid, 1 invalid, 2 usage error (package.md §The audit, policy.md).
 
 Dependencies: the Python 3 standard library.  Ed25519 is implemented here in pure Python,
 because the signature rule (attestation.md §Signature rule) needs checks and a cofactored
-equation that no ordinary Ed25519 library exposes.
+equation that no ordinary Ed25519 library exposes.  If the `cryptography` package is
+installed it is used to accept ordinary valid signatures faster (see _fast_cofactorless);
+it never decides a rejection.  VERIFY_PURE_PYTHON=1 turns it off.
 """
 
 import argparse
 import base64
+import collections
+import datetime
+import functools
 import hashlib
 import os
 import re
 import sys
 import unicodedata
+
+try:        # optional, for speed only (see _fast_cofactorless); the verdicts do not depend on it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+        Ed25519PublicKey as _Ed25519PublicKey
+except ImportError:
+    _Ed25519PublicKey = None
+if os.environ.get("VERIFY_PURE_PYTHON"):       # tests: run the pure-Python checks alone
+    _Ed25519PublicKey = None
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -49,7 +65,8 @@ WHITE_SPACE = frozenset(
 
 
 class Failure(Exception):
-    """A located failure: code (a lifecycle/api-like code, or ours) and a message."""
+    """A failure: a code (package.md §Report, or a lifecycle.md refusal code inside the
+    registry, reported as `refused`) and a message."""
 
     def __init__(self, code, message):
         super().__init__(message)
@@ -153,19 +170,18 @@ def ed_decode(data):
         return None
     u = (y * y - 1) % ED_P
     v = (ED_D * y * y + 1) % ED_P
-    x2 = u * pow(v, ED_P - 2, ED_P) % ED_P
-    if x2 == 0:
+    # x = sqrt(u/v) with one exponentiation: x = u v^3 (u v^7)^((p-5)/8) (RFC 8032 §5.1.3)
+    v3 = v * v * v % ED_P
+    x = u * v3 * pow(u * v3 * v3 * v, (ED_P - 5) // 8, ED_P) % ED_P
+    if (v * x * x - u) % ED_P != 0:
+        x = x * ED_SQRT_M1 % ED_P
+    if (v * x * x - u) % ED_P != 0:
+        return None
+    if x == 0:
         if sign:
             return None
-        x = 0
-    else:
-        x = pow(x2, (ED_P + 3) // 8, ED_P)
-        if (x * x - x2) % ED_P != 0:
-            x = x * ED_SQRT_M1 % ED_P
-        if (x * x - x2) % ED_P != 0:
-            return None
-        if (x & 1) != sign:
-            x = ED_P - x
+    elif (x & 1) != sign:
+        x = ED_P - x
     return (x, y, 1, x * y % ED_P)
 
 
@@ -186,6 +202,16 @@ def is_strong_key(raw):
     return _ed_is_identity(_ed_mul(ED_L, pt))
 
 
+@functools.lru_cache(maxsize=4096)
+def _ed_checked_point(data):
+    """A canonical encoding of a point not of small order, decoded; None otherwise.  Cached:
+    the same department or log key is checked for every signature it made."""
+    pt = ed_decode(data)
+    if pt is None or ed_is_small_order(pt):
+        return None
+    return pt
+
+
 def _ed_prepare(public, signature, message):
     """Input checks shared by both rules: S canonical, A and R canonical encodings that
     decode, neither of small order.  Returns (A, R, S, k) or None."""
@@ -195,36 +221,69 @@ def _ed_prepare(public, signature, message):
     s = int.from_bytes(s_bytes, "little")
     if s >= ED_L:
         return None
-    a_pt = ed_decode(public)
-    r_pt = ed_decode(r_bytes)
+    a_pt = _ed_checked_point(bytes(public))
+    r_pt = _ed_checked_point(bytes(r_bytes))
     if a_pt is None or r_pt is None:
-        return None
-    if ed_is_small_order(a_pt) or ed_is_small_order(r_pt):
         return None
     k = int.from_bytes(hashlib.sha512(r_bytes + public + message).digest(), "little") % ED_L
     return a_pt, r_pt, s, k
 
 
+def _ed_residue(prepared):
+    """[S]B - R - [k]A: the identity exactly when the cofactorless equation holds."""
+    a_pt, r_pt, s, k = prepared
+    return _ed_add(_ed_mul(s, ED_BASE), _ed_neg(_ed_add(r_pt, _ed_mul(k, a_pt))))
+
+
+def _fast_cofactorless(public, signature, message):
+    """Speed only, never a verdict on its own: True if an ordinary Ed25519 library (OpenSSL,
+    through the optional `cryptography` package) accepts the signature.  An ordinary verifier
+    checks the cofactorless equation [S]B = R + [k]A, comparing encodings; with A and R already
+    checked canonical (by _ed_prepare) that is the equation of verify_strict, and it implies
+    the cofactored one.  False means "not shown", and the pure-Python check decides."""
+    if _Ed25519PublicKey is None:
+        return False
+    try:
+        _Ed25519PublicKey.from_public_bytes(bytes(public)).verify(bytes(signature), message)
+        return True
+    except Exception:       # InvalidSignature, or a key the library will not load
+        return False
+
+
+_SIGNATURE_CACHE = {}       # (rule, public, signature, SHA-256(message)) -> bool
+
+
+def _cached(rule, public, signature, message, check):
+    key = (rule, bytes(public), bytes(signature), hashlib.sha256(message).digest())
+    if key not in _SIGNATURE_CACHE:
+        _SIGNATURE_CACHE[key] = check()
+    return _SIGNATURE_CACHE[key]
+
+
 def verify_attestation_signature(public, signature, message):
     """attestation.md §Signature rule: checks 1-2, then the cofactored equation
     [8][S]B = [8]R + [8][k]A (computed as [8]([S]B - R - [k]A) = O)."""
-    prepared = _ed_prepare(public, signature, message)
-    if prepared is None:
-        return False
-    a_pt, r_pt, s, k = prepared
-    diff = _ed_add(_ed_mul(s, ED_BASE), _ed_neg(_ed_add(r_pt, _ed_mul(k, a_pt))))
-    return _ed_is_identity(_ed_mul(8, diff))
+    def check():
+        prepared = _ed_prepare(public, signature, message)
+        if prepared is None:
+            return False
+        if _fast_cofactorless(public, signature, message):
+            return True
+        return _ed_is_identity(_ed_mul(8, _ed_residue(prepared)))
+    return _cached("attestation", public, signature, message, check)
 
 
 def verify_note_signature(public, signature, message):
     """checkpoint.md §Signed notes: ed25519-dalek verify_strict, i.e. the same input checks
     and the cofactorless equation [S]B = R + [k]A."""
-    prepared = _ed_prepare(public, signature, message)
-    if prepared is None:
-        return False
-    a_pt, r_pt, s, k = prepared
-    diff = _ed_add(_ed_mul(s, ED_BASE), _ed_neg(_ed_add(r_pt, _ed_mul(k, a_pt))))
-    return _ed_is_identity(diff)
+    def check():
+        prepared = _ed_prepare(public, signature, message)
+        if prepared is None:
+            return False
+        if _fast_cofactorless(public, signature, message):
+            return True
+        return _ed_is_identity(_ed_residue(prepared))
+    return _cached("note", public, signature, message, check)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,6 +345,7 @@ def is_int(v):
 
 JSON_WS = " \t\n\r"
 NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+PLAIN_RUN_RE = re.compile(r'[^"\\\x00-\x1f]+')
 ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -299,7 +359,7 @@ class StrictJSONParser:
         self.i = 0
 
     def error(self, msg):
-        raise Failure("statement_invalid", f"JSON at offset {self.i}: {msg}")
+        raise Failure("bad_entry", f"JSON at offset {self.i}: {msg}")
 
     def ws(self):
         while self.i < len(self.s) and self.s[self.i] in JSON_WS:
@@ -394,8 +454,9 @@ class StrictJSONParser:
             if ord(c) < 0x20:
                 self.error("unescaped control character in string")
             if c != "\\":
-                out.append(c)
-                self.i += 1
+                run = PLAIN_RUN_RE.match(self.s, self.i)     # characters needing no care
+                out.append(run.group(0))
+                self.i = run.end()
                 continue
             self.i += 1
             e = self.s[self.i:self.i + 1]
@@ -436,11 +497,11 @@ class StrictJSONParser:
 def parse_strict_json(data):
     """attestation.md §Strict JSON: UTF-8 only, no BOM, one value, only JSON whitespace after."""
     if data.startswith(b"\xef\xbb\xbf"):
-        raise Failure("statement_invalid", "byte-order mark")
+        raise Failure("bad_entry", "byte-order mark")
     try:
         text = data.decode("utf-8")     # strict: rejects invalid UTF-8 and encoded surrogates
     except UnicodeDecodeError as e:
-        raise Failure("statement_invalid", f"not UTF-8 at byte {e.start}")
+        raise Failure("bad_entry", f"not UTF-8 at byte {e.start}")
     p = StrictJSONParser(text)
     v = p.value(0)
     p.ws()
@@ -578,20 +639,20 @@ CASE_KINDS = {"application", "materials_incomplete", "materials_supplement", "ap
 def check_members(obj, schema, where):
     """Required/optional members, no unknown member, each of its type (null never is)."""
     if not isinstance(obj, dict):
-        raise Failure("statement_invalid", f"{where} is not a JSON object")
+        raise Failure("bad_entry", f"{where} is not a JSON object")
     names = {}
     for spec, check in schema.items():
         names[spec.rstrip("?")] = (spec.endswith("?"), check)
     for name in obj:
         if name not in names:
-            raise Failure("statement_invalid", f"unknown member {where}.{name}")
+            raise Failure("bad_entry", f"unknown member {where}.{name}")
     for name, (optional, check) in names.items():
         if name not in obj:
             if not optional:
-                raise Failure("statement_invalid", f"missing member {where}.{name}")
+                raise Failure("bad_entry", f"missing member {where}.{name}")
             continue
         if not check(obj[name]):
-            raise Failure("statement_invalid", f"{where}.{name} has a wrong type or value")
+            raise Failure("bad_entry", f"{where}.{name} has a wrong type or value")
 
 
 class Statement:
@@ -615,16 +676,16 @@ def parse_statement(raw):
     """attestation.md §Statements: size bound, strict JSON, top level, signer and body schema,
     then the kind-specific conditions written in the kinds' tables."""
     if len(raw) > MAX_STATEMENT:
-        raise Failure("statement_invalid", f"statement is {len(raw)} bytes, more than 65,388")
+        raise Failure("bad_entry", f"statement is {len(raw)} bytes, more than 65,388")
     obj = parse_strict_json(raw)
     if not isinstance(obj, dict):
-        raise Failure("statement_invalid", "statement is not a JSON object")
+        raise Failure("bad_entry", "statement is not a JSON object")
     # version is checked first so that another version is reported as unsupported
     if "version" in obj and is_int(obj["version"]) and obj["version"] != 1:
-        raise Failure("unsupported_version", f"statement version {obj['version']}")
+        raise Failure("bad_entry", f"statement version {obj['version']} is not supported")
     kind = obj.get("kind")
     if not isinstance(kind, str) or kind not in BODY_SCHEMAS:
-        raise Failure("statement_invalid", f"unknown or missing kind {kind!r}")
+        raise Failure("bad_entry", f"unknown or missing kind {kind!r}")
     check_members(obj, {"version": _t_int_range(1, 1), "kind": lambda v: True,
                         "log": is_origin, "signer": lambda v: True, "signed_at": MS,
                         "body": lambda v: True}, "statement")
@@ -634,16 +695,16 @@ def parse_statement(raw):
     if kind == "catalog_entry":
         attr = body["share_attribute"]
         if attr == "conditional" and "conditions" not in body:
-            raise Failure("statement_invalid", "conditional catalog entry without conditions")
+            raise Failure("bad_entry", "conditional catalog entry without conditions")
         if attr == "not_shareable" and ("reason" not in body or "legal_basis" not in body):
-            raise Failure("statement_invalid", "not_shareable without reason and legal_basis")
+            raise Failure("bad_entry", "not_shareable without reason and legal_basis")
         if attr == "unconditional" and "conditions" in body:
-            raise Failure("statement_invalid", "unconditional catalog entry with conditions")
+            raise Failure("bad_entry", "unconditional catalog entry with conditions")
     if kind == "consent":
         if body["scope"] == "third_party" and "third_party" not in body:
-            raise Failure("statement_invalid", "consent to a third party without third_party")
+            raise Failure("bad_entry", "consent to a third party without third_party")
         if body["scope"] == "wider_use" and "third_party" in body:
-            raise Failure("statement_invalid", "consent to wider use with third_party")
+            raise Failure("bad_entry", "consent to wider use with third_party")
     return Statement(raw, obj)
 
 
@@ -659,13 +720,13 @@ def parse_entry(entry):
     """entry.md: the one encoding of the header; returns (time, signature, statement bytes)."""
     m = ENTRY_HEADER_RE.match(entry)
     if not m:
-        raise Failure("entry_invalid", "entry header does not parse (entry.md)")
+        raise Failure("bad_entry", "entry header does not parse (entry.md)")
     time = int(m.group(1))
     if time >= 2**64:
-        raise Failure("entry_invalid", "entry time does not fit 64 bits")
+        raise Failure("bad_entry", "entry time does not fit 64 bits")
     sig = b64decode_canonical(m.group(2), 64)
     if sig is None:
-        raise Failure("entry_invalid", "signature is not 64 bytes of canonical base64")
+        raise Failure("bad_entry", "signature is not 64 bytes of canonical base64")
     return time, sig, entry[m.end():]
 
 
@@ -786,15 +847,15 @@ def split_bundle(data, count):
     items, pos = [], 0
     while pos < len(data):
         if pos + 2 > len(data):
-            raise Failure("bundle_invalid", f"truncated length prefix at byte {pos}")
+            raise Failure("bad_bundle", f"truncated length prefix at byte {pos}")
         n = int.from_bytes(data[pos:pos + 2], "big")
         pos += 2
         if pos + n > len(data):
-            raise Failure("bundle_invalid", f"item {len(items)} length {n} runs past the end")
+            raise Failure("bad_bundle", f"item {len(items)} length {n} runs past the end")
         items.append(data[pos:pos + n])
         pos += n
     if len(items) != count:
-        raise Failure("bundle_invalid", f"holds {len(items)} items, expected {count}")
+        raise Failure("bad_bundle", f"holds {len(items)} items, expected {count}")
     return items
 
 
@@ -850,12 +911,9 @@ class Policy:
         self.root_keys = {r.key for r in roots}
         self.root_names = {r.name for r in roots}
 
-    def canonical(self):
-        """What 'encodes to the same policy' compares (package.md §The audit): the set of
-        log keys and the set of root lines, comments, spacing and line order ignored."""
-        return (self.origin, tuple(sorted(self.log_keys)),
-                tuple(sorted((r.name, r.key, r.start, -1 if r.until is None else r.until)
-                             for r in self.roots)))
+
+def strip_bom(data):
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
 
 
 def split_white_space(s):
@@ -864,6 +922,7 @@ def split_white_space(s):
 
 def parse_policy(data):
     """policy.md §Lines and §Rules.  Raises ValueError (with line number) if unusable."""
+    data = strip_bom(data)     # package.md §The audit compares policies "a UTF-8 BOM aside"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -928,32 +987,32 @@ def parse_policy(data):
 def parse_note(data):
     """Split a signed note into text and signature lines [(name, sig bytes)]."""
     if len(data) > 65536:
-        raise Failure("note_invalid", "note larger than 64 KiB")
+        raise Failure("bad_checkpoint", "note larger than 64 KiB")
     try:
         s = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Failure("note_invalid", "note is not UTF-8")
+        raise Failure("bad_checkpoint", "note is not UTF-8")
     if any(unicodedata.category(c) == "Cc" and c != "\n" for c in s):
-        raise Failure("note_invalid", "note holds a control character")
+        raise Failure("bad_checkpoint", "note holds a control character")
     if not s.endswith("\n"):
-        raise Failure("note_invalid", "note does not end in a newline")
+        raise Failure("bad_checkpoint", "note does not end in a newline")
     cut = s.rfind("\n\n")
     if cut < 0:
-        raise Failure("note_invalid", "note has no blank line before its signatures")
+        raise Failure("bad_checkpoint", "note has no blank line before its signatures")
     text, block = s[:cut + 1], s[cut + 2:]
     lines = block.split("\n")[:-1]
     if not lines:
-        raise Failure("note_invalid", "note has no signature line")
+        raise Failure("bad_checkpoint", "note has no signature line")
     if len(lines) > 64:
-        raise Failure("note_invalid", "more than 64 signature lines")
+        raise Failure("bad_checkpoint", "more than 64 signature lines")
     sigs = []
     for line in lines:
         m = re.fullmatch(r"\u2014 (\S+) (\S+)", line)
         if not m or not is_key_name(m.group(1)):
-            raise Failure("note_invalid", f"malformed signature line {line[:60]!r}")
+            raise Failure("bad_checkpoint", f"malformed signature line {line[:60]!r}")
         raw = b64decode_canonical(m.group(2))
         if raw is None or len(raw) < 5:
-            raise Failure("note_invalid", "signature line is not base64 of key ID and signature")
+            raise Failure("bad_checkpoint", "signature line is not base64 of key ID and signature")
         sigs.append((m.group(1), raw))
     return text.encode("utf-8"), sigs
 
@@ -969,11 +1028,11 @@ def verify_note(data, origin, log_keys):
             continue                        # a line matching no trusted key is ignored
         public = trusted[raw[:4]]
         if len(raw) != 68 or not verify_note_signature(public, raw[4:], text):
-            raise Failure("checkpoint_signature_invalid",
+            raise Failure("bad_checkpoint",
                           "a signature by a log key of the policy does not verify")
         signers.add(public)
     if not signers:
-        raise Failure("checkpoint_signature_invalid", "not signed by any log key of the policy")
+        raise Failure("bad_checkpoint", "not signed by any log key of the policy")
     return text, signers
 
 
@@ -988,15 +1047,15 @@ def parse_checkpoint(data, policy):
     text, signers = verify_note(data, policy.origin, policy.log_keys)
     lines = text.decode("utf-8").split("\n")
     if len(lines) != 4 or lines[3] != "":
-        raise Failure("checkpoint_invalid", "checkpoint text is not exactly three lines")
+        raise Failure("bad_checkpoint", "checkpoint text is not exactly three lines")
     if lines[0] != policy.origin:
-        raise Failure("checkpoint_invalid", f"origin {lines[0]!r} is not the policy's")
+        raise Failure("bad_checkpoint", f"origin {lines[0]!r} is not the policy's")
     size = parse_decimal(lines[1])
     if size is None:
-        raise Failure("checkpoint_invalid", "size is not decimal")
+        raise Failure("bad_checkpoint", "size is not decimal")
     root = b64decode_canonical(lines[2], 32)
     if root is None:
-        raise Failure("checkpoint_invalid", "root is not 32 bytes of base64")
+        raise Failure("bad_checkpoint", "root is not 32 bytes of base64")
     return Checkpoint(size, root, signers)
 
 
@@ -1271,15 +1330,138 @@ class Registry:
 
 
 # --------------------------------------------------------------------------------------------
+# Calendar files (calendar.md §Calendar files); only what package.md step 6 needs to check them
+# --------------------------------------------------------------------------------------------
+
+CALENDAR_HEADER = "share-audit/calendar/v1"
+BUILT_IN_CALENDARS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                  os.pardir, os.pardir, "calendar")
+NATIONAL_DEADLINES = {"reply_unconditional": 1, "reply_conditional": 10, "delivery": 20,
+                      "correction_result": 10, "catalog_update": 10, "catalog_publication": 2,
+                      "return_flow": 20, "dispute_handling": 20}
+CALENDAR_YEAR_RE = re.compile(r"[0-9]{4}")
+
+
+class Calendar:
+    def __init__(self):
+        self.year = None            # a national file's year
+        self.jurisdiction = None    # a jurisdiction file's name
+        self.days = {}              # "YYYY-MM-DD" -> "off" | "work"
+
+
+def _weekday(date):
+    """0 = Monday ... 6 = Sunday, for a date already checked by is_date."""
+    return datetime.date(*(int(x) for x in date.split("-"))).weekday()
+
+
+def parse_calendar(data):
+    """calendar.md §Calendar files, the checks a single file allows.  Raises ValueError."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8")
+    lines = text.split("\n")
+    if lines[0] != CALENDAR_HEADER:
+        raise ValueError(f"the first line is not exactly {CALENDAR_HEADER!r}")
+    cal, sources, deadlines = Calendar(), 0, set()
+    for lineno, line in enumerate(lines[1:], 2):
+        if not line.strip() or line.startswith("#"):
+            continue
+        words = line.split(" ", 1)
+        item, rest = words[0], (words[1] if len(words) > 1 else "")
+        first = cal.year is None and cal.jurisdiction is None
+
+        def bad(msg):
+            raise ValueError(f"line {lineno}: {msg}")
+        if item in ("year", "jurisdiction"):
+            if not first:
+                bad(f"`{item}` after the file's `year` or `jurisdiction` line")
+            if item == "year":
+                if not CALENDAR_YEAR_RE.fullmatch(rest):
+                    bad("`year YYYY` needs a four-digit year")
+                cal.year = int(rest)
+            else:
+                if not rest.strip():
+                    bad("`jurisdiction NAME` needs a name")
+                cal.jurisdiction = rest
+            continue
+        if first:
+            bad("the file's first item is not `year YYYY` or `jurisdiction NAME`")
+        if item == "source":
+            parts = rest.split(" ", 2)
+            if len(parts) != 3 or not parts[0] or not is_date(parts[1]) or not parts[2].strip():
+                bad("`source ISSUER YYYY-MM-DD DOCUMENT` expected")
+            sources += 1
+        elif item in ("off", "work"):
+            parts = rest.split(" ", 1)
+            if len(parts) != 2 or not is_date(parts[0]) or not parts[1].strip():
+                bad(f"`{item} YYYY-MM-DD LABEL` expected")
+            day = parts[0]
+            if cal.year is not None and int(day[:4]) != cal.year:
+                bad(f"{day} is not of the national file's year {cal.year}")
+            if day in cal.days:
+                bad(f"{day} is listed twice")
+            weekend = _weekday(day) >= 5
+            if item == "off" and weekend:
+                bad(f"`off` for {day}, a weekend day")
+            if item == "work" and not weekend:
+                bad(f"`work` for {day}, a weekday")
+            cal.days[day] = item
+        elif item == "deadline":
+            parts = rest.split(" ")
+            if cal.jurisdiction is None:
+                bad("`deadline` in a national file")
+            if len(parts) != 2 or parts[0] not in NATIONAL_DEADLINES:
+                bad("`deadline NAME N` with a NAME of calendar.md's table expected")
+            n = parse_decimal(parts[1])
+            if n is None or not 1 <= n <= NATIONAL_DEADLINES[parts[0]]:
+                bad(f"deadline {parts[0]} must be 1 .. {NATIONAL_DEADLINES[parts[0]]}")
+            if parts[0] in deadlines:
+                bad(f"deadline {parts[0]} given twice")
+            deadlines.add(parts[0])
+        else:
+            bad(f"unknown item {item!r}")
+    if cal.year is None and cal.jurisdiction is None:
+        raise ValueError("no `year` or `jurisdiction` line")
+    if sources == 0:
+        raise ValueError("no `source` line")
+    return cal
+
+
+def built_in_calendars():
+    """{file name: bytes} of the national files built into the ledger (calendar.md): the
+    repository's calendar/*.txt, found relative to this file."""
+    out = {}
+    try:
+        names = sorted(os.listdir(BUILT_IN_CALENDARS))
+    except OSError:
+        return out
+    for name in names:
+        if name.endswith(".txt") and not name.startswith("."):
+            with open(os.path.join(BUILT_IN_CALENDARS, name), "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # The audit (package.md §The audit)
 # --------------------------------------------------------------------------------------------
 
+TOP_LEVEL = ("manifest", "checkpoint", "policy.txt", "calendar", "tile", "checkpoints")
+
+
 class Audit:
-    def __init__(self, pkg, policy):
+    """package.md §The audit.  Failures are (step, where, code, message); `where` is a package
+    file path, `entry <i>`, `checkpoint <n>` (a checkpoint of the history by its number), or
+    `<history bundle path>: checkpoint <n>` (a checkpoint that does not parse, in its file)."""
+
+    def __init__(self, pkg, policy, policy_bytes):
         self.pkg = pkg
         self.policy = policy
+        self.policy_bytes = policy_bytes
         self.failures = []      # (step, where, code, message)
         self.flags = []
+        self.manifest_ok = False
         self.size = None        # N
         self.count = None       # C
         self.entries = []       # entry bytes or None, index order
@@ -1291,96 +1473,124 @@ class Audit:
         self.failures.append((step, where, code, message))
 
     def read(self, rel):
-        """Bytes of a package file, or None if it is absent or unreadable."""
+        """Bytes of a package file; Failure missing_file or unreadable_file if there are none."""
         path = os.path.join(self.pkg, *rel.split("/"))
+        if not os.path.lexists(path):
+            raise Failure("missing_file", "no such file")
+        if not os.path.isfile(path):
+            raise Failure("unreadable_file", "not a regular file")
         try:
-            if not os.path.isfile(path):
-                return None
             with open(path, "rb") as f:
                 return f.read()
-        except OSError:
+        except OSError as e:
+            raise Failure("unreadable_file", e.strerror or str(e))
+
+    def load(self, step, rel, what):
+        """read(), reporting a missing or unreadable file as a failure at its path."""
+        try:
+            return self.read(rel)
+        except Failure as e:
+            self.fail(step, rel, e.code, f"{what}: {e.message}")
             return None
+
+    def exists(self, rel):
+        return os.path.isfile(os.path.join(self.pkg, *rel.split("/")))
+
+    def list_files(self, top):
+        """Package files under `top`, as sorted paths; names starting with '.' (an export's
+        temporary files, package.md §Exporting again) are not part of a package."""
+        out = []
+        base = os.path.join(self.pkg, top)
+        if not os.path.isdir(base):
+            return out
+        for dirpath, dirs, files in os.walk(base):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for f in files:
+                if not f.startswith("."):
+                    rel = os.path.relpath(os.path.join(dirpath, f), self.pkg)
+                    out.append(rel.replace(os.sep, "/"))
+        return sorted(out)
 
     # -- step 1 and the policy copy -----------------------------------------------------------
 
     def check_manifest(self):
         """package.md §Layout (manifest) and §The audit step 1."""
-        data = self.read("manifest")
+        data = self.load(1, "manifest", "the manifest")
         if data is None:
-            self.fail(1, "manifest", "manifest_missing", "no readable manifest")
             return
         m = re.fullmatch(rb"share-audit/package/v1\norigin ([^\n]*)\nsize ([0-9]+)\n"
                          rb"checkpoints ([0-9]+)\n", data)
         if not m or parse_decimal(m.group(2)) is None or parse_decimal(m.group(3)) is None:
-            self.fail(1, "manifest", "manifest_invalid", "does not parse as four lines")
+            self.fail(1, "manifest", "bad_manifest", "does not parse as the four lines of "
+                      "package.md §Layout")
             return
         if m.group(1) != self.policy.origin.encode("utf-8"):
-            self.fail(1, "manifest", "wrong_origin", "origin is not the policy's")
+            self.fail(1, "manifest", "wrong_log", "its origin is not the policy's")
         size, count = parse_decimal(m.group(2)), parse_decimal(m.group(3))
         if size > MAX_SIZE or count > MAX_SIZE:
-            self.fail(1, "manifest", "too_large", f"size or checkpoints above {MAX_SIZE}, "
+            self.fail(1, "manifest", "bad_manifest", f"size or checkpoints above {MAX_SIZE}, "
                       "beyond what this reference verifier reads")
             return
-        self.size, self.count = size, count
-        if self.count == 0:
-            self.fail(1, "manifest", "manifest_invalid", "a history holds at least size 0")
+        if count == 0:
+            self.fail(1, "manifest", "bad_manifest", "checkpoints 0: a history holds at least "
+                      "the checkpoint of size 0")
+            return
+        self.size, self.count, self.manifest_ok = size, count, True
 
     def fallback_sizes(self):
         """Without a usable manifest, take N from `checkpoint` and C from the bundles found
         (our choice, so that the rest of the audit can still run)."""
         if self.size is None:
-            data = self.read("checkpoint")
             try:
-                self.size = parse_checkpoint(data, self.policy).size if data else 0
+                self.size = parse_checkpoint(self.read("checkpoint"), self.policy).size
             except Failure:
                 self.size = 0
             if self.size > MAX_SIZE:
                 self.size = 0
         if self.count is None:
             n = 0
-            while self.read(tile_path("checkpoints", n, TILE_WIDTH)) is not None:
+            while self.exists(tile_path("checkpoints", n, TILE_WIDTH)):
                 n += 1
             width = max((w for w in range(1, 256)
-                         if self.read(tile_path("checkpoints", n, w)) is not None), default=0)
+                         if self.exists(tile_path("checkpoints", n, w))), default=0)
             self.count = n * TILE_WIDTH + width
 
     def check_policy_copy(self):
-        """package.md §The audit: policy.txt MUST encode to the same policy."""
-        data = self.read("policy.txt")
-        if data is None:
-            self.fail(1, "policy.txt", "policy_missing", "no readable policy.txt")
-            return
-        try:
-            copy = parse_policy(data)
-        except ValueError as e:
-            self.fail(1, "policy.txt", "policy_invalid", str(e))
-            return
-        if copy.canonical() != self.policy.canonical():
-            self.fail(1, "policy.txt", "policy_mismatch", "does not encode to the given policy")
+        """package.md §The audit: policy.txt MUST be the given policy file byte for byte (a
+        UTF-8 byte order mark aside)."""
+        data = self.load(1, "policy.txt", "the policy copy")
+        if data is not None and strip_bom(data) != strip_bom(self.policy_bytes):
+            self.fail(1, "policy.txt", "policy_differs",
+                      "is not the given policy file byte for byte")
+
+    def check_top_level(self):
+        """package.md §The audit step 3: names at the top of the package beside the six."""
+        for name in sorted(os.listdir(self.pkg)):
+            if not name.startswith(".") and name not in TOP_LEVEL:
+                self.fail(3, name, "unexpected_file", "not a name of package.md §Layout")
 
     # -- bundles ------------------------------------------------------------------------------
 
-    def read_bundles(self, prefix, count, step):
+    def read_bundles(self, prefix, count, step, what):
         """Items of every required bundle (None where a bundle is missing or malformed)."""
         items = []
         for n, width in required_tiles(count):
             rel = tile_path(prefix, n, width)
-            data = self.read(rel)
-            if data is None:
-                self.fail(step, rel, "bundle_missing", "required bundle is missing")
-                items.extend([None] * width)
-                continue
-            try:
-                items.extend(split_bundle(data, width))
-            except Failure as e:
-                self.fail(step, rel, e.code, e.message)
-                items.extend([None] * width)
+            data = self.load(step, rel, what)
+            if data is not None:
+                try:
+                    items.extend(split_bundle(data, width))
+                    continue
+                except Failure as e:
+                    self.fail(step, rel, e.code, f"{what}: {e.message}")
+            items.extend([None] * width)
         return items
 
     # -- step 3: tree, tiles ------------------------------------------------------------------
 
     def build_tree(self):
-        self.entries = self.read_bundles("tile/entries", self.size, 3)
+        self.entries = self.read_bundles("tile/entries", self.size, 3,
+                                         "required entry bundle (the replay stops at it)")
         self.levels = build_levels([None if e is None else leaf_hash(e) for e in self.entries])
 
     def expected_tile(self, prefix, n, width):
@@ -1407,38 +1617,28 @@ class Audit:
             return self.size
         return self.size >> (8 * int(prefix[5:]))
 
-    def list_files(self, top):
-        out = []
-        base = os.path.join(self.pkg, top)
-        if not os.path.isdir(base):
-            return out
-        for dirpath, _, files in os.walk(base):
-            for f in files:
-                rel = os.path.relpath(os.path.join(dirpath, f), self.pkg).replace(os.sep, "/")
-                # package.md §Exporting again: names starting with '.' (an export's temporary
-                # files) are not part of a package
-                if not any(part.startswith(".") for part in rel.split("/")):
-                    out.append(rel)
-        return sorted(out)
-
     def check_tile_files(self):
         """package.md §The audit step 3: every required hash tile exists and equals what the
-        entries give; every other file under tile/ or checkpoints/ is a well-named prefix of a
-        tile (bundle) of the tree of size N (history of C) and equals that prefix."""
-        required = set()
+        entries give; every other file under tile/ or checkpoints/ is a well-named partial
+        tile (bundle) no wider than the same tile at N (bundle at C) and equals that prefix."""
+        required = []
         level = 0
         while level <= 63 and (self.size >> (8 * level)) > 0:
             for n, width in required_tiles(self.size >> (8 * level)):
-                required.add(tile_path(f"tile/{level}", n, width))
+                required.append((f"tile/{level}", n, width))
             level += 1
-        for rel in sorted(required):
-            if self.read(rel) is None:
-                self.fail(3, rel, "tile_missing", "required hash tile is missing")
-        bundles = {tile_path("tile/entries", n, w) for n, w in required_tiles(self.size)}
-        bundles |= {tile_path("checkpoints", n, w) for n, w in required_tiles(self.count)}
+        for prefix, n, width in required:
+            rel = tile_path(prefix, n, width)
+            data = self.load(3, rel, "required hash tile")
+            expected = self.expected_tile(prefix, n, width)
+            if data is not None and expected is not None and data != expected:
+                self.fail(3, rel, "tile_mismatch", "differs from the hashes the entries give")
+        known = {tile_path(p, n, w) for p, n, w in required}
+        known |= {tile_path("tile/entries", n, w) for n, w in required_tiles(self.size)}
+        known |= {tile_path("checkpoints", n, w) for n, w in required_tiles(self.count)}
         for rel in self.list_files("tile") + self.list_files("checkpoints"):
-            if rel in bundles:
-                continue            # required bundles: checked where they were read
+            if rel in known:
+                continue            # required: checked above, or where the bundles were read
             step = 2 if rel.startswith("checkpoints/") else 3
             parsed = parse_tile_name(rel)
             if parsed is None:
@@ -1446,81 +1646,84 @@ class Audit:
                 continue
             prefix, n, width = parsed
             in_tree = width_in(self.count_at(prefix), n)
-            if in_tree == 0 or (width == TILE_WIDTH and in_tree != TILE_WIDTH) or width > in_tree:
+            if width == TILE_WIDTH or width > in_tree:
                 self.fail(step, rel, "unexpected_file",
                           "no tile of this width exists in the tree (or history)")
                 continue
-            data = self.read(rel)
+            data = self.load(step, rel, "partial left by an earlier export")
             expected = self.expected_tile(prefix, n, width)
-            if data is None:
-                self.fail(step, rel, "unreadable", "cannot read file")
-            elif expected is None:
-                pass                # the data to compare with is missing: reported elsewhere
-            elif data != expected:
-                what = "partial left by an earlier export" if rel not in required else "tile"
-                self.fail(step, rel, "tile_mismatch",
-                          f"{what} differs from what the entries (or history) give")
+            if data is not None and expected is not None and data != expected:
+                self.fail(step, rel, "file_mismatch", "partial left by an earlier export "
+                          "differs from what the entries (or the history) give")
 
     # -- step 2: checkpoint history -----------------------------------------------------------
 
     def check_history(self):
         """package.md §The audit step 2 and the roots of step 3; checkpoint.md §Key rotation."""
-        self.notes = self.read_bundles("checkpoints", self.count, 2)
-        last_file = self.read("checkpoint")
-        if last_file is None:
-            self.fail(2, "checkpoint", "checkpoint_missing", "no readable checkpoint file")
-        else:
+        self.notes = self.read_bundles("checkpoints", self.count, 2, "required history bundle")
+        last_file = self.load(2, "checkpoint", "the newest checkpoint")
+        last_cp = None
+        if last_file is not None:
             try:
-                cp = parse_checkpoint(last_file, self.policy)
-                if cp.size != self.size:
-                    self.fail(2, "checkpoint", "size_mismatch",
-                              f"checkpoint size {cp.size}, manifest size {self.size}")
+                last_cp = parse_checkpoint(last_file, self.policy)
             except Failure as e:
                 self.fail(2, "checkpoint", e.code, e.message)
         previous = None
         current, retired = None, set()
+        parsed = {}             # number -> Checkpoint
         for number, note in enumerate(self.notes):
-            where = f"checkpoint {number}"
             if note is None:
-                continue
+                continue        # its bundle is missing or malformed: reported
             try:
                 cp = parse_checkpoint(note, self.policy)
             except Failure as e:
-                self.fail(2, where, e.code, e.message)
+                bundle = tile_path("checkpoints", number // TILE_WIDTH,
+                                   width_in(self.count, number // TILE_WIDTH))
+                self.fail(2, f"{bundle}: checkpoint {number}", e.code, e.message)
                 continue
+            parsed[number] = cp
+            where = f"checkpoint {number}"
             if number == 0 and cp.size != 0:
-                self.fail(2, where, "history_invalid", f"first checkpoint has size {cp.size}")
+                self.fail(2, where, "checkpoint_order",
+                          f"the history starts at size {cp.size}, not 0")
             if previous is not None and cp.size <= previous:
-                self.fail(2, where, "history_invalid",
+                self.fail(2, where, "checkpoint_order",
                           f"size {cp.size} does not increase from {previous}")
             previous = cp.size
             current = self.check_key_in_force(where, cp, current, retired)
-            if cp.size > self.size:
-                self.fail(2, where, "history_invalid", f"size {cp.size} beyond N = {self.size}")
-                continue
-            root = tree_root(self.levels, cp.size)
-            if root is not None and root != cp.root:
-                self.fail(3, where, "root_mismatch",
-                          f"root at size {cp.size} differs from the tree the entries give")
-        if self.notes and last_file is not None and self.notes[-1] is not None \
-                and self.notes[-1] != last_file:
-            self.fail(2, f"checkpoint {len(self.notes) - 1}", "history_invalid",
-                      "last checkpoint of the history is not `checkpoint` byte for byte")
+            if cp.size <= self.size:
+                root = tree_root(self.levels, cp.size)
+                if root is not None and root != cp.root:
+                    self.fail(3, where, "root_mismatch",
+                              f"root at size {cp.size} differs from the tree the entries give")
+        last = len(self.notes) - 1
+        if last >= 0 and self.notes[last] is not None and last_file is not None \
+                and self.notes[last] != last_file:
+            self.fail(2, "checkpoint", "checkpoint_mismatch",
+                      f"is not the last checkpoint of the history ({last}) byte for byte")
+        if last in parsed:
+            if self.manifest_ok and parsed[last].size != self.size:
+                self.fail(2, "manifest", "checkpoint_mismatch", f"size {self.size}, but the "
+                          f"history ends at size {parsed[last].size}")
+        elif last_cp is not None and self.manifest_ok and last_cp.size != self.size:
+            self.fail(2, "checkpoint", "checkpoint_mismatch",
+                      f"size {last_cp.size}, the manifest's is {self.size}")
 
     def check_key_in_force(self, where, cp, current, retired):
-        """checkpoint.md §Key rotation.  The initial key signed size 0; a key announced by an
-        accepted log_key entry at index r may sign sizes s > r and takes over when it signs;
-        keys current before a takeover sign nothing later.  Returns the new current key."""
+        """checkpoint.md §Key rotation.  The initial key signed size 0; a key announced by a
+        log_key entry the rules accepted, at index r, may sign sizes s > r and takes over when
+        it signs; keys current before a takeover are retired and sign nothing later.  Every
+        policy log key that signed must be in force.  Returns the new current key."""
         if current is None:                     # the checkpoint of size 0 (or first readable)
             return min(cp.signers)
         announced = {k for k, r in self.registry.log_keys.items()
                      if cp.size > r and k not in retired}
         in_force = announced | {current}
-        bad = cp.signers - in_force
-        if bad:
+        for key in sorted(cp.signers - in_force):
+            state = "retired" if key in retired else "not announced"
             self.fail(2, where, "checkpoint_key_not_in_force",
-                      "signed by a log key retired or not yet announced at size "
-                      f"{cp.size} (checkpoint.md §Key rotation)")
+                      f"signed by log key {b64(key)}, {state} at size {cp.size} "
+                      "(checkpoint.md §Key rotation)")
         newcomers = (cp.signers & in_force) - {current}
         if newcomers:
             retired.add(current)
@@ -1530,47 +1733,49 @@ class Audit:
     # -- step 4: replay; step 5: flags --------------------------------------------------------
 
     def replay(self):
-        """package.md §The audit step 4.  Entries that fail do not change the registry; the
-        replay goes on (a later failure may follow from an earlier one)."""
+        """package.md §The audit step 4.  An entry that fails changes nothing; the replay goes
+        on (a later failure may follow from an earlier one) up to an entry it does not have."""
         previous_time = None
-        recent = {}             # SHA-256(statement) -> list of notarised times
-        accepted = []           # (index, time, statement) of accepted entries
+        window = collections.deque()        # (time, SHA-256(statement)), oldest first
+        in_window = collections.Counter()   # SHA-256(statement) -> entries in the window
+        parsed = []                         # (index, time, statement) of parsed statements
         for i, entry in enumerate(self.entries):
-            where = f"entry {i}"
             if entry is None:
-                self.fail(4, where, "entry_missing",
-                          "entry not available (its bundle is missing); replay stopped")
-                break
+                break           # its bundle's failure says the replay stops there
             try:
                 t, sig, raw = parse_entry(entry)
-            except Failure as e:
-                self.fail(4, where, e.code, e.message)
-                continue
-            try:
                 if previous_time is not None and t < previous_time:
                     raise Failure("time_decreases", f"time {t} < previous {previous_time}")
-                previous_time = t if previous_time is None else max(previous_time, t)
-                digest = hashlib.sha256(raw).digest()
-                earlier = recent.get(digest, [])
-                recent.setdefault(digest, []).append(t)
+                previous_time = t
                 st = parse_statement(raw)
+                parsed.append((i, t, st))
                 if not verify_attestation_signature(st.key, sig, ATTESTATION_PREFIX + raw):
                     raise Failure("bad_signature", "attestation signature is not valid "
                                   "(attestation.md §Signature rule)")
-                if any(t - e <= DEDUP_WINDOW for e in earlier):
+                # dedup: earlier entries whose statement parsed and whose signature verified,
+                # notarised at most 24 h 5 min before this one (times never decrease here)
+                while window and t - window[0][0] > DEDUP_WINDOW:
+                    in_window[window.popleft()[1]] -= 1
+                digest = hashlib.sha256(raw).digest()
+                duplicate = in_window[digest] > 0
+                window.append((t, digest))
+                in_window[digest] += 1
+                if duplicate:
                     raise Failure("duplicate_statement",
                                   "statement already in the log within 24 h 5 min")
-                self.registry.decide(st, t, i)
+                try:
+                    self.registry.decide(st, t, i)
+                except Failure as e:
+                    raise Failure("refused", f"{e.code}: {e.message}")
             except Failure as e:
-                self.fail(4, where, e.code, e.message)
+                self.fail(4, f"entry {i}", e.code, e.message)
                 continue
             self.registry.apply(st, t, i)
-            accepted.append((i, t, st))
-        self.flag_compromised(accepted)
+        self.flag_compromised(parsed)
 
-    def flag_compromised(self, accepted):
+    def flag_compromised(self, parsed):
         """package.md §The audit step 5 (lifecycle.md key_revocation)."""
-        for i, t, st in accepted:
+        for i, t, st in parsed:
             rec = self.registry.keys.get(st.key)
             if rec is None or rec.compromised_since is None or rec.revoked_index <= i:
                 continue
@@ -1579,15 +1784,68 @@ class Audit:
                 self.flags.append(f"FLAG signed_after_compromise entry {i} department "
                                   f"{st.department} key {b64(st.key)} compromised_since {c}")
 
+    # -- step 6: the calendar files -----------------------------------------------------------
+
+    def check_calendars(self):
+        """package.md §The audit step 6 and calendar.md §Calendar files: a file named as a
+        built-in one equals it; each built-in year is there unless another file gives it; every
+        other file parses, and the files together obey calendar.md's rules for a folder."""
+        built_in = built_in_calendars()
+        present, good = set(), []           # names; (name, Calendar) of files that parsed
+        for rel in self.list_files("calendar"):
+            name = rel[len("calendar/"):]
+            if "/" in name or not name.endswith(".txt"):
+                self.fail(6, rel, "unexpected_file", "not a calendar file (calendar/<name>.txt)")
+                continue
+            present.add(name)
+            data = self.load(6, rel, "calendar file")
+            if data is None:
+                continue
+            if name in built_in and data != built_in[name]:
+                self.fail(6, rel, "calendar_differs", "differs from the built-in file of "
+                          "that name")
+                continue
+            try:
+                good.append((name, parse_calendar(data)))
+            except ValueError as e:
+                self.fail(6, rel, "bad_calendar", str(e))
+        years, jurisdiction, days = {}, None, {}
+        # files named as built-in ones first, so that a second file of their year is blamed
+        for name, cal in sorted(good, key=lambda nc: (nc[0] not in built_in, nc[0])):
+            rel = f"calendar/{name}"
+            if cal.year is not None:
+                if cal.year in years:
+                    self.fail(6, rel, "bad_calendar", f"a second national file of {cal.year} "
+                              f"(calendar/{years[cal.year]})")
+                    continue
+                years[cal.year] = name
+            elif jurisdiction is None:
+                jurisdiction = (cal.jurisdiction, name)
+            elif cal.jurisdiction != jurisdiction[0]:
+                self.fail(6, rel, "bad_calendar", f"a second jurisdiction (calendar/"
+                          f"{jurisdiction[1]} is {jurisdiction[0]!r})")
+                continue
+            for day, kind in sorted(cal.days.items()):
+                if day in days and days[day][0] != kind:
+                    self.fail(6, rel, "bad_calendar", f"{day} is {kind}, but {days[day][0]} "
+                              f"in calendar/{days[day][1]}")
+                days.setdefault(day, (kind, name))
+        for name, data in sorted(built_in.items()):
+            if name not in present and parse_calendar(data).year not in years:
+                self.fail(6, f"calendar/{name}", "missing_file",
+                          "a built-in national year, and no other file gives it")
+
     # -- driver -------------------------------------------------------------------------------
 
     def run(self):
         steps = [(1, self.check_manifest), (1, self.check_policy_copy),
                  (1, self.fallback_sizes),
+                 (3, self.check_top_level),
                  (3, self.build_tree),          # step 3: entries and leaves
                  (4, self.replay),              # step 4 first: checkpoint keys need log_key entries
                  (2, self.check_history),       # step 2, and step 3's roots
-                 (3, self.check_tile_files)]    # step 3: tiles, stale partials, unexpected files
+                 (3, self.check_tile_files),    # step 3: tiles, stale partials, unexpected files
+                 (6, self.check_calendars)]     # step 6: the calendar files (not the findings)
         for step, run_step in steps:
             try:
                 run_step()
@@ -1599,7 +1857,8 @@ class Audit:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Audit a share-audit package (steps 1-5).")
+    parser = argparse.ArgumentParser(description="Audit a share-audit package (steps 1-5, and "
+                                     "step 6's calendar files).")
     parser.add_argument("package")
     parser.add_argument("--policy", required=True)
     args = parser.parse_args(argv)
@@ -1615,10 +1874,12 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: unusable policy {args.policy}: {e}", file=sys.stderr)
         return 2
-    if not os.path.isdir(args.package):
-        print(f"error: {args.package} is not a folder", file=sys.stderr)
+    try:
+        os.listdir(args.package)
+    except OSError as e:
+        print(f"error: cannot read package folder {args.package}: {e}", file=sys.stderr)
         return 2
-    audit = Audit(args.package, policy)
+    audit = Audit(args.package, policy, policy_bytes)
     valid = audit.run()
     for _, where, code, message in audit.failures[:MAX_LISTED]:
         print(f"FAIL {where}: {code}: {message}")

@@ -1002,18 +1002,20 @@ struct Parsed {
     digest: [u8; 32],
 }
 
+/// A bundle's entries, and where to answer with what the worker found.
+type Job = (Vec<Vec<u8>>, mpsc::Sender<Vec<Checked>>);
+
 /// Threads that parse entries and check their signatures, a bundle at a
 /// time, answering each bundle on its own channel (so results come back in
 /// order however the threads interleave).
 struct Workers {
-    jobs: Option<mpsc::SyncSender<(Vec<Vec<u8>>, mpsc::Sender<Vec<Checked>>)>>,
+    jobs: Option<mpsc::SyncSender<Job>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Workers {
     fn start(count: usize) -> Workers {
-        let (jobs, queue) =
-            mpsc::sync_channel::<(Vec<Vec<u8>>, mpsc::Sender<Vec<Checked>>)>(IN_FLIGHT);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(IN_FLIGHT);
         let queue = Arc::new(Mutex::new(queue));
         let threads = (0..count)
             .map(|_| {
@@ -1198,13 +1200,12 @@ impl<'c> Replay<'c> {
             Err(DecideError::View(never)) => match never {},
         }
         match &p.statement.body {
-            Body::LogKey(k) => self.replayed.log_keys.push((index, k.key.clone())),
+            Body::LogKey(k) => self.replayed.log_keys.push((index, k.key)),
             Body::KeyRevocation(r) => {
                 if let Some(since) = r.compromised_since {
-                    self.replayed.compromised.insert(
-                        r.key.clone(),
-                        (since, index, r.department.as_str().to_owned()),
-                    );
+                    self.replayed
+                        .compromised
+                        .insert(r.key, (since, index, r.department.as_str().to_owned()));
                 }
             }
             _ => {}

@@ -59,7 +59,7 @@ mod tests {
         for k in Kind::ALL {
             assert_eq!(Kind::from_name(k.name()), Some(*k));
         }
-        assert_eq!(Kind::ALL.len(), 28);
+        assert_eq!(Kind::ALL.len(), 29);
         let s = Statement::parse(statement_json("approval", r#"{"case":"2026-1"}"#).as_bytes())
             .unwrap();
         assert_eq!(s.kind(), Kind::Approval);

@@ -323,7 +323,11 @@ mod tests {
             valid_from: 5,
             valid_until: Some(9),
             index: 1,
-            revoked: Some(Revocation { time: 7, index: 2 }),
+            revoked: Some(Revocation {
+                time: 7,
+                index: 2,
+                compromised_since: None,
+            }),
         };
         let pinned: [(RecordKey, Record, &str); 4] = [
             (
