@@ -27,6 +27,10 @@ ensure_system_deps() {
   command -v c++ >/dev/null 2>&1 || missing+=(g++)
   command -v make >/dev/null 2>&1 || missing+=(make)
   command -v nm >/dev/null 2>&1 || missing+=(binutils)
+  # The reference verifier (specs/reference/verify.py): Python 3 and the
+  # `cryptography` package.
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing missing system packages: ${missing[*]}"
     local sudo=""

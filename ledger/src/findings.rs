@@ -219,6 +219,19 @@ impl<'c> FindingsStream<'c> {
         }
     }
 
+    /// The findings made so far and not yet taken, in the order found:
+    /// taking them as the log goes keeps memory from growing with them.
+    pub fn take(&mut self) -> std::vec::Drain<'_, Finding> {
+        self.replay.found.drain(..)
+    }
+
+    /// The findings left once every entry is in: the steps still missing
+    /// as of the instant given, and any not yet taken, in the order found.
+    pub fn close(mut self) -> Vec<Finding> {
+        self.replay.open_findings(self.as_of);
+        self.replay.found
+    }
+
     /// The findings, as [`findings`] sorts them.
     pub fn finish(mut self) -> Vec<Finding> {
         self.replay.open_findings(self.as_of);

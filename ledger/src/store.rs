@@ -502,6 +502,24 @@ impl Store {
         Ok(())
     }
 
+    /// The newest checkpoint of size at most `size`.
+    pub fn checkpoint_at_most(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
+        let db = self.db()?;
+        let mut iter = db.iterator_cf(
+            cf(&db, CF_CHECKPOINTS),
+            IteratorMode::From(&u64_key(size), Direction::Reverse),
+        );
+        match iter.next() {
+            None => Ok(None),
+            Some(item) => {
+                let (k, v) = item?;
+                let note = String::from_utf8(v.to_vec())
+                    .map_err(|_| corrupt("checkpoint is not UTF-8"))?;
+                Ok(Some((read_u64(&k)?, note)))
+            }
+        }
+    }
+
     /// The newest signed checkpoint.
     pub fn latest_checkpoint(&self) -> Result<(u64, String), StoreError> {
         let db = self.db()?;

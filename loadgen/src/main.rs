@@ -74,6 +74,13 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         ceiling_secs: f64,
     },
+    /// The Ed25519 ceiling alone, as one JSON line: what the audit of a
+    /// package is measured against (scripts/bench audit).
+    Ceiling {
+        /// Seconds spent measuring each path.
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+    },
     /// Proof and tile serving at growing log sizes.
     Proofs {
         #[command(flatten)]
@@ -544,6 +551,18 @@ fn main() -> Result<()> {
                 sizes,
                 requests,
             } => proofs(common, sizes, requests).await,
+            Command::Ceiling { secs } => {
+                let secs = Duration::from_secs_f64(secs);
+                let strict =
+                    tokio::task::spawn_blocking(move || ceiling::verify_strict_per_s(secs)).await?;
+                let batch =
+                    tokio::task::spawn_blocking(move || ceiling::batch_path_per_s(secs)).await?;
+                cli::outln!(
+                    "{}",
+                    serde_json::json!({"verify_strict_per_s": strict.round(), "batch_path_per_s": batch.round()})
+                );
+                Ok(())
+            }
         }
     })
 }

@@ -30,9 +30,10 @@ pub struct ExportSummary {
     pub kept: u64,
 }
 
-/// Exports the log of `data` up to the checkpoint of size `size` (default:
-/// the newest) into the package folder `out`, with the calendar files of
-/// `calendar` (as `notary serve --calendar`) beside the built-in years.
+/// Exports the log of `data` up to its newest checkpoint of size at most
+/// `size` (default: its newest) into the package folder `out`, with the
+/// calendar files of `calendar` (as `notary serve --calendar`) beside the
+/// built-in years.
 pub fn export(
     data: &Path,
     out: &Path,
@@ -47,13 +48,11 @@ pub fn export(
     let calendars = calendar_files(calendar)?;
     let store = Store::open_read_only(&dir.db())
         .with_context(|| format!("opening {} read-only", dir.db().display()))?;
-    let (latest, _) = store.latest_checkpoint()?;
-    let size = size.unwrap_or(latest);
-    let Some(checkpoint) = store.checkpoint(size)? else {
-        bail!(
-            "the notary signed no checkpoint of size {size} (its newest is of size {latest}); \
-             give the size of a checkpoint it signed"
-        );
+    let (size, checkpoint) = match size {
+        None => store.latest_checkpoint()?,
+        Some(at_most) => store
+            .checkpoint_at_most(at_most)?
+            .context("the store holds no checkpoint")?,
     };
 
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

@@ -52,8 +52,8 @@ enum Command {
         /// The package folder.
         #[arg(long)]
         out: PathBuf,
-        /// The tree size to export: a size the notary signed a checkpoint
-        /// for (default: the newest).
+        /// Export the tree of the newest checkpoint of at most this size
+        /// (default: the newest checkpoint).
         #[arg(long)]
         size: Option<u64>,
         /// The calendar folder `notary serve --calendar` was given.
@@ -234,7 +234,7 @@ fn run(cli: Cli) -> Result<()> {
             let started = std::time::Instant::now();
             let s = notary::export::export(&data, &out, size, calendar.as_deref())?;
             cli::outln!(
-                "exported {} entries and {} checkpoints to {} in {:.1} s ({} files written, {} already there)",
+                "exported {} entries and {} checkpoints to {} in {:.2} s ({} files written, {} already there)",
                 s.size,
                 s.checkpoints,
                 out.display(),

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VERIFY = os.path.join(HERE, "verify.py")
 CALENDARS = os.path.join(HERE, "..", "..", "calendar")     # the built-in calendar files
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True     # no __pycache__ beside the specs
 import verify  # noqa: E402  (only for curve arithmetic in one test)
 
 ORIGIN = "test.example.gov.cn/share-audit/t1"

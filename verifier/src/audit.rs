@@ -37,6 +37,10 @@ const IN_FLIGHT: usize = 8;
 /// Failures listed in a report; all are counted.
 pub const MAX_LISTED_FAILURES: usize = 1000;
 
+/// Findings listed in a report; all are counted by code, and written to
+/// [`AuditOptions::findings_out`] if given.
+pub const MAX_LISTED_FINDINGS: usize = 1000;
+
 /// Something wrong with the package, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -65,7 +69,10 @@ pub struct AuditReport {
     pub keys: u64,
     pub cases: u64,
     pub flagged: Vec<Flag>,
+    /// The first [`MAX_LISTED_FINDINGS`] findings, in the order found.
     pub findings: Vec<Finding>,
+    pub findings_total: u64,
+    pub findings_by_code: std::collections::BTreeMap<&'static str, u64>,
     pub failures: Vec<Failure>,
     pub failures_total: u64,
     /// Calendar files used, with their SHA-256 (hex).
@@ -96,6 +103,8 @@ impl AuditReport {
                 "compromised_since": ledger::time::cst(f.compromised_since),
             })).collect::<Vec<_>>(),
             "findings": self.findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
+            "findings_total": self.findings_total,
+            "findings_by_code": self.findings_by_code,
             "failures": self.failures.iter().map(|f| serde_json::json!({
                 "code": f.code,
                 "where": f.place,
@@ -127,15 +136,11 @@ impl AuditReport {
                 ledger::time::cst(f.compromised_since)
             ));
         }
-        let mut codes: Vec<(&str, usize)> = Vec::new();
-        for f in &self.findings {
-            match codes.iter_mut().find(|(c, _)| *c == f.code) {
-                Some((_, n)) => *n += 1,
-                None => codes.push((f.code, 1)),
-            }
-        }
-        codes.sort();
-        let by_code: Vec<String> = codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let by_code: Vec<String> = self
+            .findings_by_code
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
         out.push(format!(
             "package {} of log {}",
             package.display(),
@@ -148,7 +153,7 @@ impl AuditReport {
         out.push(format!(
             "  {} flagged; {} findings{}",
             self.flagged.len(),
-            self.findings.len(),
+            self.findings_total,
             if by_code.is_empty() {
                 String::new()
             } else {
@@ -180,6 +185,8 @@ pub struct AuditOptions<'p> {
     pub threads: usize,
     /// Told `(entries done, entries in all)` as the audit goes.
     pub progress: Option<&'p mut dyn FnMut(u64, u64)>,
+    /// Every finding is written here, one JSON object per line, as found.
+    pub findings_out: Option<&'p mut dyn std::io::Write>,
 }
 
 /// The audit could not start: nothing about the package's validity.
@@ -191,6 +198,8 @@ pub enum AuditError {
     Calendar(String, String),
     #[error("the policy: {0}")]
     Policy(String),
+    #[error("cannot write the findings: {0}")]
+    Output(std::io::Error),
 }
 
 /// Audits the package in `dir` against the policy `policy_text` (the file
@@ -224,7 +233,10 @@ pub fn audit(
     let extra = audit.list_files(&manifest);
     let history = audit.history(&manifest, &extra);
     audit.check_latest(&manifest, &history);
-    let replayed = audit.entries(&manifest, &history, &extra, &calendar, options);
+    let mut replayed = audit.entries(&manifest, &history, &extra, &calendar, options);
+    if let Some(e) = replayed.output_error.take() {
+        return Err(AuditError::Output(e));
+    }
     audit.check_checkpoint_keys(&history, &replayed.log_keys);
     if !replayed.compromised.is_empty() {
         audit.flag_compromised(&manifest, &replayed.compromised);
@@ -264,6 +276,8 @@ struct Replayed {
     log_keys: Vec<(u64, PublicKey)>,
     /// Keys declared compromised: since when, and the revocation's index.
     compromised: HashMap<PublicKey, (u64, u64, String)>,
+    /// Why `findings_out` could not be written, if it could not.
+    output_error: Option<std::io::Error>,
 }
 
 impl Audit<'_> {
@@ -670,6 +684,7 @@ impl Audit<'_> {
             calendar,
             &options.settings,
             options.as_of,
+            options.findings_out.take(),
         );
         let workers = Workers::start(options.threads.max(1));
         let mut bundles = package::bundles(manifest.size).peekable();
@@ -1114,25 +1129,31 @@ fn check_entries(items: &[Vec<u8>]) -> Vec<Checked> {
 }
 
 /// The registry replay, the dedup window and the findings.
-struct Replay<'c> {
+struct Replay<'c, 'w> {
     registry: Overlay<TrustRoots>,
     findings: FindingsStream<'c>,
+    findings_out: Option<&'w mut dyn std::io::Write>,
     last_time: u64,
-    recent: VecDeque<(u64, [u8; 32])>,
-    recent_set: HashSet<[u8; 32]>,
+    /// The statements of the last 24 h 5 min, by the first 16 bytes of
+    /// their digest (a collision among a day's entries has odds of 2^-64
+    /// even at a billion a day).
+    recent: VecDeque<(u64, u128)>,
+    recent_set: HashSet<u128>,
     replayed: Replayed,
 }
 
-impl<'c> Replay<'c> {
+impl<'c, 'w> Replay<'c, 'w> {
     fn new(
         trust: TrustRoots,
         calendar: &'c Calendar,
         settings: &'c Settings,
         as_of: u64,
-    ) -> Replay<'c> {
+        findings_out: Option<&'w mut dyn std::io::Write>,
+    ) -> Replay<'c, 'w> {
         Replay {
             registry: Overlay::new(trust),
             findings: FindingsStream::new(calendar, settings, as_of),
+            findings_out,
             last_time: 0,
             recent: VecDeque::new(),
             recent_set: HashSet::new(),
@@ -1172,14 +1193,15 @@ impl<'c> Replay<'c> {
                 self.recent_set.remove(&d);
             }
         }
-        if !self.recent_set.insert(p.digest) {
+        let digest = u128::from_be_bytes(p.digest[..16].try_into().expect("16 of 32 bytes"));
+        if !self.recent_set.insert(digest) {
             return audit.fail(
                 "duplicate_statement",
                 place,
                 "the same statement is already in the log (the notary appends a statement once)",
             );
         }
-        self.recent.push_back((p.time, p.digest));
+        self.recent.push_back((p.time, digest));
         match decide(&self.registry, &p.statement, p.time, index) {
             Ok(decision) => {
                 for change in decision.changes {
@@ -1215,10 +1237,23 @@ impl<'c> Replay<'c> {
             time: p.time,
             statement: &p.statement,
         });
+        for f in self.findings.take() {
+            found(audit, &mut self.findings_out, &mut self.replayed, f);
+        }
     }
 
     fn finish(self, audit: &mut Audit) -> Replayed {
-        for change in self.registry.into_records().into_changes() {
+        let Replay {
+            registry,
+            findings,
+            mut findings_out,
+            mut replayed,
+            ..
+        } = self;
+        for f in findings.close() {
+            found(audit, &mut findings_out, &mut replayed, f);
+        }
+        for change in registry.into_records().into_changes() {
             match change.key() {
                 RecordKey::Department(_) => audit.report.departments += 1,
                 RecordKey::Key(_) => audit.report.keys += 1,
@@ -1226,8 +1261,28 @@ impl<'c> Replay<'c> {
                 _ => {}
             }
         }
-        audit.report.findings = self.findings.finish();
-        self.replayed
+        replayed
+    }
+}
+
+/// Counts a finding, lists the first ones, and writes it out.
+fn found(
+    audit: &mut Audit,
+    out: &mut Option<&mut dyn std::io::Write>,
+    replayed: &mut Replayed,
+    finding: Finding,
+) {
+    let report = &mut audit.report;
+    report.findings_total += 1;
+    *report.findings_by_code.entry(finding.code).or_default() += 1;
+    if let Some(w) = out.as_mut() {
+        if let Err(e) = writeln!(w, "{}", finding.to_json()) {
+            replayed.output_error.get_or_insert(e);
+            *out = None;
+        }
+    }
+    if report.findings.len() < MAX_LISTED_FINDINGS {
+        report.findings.push(finding);
     }
 }
 

@@ -103,6 +103,10 @@ enum Command {
         /// Threads that parse entries and check signatures (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Write every finding to this file, one JSON object per line (the
+        /// report lists the first 1,000 and counts them all).
+        #[arg(long)]
+        findings_out: Option<PathBuf>,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
@@ -635,6 +639,13 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
             }
         }
     };
+    let mut findings_file = match options.findings_out {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| Usage(format!("cannot write {}: {e}", path.display())))?,
+        )),
+        None => None,
+    };
     let report = verifier::audit::audit(
         package,
         &policy_text,
@@ -649,9 +660,15 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             progress: if terminal { Some(&mut show) } else { None },
+            findings_out: findings_file.as_mut().map(|f| f as &mut dyn std::io::Write),
         },
     )
     .map_err(|e| Usage(e.to_string()))?;
+    if let Some(mut f) = findings_file {
+        use std::io::Write as _;
+        f.flush()
+            .map_err(|e| Usage(format!("cannot write the findings: {e}")))?;
+    }
     let seconds = started.elapsed().as_secs_f64();
     if cli.json {
         cli::outln!("{}", report.to_json(package, seconds));
@@ -673,6 +690,7 @@ struct AuditArgs<'a> {
     extension_for_unconditional: bool,
     usage_record_interval_days: u32,
     threads: Option<usize>,
+    findings_out: Option<&'a Path>,
 }
 
 fn main() -> ExitCode {
@@ -686,6 +704,7 @@ fn main() -> ExitCode {
             extension_for_unconditional,
             usage_record_interval_days,
             threads,
+            findings_out,
         } => audit(
             &cli,
             package,
@@ -696,6 +715,7 @@ fn main() -> ExitCode {
                 extension_for_unconditional: extension_for_unconditional == "on",
                 usage_record_interval_days: *usage_record_interval_days,
                 threads: *threads,
+                findings_out: findings_out.as_deref(),
             },
         ),
         Command::Findings {
