@@ -48,5 +48,8 @@ fn the_readme_walkthrough_runs_as_written() {
         assert!(stderr.contains(said), "{said:?} not in:\n{stderr}");
     }
     assert!(stdout.contains("4 valid, 0 invalid, of 4"), "{stdout}");
-    assert!(stdout.contains("\nVALID (0 failures"), "the audit: {stdout}");
+    assert!(
+        stdout.contains("\nVALID (0 failures"),
+        "the audit: {stdout}"
+    );
 }
