@@ -681,3 +681,106 @@ fn the_reference_verifier_agrees_on_every_package() {
         std::fs::remove_dir_all(&copy).unwrap();
     }
 }
+
+/// The package read by an existing tile client: Cloudflare's `tlog_tiles`
+/// (a port of Go's sumdb/tlog), which checks every tile it reads against
+/// the checkpoint's root before it uses a hash from it.
+struct PackageTiles(PathBuf);
+
+impl tlog_tiles::TileReader for PackageTiles {
+    fn height(&self) -> u8 {
+        8
+    }
+
+    fn read_tiles(
+        &self,
+        tiles: &[tlog_tiles::Tile],
+    ) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                // sumdb paths name the height (tile/8/L/N); C2SP tlog-tiles
+                // paths do not (tile/L/N).
+                let id = ledger::tiles::TileId {
+                    kind: ledger::tiles::TileKind::Hashes { level: t.level() },
+                    index: t.level_index(),
+                    width: u64::from(t.width()),
+                };
+                std::fs::read(self.0.join(package::tile_path(&id)))
+                    .map_err(|_| tlog_tiles::tlog::Error::InvalidTile)
+            })
+            .collect()
+    }
+
+    fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+}
+
+#[test]
+fn an_existing_tile_client_reads_the_package() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    busy_log(&setup, &notary, 200);
+    let pkg = setup.dir.path().join("package");
+    export(&setup.data(), &pkg);
+    let checkpoint = ledger::checkpoint::Checkpoint::verify(
+        &std::fs::read(pkg.join("checkpoint")).unwrap(),
+        ORIGIN,
+        &setup.policy().log_keys,
+    )
+    .unwrap();
+    let reader = PackageTiles(pkg.clone());
+    let hashes = tlog_tiles::TileHashReader::new(
+        checkpoint.size,
+        tlog_tiles::Hash(checkpoint.root.0),
+        &reader,
+    );
+    for index in [0, 1, 255, 256, 300, checkpoint.size - 1] {
+        let bundle = package::bundles(checkpoint.size)
+            .find(|(b, _)| *b == index / 256)
+            .unwrap();
+        let id = ledger::tiles::TileId {
+            kind: ledger::tiles::TileKind::Entries,
+            index: bundle.0,
+            width: bundle.1,
+        };
+        let bytes = std::fs::read(pkg.join(package::tile_path(&id))).unwrap();
+        let entry = package::split_bundle("", &bytes, bundle.1).unwrap()[(index % 256) as usize];
+        let leaf = tlog_tiles::Hash(ledger::hashing::leaf_hash(entry).0);
+        let proof = tlog_tiles::prove_record(checkpoint.size, index, &hashes).unwrap();
+        tlog_tiles::check_record(
+            &proof,
+            checkpoint.size,
+            tlog_tiles::Hash(checkpoint.root.0),
+            index,
+            leaf,
+        )
+        .unwrap_or_else(|e| panic!("entry {index}: {e:?}"));
+    }
+    // A tile altered on disk is refused by the client itself.
+    let tile = pkg.join("tile/0/000");
+    let mut bytes = std::fs::read(&tile).unwrap();
+    bytes[5] ^= 1;
+    std::fs::write(&tile, bytes).unwrap();
+    let fresh = tlog_tiles::TileHashReader::new(
+        checkpoint.size,
+        tlog_tiles::Hash(checkpoint.root.0),
+        &reader,
+    );
+    let refused = match tlog_tiles::prove_record(checkpoint.size, 3, &fresh) {
+        Err(_) => true,
+        Ok(proof) => {
+            let entry0 = std::fs::read(pkg.join("tile/entries/000")).unwrap();
+            let entry = package::split_bundle("", &entry0, 256).unwrap()[3];
+            let leaf = tlog_tiles::Hash(ledger::hashing::leaf_hash(entry).0);
+            tlog_tiles::check_record(
+                &proof,
+                checkpoint.size,
+                tlog_tiles::Hash(checkpoint.root.0),
+                3,
+                leaf,
+            )
+            .is_err()
+        }
+    };
+    assert!(refused, "a proof from an altered tile");
+}
