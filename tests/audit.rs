@@ -47,6 +47,7 @@ fn audit_lib(pkg: &Path, setup: &Setup) -> AuditReport {
             settings: ledger::findings::Settings::default(),
             threads: 2,
             progress: None,
+            seen: Vec::new(),
             findings_out: None,
         },
     )
@@ -524,6 +525,7 @@ fn keys_rotate_without_invalidating_old_receipts() {
     );
     notary.kill();
     let notary = setup.start();
+    let switched = notary.tree_size();
     let policy_text = std::fs::read_to_string(&policy_file).unwrap();
     assert_eq!(policy_text.matches("\nlog ").count(), 2, "{policy_text}");
     let (status, second) = notary.submit(&new_case(&requester, "C-2"));
@@ -546,6 +548,15 @@ fn keys_rotate_without_invalidating_old_receipts() {
         &old_root_line,
         &format!("{old_root_line} until {n}\nroot {new_root_vkey} from {n}"),
     );
+    // And the checkpoint keys: the old one for the entries before the
+    // switch, the new one from there on (policy.md §Log key rotation).
+    let log_lines: Vec<&str> = policy_text
+        .lines()
+        .filter(|l| l.starts_with("log "))
+        .collect();
+    let rotated = rotated
+        .replace(log_lines[0], &format!("{} until {switched}", log_lines[0]))
+        .replace(log_lines[1], &format!("{} from {switched}", log_lines[1]));
     std::fs::write(&policy_file, rotated).unwrap();
     notary.kill();
     let notary = setup.start();
@@ -605,13 +616,19 @@ fn keys_rotate_without_invalidating_old_receipts() {
     std::fs::write(pkg.join("checkpoint"), &forged).unwrap();
     let (status, report) = audit_cli(&pkg, &policy_file);
     assert_eq!(status, 1, "{report}");
+    // The policy bounds the retired key (until the switch), and the log
+    // records the switch: either way, that checkpoint is named.
     let failures = report["failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{report}");
+    let last = format!("checkpoint {}", manifest.checkpoints - 1);
     assert_eq!(failures[0]["code"], "checkpoint_key_not_in_force");
-    assert_eq!(
-        failures[0]["where"],
-        format!("checkpoint {}", manifest.checkpoints - 1)
-    );
+    assert_eq!(failures[0]["where"], last.as_str());
+    for f in failures {
+        let place = f["where"].as_str().unwrap();
+        assert!(
+            [last.as_str(), "checkpoint", "manifest"].contains(&place),
+            "{report}"
+        );
+    }
     if let Some((code, out)) = reference_verify(&pkg, &policy_file) {
         assert_eq!(code, 1, "the reference verifier disagrees: {out}");
         assert!(out.contains("checkpoint_key_not_in_force"), "{out}");
@@ -783,4 +800,88 @@ fn an_existing_tile_client_reads_the_package() {
         }
     };
     assert!(refused, "a proof from an altered tile");
+}
+
+/// A checkpoint the auditor holds from elsewhere shows a fork the package
+/// alone cannot (specs/package.md step 7); and the notary refuses to sign
+/// with a key the log never announced.
+#[test]
+fn checkpoints_seen_elsewhere_expose_a_fork() {
+    let setup = Setup::new();
+    let data = setup.data();
+    let policy = data.join("policy.txt");
+    let notary = setup.start();
+    let (_, requester) = provider_and_requester(&setup, &notary);
+    let (_, receipt) = notary.submit(&new_case(&requester, "C-1"));
+    let receipt_file = setup.dir.path().join("receipt.json");
+    std::fs::write(&receipt_file, receipt.to_string()).unwrap();
+    let pkg = setup.dir.path().join("package");
+    export(&data, &pkg);
+    let audit_with = |pkg: &Path, seen: &Path| -> (i32, Value) {
+        let o = Command::new(binary("verifier"))
+            .args(["audit", "--json", "--policy"])
+            .arg(&policy)
+            .arg(pkg)
+            .arg("--checkpoint")
+            .arg(seen)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            serde_json::from_slice(&o.stdout).unwrap(),
+        )
+    };
+    let (status, report) = audit_with(&pkg, &receipt_file);
+    assert_eq!(status, 0, "{report}");
+
+    // The notary's key signs another root at the package's size.
+    let key = ledger::keyfile::read_signer(&data.join("notary.key")).unwrap();
+    let note = std::fs::read_to_string(pkg.join("checkpoint")).unwrap();
+    let mut other =
+        ledger::checkpoint::Checkpoint::parse_body(&note[..note.find("\n\n").unwrap() + 1])
+            .unwrap();
+    other.root = ledger::hashing::leaf_hash(b"another history");
+    let fork = setup.dir.path().join("fork.txt");
+    std::fs::write(&fork, other.sign(&key)).unwrap();
+    let (status, report) = audit_with(&pkg, &fork);
+    assert_eq!(status, 1, "{report}");
+    assert_eq!(report["failures"][0]["code"], "fork", "{report}");
+    assert_eq!(report["failures"][0]["where"], fork.display().to_string());
+
+    // A package older than the receipt does not hold its tree.
+    let older = setup.dir.path().join("older");
+    let o = Command::new(binary("notary"))
+        .args(["export", "--size", "2", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&older)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (status, report) = audit_with(&older, &receipt_file);
+    assert_eq!(status, 1, "{report}");
+    assert_eq!(report["failures"][0]["code"], "not_in_package", "{report}");
+
+    // A next key copied into place by hand, before the log announces it,
+    // is refused at start.
+    notary.kill();
+    let o = Command::new(binary("notary"))
+        .args(["rotate-key", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::fs::copy(data.join("notary.key"), setup.dir.path().join("kept.key")).unwrap();
+    std::fs::copy(data.join("notary.next.key"), data.join("notary.key")).unwrap();
+    let o = Command::new(binary("notary"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("neither signed the log's newest checkpoint"),
+        "{said}"
+    );
 }

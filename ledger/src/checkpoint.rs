@@ -30,6 +30,8 @@ pub enum CheckpointError {
     ExtensionLines,
     #[error("checkpoint is for log {got:?}, expected {expected:?}")]
     WrongOrigin { expected: String, got: String },
+    #[error("the checkpoint of size {size} is signed by {key}, a log key the policy does not put in force for that size (specs/policy.md §Log key rotation)")]
+    KeyNotInForce { key: String, size: u64 },
     #[error("checkpoint signature: {0}")]
     Note(#[from] NoteError),
 }

@@ -135,6 +135,32 @@ pub fn hash_tiles(size: u64) -> Vec<TileId> {
     out
 }
 
+/// Whether the package of the tree of `size` entries must hold the tile or
+/// entry bundle `id`: every full one, and the partial one at the edge, at
+/// its width then.
+pub fn is_required(id: &TileId, size: u64) -> bool {
+    let level = id.tree_level();
+    let count = if level >= 64 { 0 } else { size >> level };
+    is_required_bundle(id.index, id.width, count)
+}
+
+/// Whether a list of `count` items is kept in bundle `index` of `width`
+/// items: a full bundle before the edge, or the partial one at it.
+pub fn is_required_bundle(index: u64, width: u64, count: u64) -> bool {
+    let full = count / TILE_WIDTH;
+    let partial = count % TILE_WIDTH;
+    (width == TILE_WIDTH && index < full) || (partial > 0 && index == full && width == partial)
+}
+
+/// The last bundle of a list of `count` items, if it has any.
+pub fn last_bundle(count: u64) -> Option<(u64, u64)> {
+    match (count / TILE_WIDTH, count % TILE_WIDTH) {
+        (0, 0) => None,
+        (full, 0) => Some((full - 1, TILE_WIDTH)),
+        (full, partial) => Some((full, partial)),
+    }
+}
+
 /// Builds a bundle: each item prefixed by its length as a big-endian uint16.
 pub fn bundle<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     crate::tiles::entry_bundle(items)
@@ -229,6 +255,43 @@ mod tests {
         assert_eq!(history_path(1234, 7), "checkpoints/x001/234.p/7");
         assert_eq!(parse_history_path("x001/234.p/7"), Some((1234, 7)));
         assert_eq!(parse_history_path("001.p/256"), None);
+    }
+
+    #[test]
+    fn required_files_are_those_the_tree_lists() {
+        for size in [0, 1, 255, 256, 257, 65_535, 65_536, 65_537, 70_000] {
+            let listed: std::collections::HashSet<TileId> = hash_tiles(size)
+                .into_iter()
+                .chain(bundles(size).map(|(index, width)| TileId {
+                    kind: TileKind::Entries,
+                    index,
+                    width,
+                }))
+                .collect();
+            for level in 0..4u8 {
+                for index in 0..300 {
+                    for width in [1, 112, 255, 256] {
+                        for kind in [TileKind::Hashes { level }, TileKind::Entries] {
+                            let id = TileId { kind, index, width };
+                            assert_eq!(
+                                is_required(&id, size),
+                                listed.contains(&id),
+                                "{size} {id:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(last_bundle(size), bundles(size).last());
+        }
+        // Sizes far beyond any file system: answered without listing them.
+        let huge = TileId {
+            kind: TileKind::Hashes { level: 0 },
+            index: u64::MAX / 256,
+            width: 256,
+        };
+        assert!(is_required(&huge, u64::MAX));
+        assert_eq!(last_bundle(u64::MAX), Some((u64::MAX / 256, 255)));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! root-signed entries, so the log itself says which key was valid when.
 
 use crate::attestation::{Id, Origin, PublicKey, SignerRef};
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::note::{NoteError, VerifierKey, TYPE_ED25519};
 use crate::registry::{RootKey, TrustRoots};
 
@@ -20,7 +21,70 @@ use crate::registry::{RootKey, TrustRoots};
 pub struct Policy {
     pub origin: String,
     pub log_keys: Vec<VerifierKey>,
+    /// The entries whose checkpoints each of `log_keys` signs, in the same
+    /// order (specs/policy.md §Log key rotation).
+    pub log_ranges: Vec<EntryRange>,
     pub roots: Vec<PolicyRoot>,
+}
+
+/// Entry indexes `from` on, below `until` if set: what a key of the policy
+/// is in force for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EntryRange {
+    pub from: u64,
+    pub until: Option<u64>,
+}
+
+impl EntryRange {
+    /// Whether a checkpoint of tree size `size` is in the range: its newest
+    /// entry, `size − 1`, is; the empty tree's is in a range from 0.
+    pub fn has_checkpoint(&self, size: u64) -> bool {
+        match size.checked_sub(1) {
+            None => self.from == 0,
+            Some(newest) => self.from <= newest && self.until.is_none_or(|u| newest < u),
+        }
+    }
+
+    /// Reads `[from <n>] [until <n>]`, the words after a key.
+    fn parse(words: &[&str]) -> Result<EntryRange, String> {
+        let number = |w: &str| {
+            crate::decimal::parse(w).ok_or_else(|| format!("{w:?} is not a decimal entry index"))
+        };
+        let mut range = EntryRange::default();
+        let mut rest = words;
+        if let ["from", n, tail @ ..] = rest {
+            range.from = number(n)?;
+            rest = tail;
+        }
+        if let ["until", n, tail @ ..] = rest {
+            range.until = Some(number(n)?);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(format!(
+                "unexpected {:?} after the key: only `from <index>` then `until <index>` may follow",
+                rest.join(" ")
+            ));
+        }
+        if let Some(until) = range.until.filter(|&u| u <= range.from) {
+            return Err(format!(
+                "`until {until}` is not after `from {}`: the key would sign nothing",
+                range.from
+            ));
+        }
+        Ok(range)
+    }
+
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        if self.from != 0 {
+            out.push_str(&format!(" from {}", self.from));
+        }
+        if let Some(until) = self.until {
+            out.push_str(&format!(" until {until}"));
+        }
+        out
+    }
 }
 
 /// A `root` line: the key, and the entries it may sign (index `from` on,
@@ -44,32 +108,12 @@ impl PolicyRoot {
 
     /// Reads what follows the key on a `root` line: `[from <n>] [until <n>]`.
     fn with_range(key: VerifierKey, words: &[&str]) -> Result<PolicyRoot, String> {
-        let number = |w: &str| {
-            crate::decimal::parse(w).ok_or_else(|| format!("{w:?} is not a decimal entry index"))
-        };
-        let mut root = PolicyRoot::always(key);
-        let mut rest = words;
-        if let ["from", n, tail @ ..] = rest {
-            root.from = number(n)?;
-            rest = tail;
-        }
-        if let ["until", n, tail @ ..] = rest {
-            root.until = Some(number(n)?);
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(format!(
-                "unexpected {:?} after the root key: only `from <index>` then `until <index>` may follow",
-                rest.join(" ")
-            ));
-        }
-        if let Some(until) = root.until.filter(|&u| u <= root.from) {
-            return Err(format!(
-                "`until {until}` is not after `from {}`: the key would sign nothing",
-                root.from
-            ));
-        }
-        Ok(root)
+        let range = EntryRange::parse(words)?;
+        Ok(PolicyRoot {
+            key,
+            from: range.from,
+            until: range.until,
+        })
     }
 }
 
@@ -102,6 +146,7 @@ pub enum PolicyError {
 impl Policy {
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut log_keys: Vec<VerifierKey> = Vec::new();
+        let mut log_ranges = Vec::new();
         let mut roots = Vec::new();
         let mut seen: Vec<([u8; 32], usize)> = Vec::new();
         for (n, raw) in text.lines().enumerate() {
@@ -129,12 +174,7 @@ impl Policy {
             seen.push((bytes, n + 1));
             match directive {
                 "log" => {
-                    if !rest.is_empty() {
-                        return Err(bad(format!(
-                            "unexpected {:?} after the log key",
-                            rest.join(" ")
-                        )));
-                    }
+                    log_ranges.push(EntryRange::parse(rest).map_err(bad)?);
                     Origin::try_from(key.name.clone()).map_err(bad)?;
                     if let Some(first) = log_keys.first() {
                         if first.name != key.name {
@@ -157,6 +197,7 @@ impl Policy {
         Ok(Policy {
             origin,
             log_keys,
+            log_ranges,
             roots,
         })
     }
@@ -175,20 +216,43 @@ impl Policy {
 
     pub fn encode(&self) -> String {
         let mut out = String::from("# share-audit trust policy (specs/policy.md)\n");
-        for k in &self.log_keys {
-            out.push_str(&format!("log {}\n", k.encode()));
+        for (k, range) in self.log_keys.iter().zip(&self.log_ranges) {
+            out.push_str(&format!("log {}{}\n", k.encode(), range.encode()));
         }
         for r in &self.roots {
-            out.push_str(&format!("root {}", r.key.encode()));
-            if r.from != 0 {
-                out.push_str(&format!(" from {}", r.from));
-            }
-            if let Some(until) = r.until {
-                out.push_str(&format!(" until {until}"));
-            }
-            out.push('\n');
+            let range = EntryRange {
+                from: r.from,
+                until: r.until,
+            };
+            out.push_str(&format!("root {}{}\n", r.key.encode(), range.encode()));
         }
         out
+    }
+
+    /// Verifies a signed checkpoint of this policy's log: signed by `log`
+    /// keys, each in force for the checkpoint's size (specs/policy.md §Log
+    /// key rotation). Returns it and the indexes of the keys that signed.
+    pub fn verify_checkpoint(
+        &self,
+        signed: &[u8],
+    ) -> Result<(Checkpoint, Vec<usize>), CheckpointError> {
+        let (checkpoint, signers) = Checkpoint::verify_by(signed, &self.origin, &self.log_keys)?;
+        let mut by = Vec::with_capacity(signers.len());
+        for key in signers {
+            let i = self
+                .log_keys
+                .iter()
+                .position(|k| k == key)
+                .expect("signers are among the keys given");
+            if !self.log_ranges[i].has_checkpoint(checkpoint.size) {
+                return Err(CheckpointError::KeyNotInForce {
+                    key: format!("{}+{:08x}", key.name, key.key_id),
+                    size: checkpoint.size,
+                });
+            }
+            by.push(i);
+        }
+        Ok((checkpoint, by))
     }
 
     /// The log's origin and the root keys as statement signers: the
@@ -274,6 +338,54 @@ mod tests {
     }
 
     #[test]
+    fn log_keys_sign_the_checkpoints_of_their_range() {
+        let old = NoteSigner::new("example.gov.cn/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let new = NoteSigner::new("example.gov.cn/log", SigningKey::from_bytes(&[4; 32])).unwrap();
+        let root = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let p = Policy::parse(&format!(
+            "log {} until 10\nlog {} from 10\nroot {}\n",
+            old.verifier().encode(),
+            new.verifier().encode(),
+            root.verifier().encode()
+        ))
+        .unwrap();
+        assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
+        let signed = |size: u64, by: &NoteSigner| {
+            Checkpoint {
+                origin: "example.gov.cn/log".into(),
+                size,
+                root: crate::hashing::Hash::empty_tree(),
+            }
+            .sign(by)
+        };
+        // The old key: the empty tree's and those of entries 0 … 9.
+        for size in [0, 1, 10] {
+            assert_eq!(
+                p.verify_checkpoint(signed(size, &old).as_bytes())
+                    .unwrap()
+                    .1,
+                vec![0]
+            );
+            assert!(
+                p.verify_checkpoint(signed(size, &new).as_bytes()).is_err(),
+                "{size}"
+            );
+        }
+        for size in [11, 1_000] {
+            assert!(matches!(
+                p.verify_checkpoint(signed(size, &old).as_bytes()),
+                Err(CheckpointError::KeyNotInForce { size: s, .. }) if s == size
+            ));
+            assert_eq!(
+                p.verify_checkpoint(signed(size, &new).as_bytes())
+                    .unwrap()
+                    .1,
+                vec![1]
+            );
+        }
+    }
+
+    #[test]
     fn root_keys_rotate_by_entry_index() {
         let log = NoteSigner::new("example.gov.cn/log", SigningKey::from_bytes(&[1; 32])).unwrap();
         let old = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
@@ -307,7 +419,7 @@ mod tests {
             format!("root {vkey} from"),
             format!("root {vkey} from 01"),
             format!("root {vkey} since 4"),
-            format!("log {} from 3", log.verifier().encode()),
+            format!("log {} until 0", log.verifier().encode()),
         ] {
             let text = format!("log {}\n{bad}\n", log.verifier().encode());
             let text = text.replacen(&format!("log {}\nlog", log.verifier().encode()), "log", 1);

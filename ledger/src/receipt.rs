@@ -331,7 +331,9 @@ impl Receipt {
         let index = self.index;
         let checkpoint = self
             .proof_of_leaf()?
-            .verify(&self.leaf_hash, &policy.origin, &policy.log_keys)
+            .verify_with(&self.leaf_hash, |note| {
+                policy.verify_checkpoint(note).map(|(c, _)| c)
+            })
             .map_err(|source| ReceiptError::Proof { index, source })?;
         let entry =
             Entry::parse(&self.entry).map_err(|source| ReceiptError::Entry { index, source })?;

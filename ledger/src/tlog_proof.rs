@@ -92,7 +92,16 @@ impl TlogProof {
         origin: &str,
         keys: &[VerifierKey],
     ) -> Result<Checkpoint, TlogProofError> {
-        let checkpoint = Checkpoint::verify(self.checkpoint.as_bytes(), origin, keys)?;
+        self.verify_with(leaf, |note| Checkpoint::verify(note, origin, keys))
+    }
+
+    /// [`TlogProof::verify`], the checkpoint verified by `verify`.
+    pub fn verify_with(
+        &self,
+        leaf: &Hash,
+        verify: impl FnOnce(&[u8]) -> Result<Checkpoint, CheckpointError>,
+    ) -> Result<Checkpoint, TlogProofError> {
+        let checkpoint = verify(self.checkpoint.as_bytes())?;
         self.includes(leaf, &checkpoint)?;
         Ok(checkpoint)
     }

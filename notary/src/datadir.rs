@@ -98,9 +98,16 @@ impl DataDir {
         }
         let policy = self.load_policy()?;
         if !policy.log_keys.contains(next.verifier()) {
+            // On a line of its own, whatever the file's last line is.
+            let text = fs::read_to_string(self.policy())?;
+            let newline = if text.is_empty() || text.ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
             let mut f = fs::OpenOptions::new().append(true).open(self.policy())?;
             use std::io::Write as _;
-            writeln!(f, "log {}", next.verifier().encode())?;
+            writeln!(f, "{newline}log {}", next.verifier().encode())?;
             f.sync_all()?;
         }
         let old = self.load_signer()?;
@@ -151,6 +158,7 @@ impl DataDir {
         let mut policy = Policy {
             origin: origin.to_owned(),
             log_keys: vec![vkey.clone()],
+            log_ranges: vec![ledger::policy::EntryRange::default()],
             roots: roots
                 .iter()
                 .cloned()
@@ -201,6 +209,34 @@ impl DataDir {
             }
             e => anyhow::Error::new(e).context(format!("opening {}", self.db().display())),
         })
+    }
+
+    /// The notary signs with the key that signed its newest checkpoint, or
+    /// with one a `log_key` entry announced: never with a key the log does
+    /// not record (specs/checkpoint.md §Key rotation). A key copied into
+    /// place by hand, before its announcement, is refused here.
+    pub fn check_signing_key(&self, store: &Store, signer: &NoteSigner) -> Result<()> {
+        let (_, newest) = store.latest_checkpoint()?;
+        let vkey = signer.verifier();
+        let signed_newest = ledger::checkpoint::Checkpoint::verify(
+            newest.as_bytes(),
+            &vkey.name,
+            std::slice::from_ref(vkey),
+        )
+        .is_ok();
+        let key = ledger::attestation::PublicKey(vkey.key.to_bytes());
+        let announced = store
+            .record(&ledger::registry::RecordKey::LogKey(key))?
+            .is_some();
+        if !signed_newest && !announced {
+            bail!(
+                "{} holds a key ({}) that neither signed the log's newest checkpoint nor was announced by a log_key entry; \
+                 a new checkpoint key is prepared with `notary rotate-key` and announced before it is used",
+                self.key().display(),
+                vkey.encode()
+            );
+        }
+        Ok(())
     }
 
     pub fn load_signer(&self) -> Result<NoteSigner> {

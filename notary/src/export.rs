@@ -65,6 +65,7 @@ pub fn export(
     let mut files = Files {
         root: out.to_owned(),
         summary: &mut summary,
+        folders: std::collections::BTreeSet::new(),
     };
     for (index, width) in package::bundles(size) {
         let id = TileId {
@@ -93,6 +94,10 @@ pub fn export(
             &format!("{}/{name}", package::CALENDAR_DIR),
             text.as_bytes(),
         )?;
+    }
+    // Every folder written is durable before the files that name them.
+    for folder in std::mem::take(&mut files.folders) {
+        sync_dir(&folder)?;
     }
     // Last, so that a package is only ever as large as what is written.
     files.replaceable(package::CHECKPOINT, checkpoint.as_bytes())?;
@@ -158,8 +163,20 @@ fn check_previous(store: &Store, out: &Path, origin: &str, size: u64) -> Result<
             previous.size
         );
     }
-    let theirs = fs::read(out.join(package::CHECKPOINT)).unwrap_or_default();
-    let ours = store.checkpoint(previous.size)?.unwrap_or_default();
+    let theirs = fs::read(out.join(package::CHECKPOINT)).with_context(|| {
+        format!(
+            "{} holds a manifest but no readable checkpoint",
+            out.display()
+        )
+    })?;
+    let Some(ours) = store.checkpoint(previous.size)? else {
+        bail!(
+            "{} holds a package of size {}, a size this notary signed no checkpoint for: \
+             it is of another history; keep it as evidence and export into another folder",
+            out.display(),
+            previous.size
+        );
+    };
     if theirs != ours.as_bytes() {
         bail!(
             "the checkpoint in {} is not the one this notary signed at size {}: \
@@ -223,6 +240,8 @@ fn calendar_files(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
 struct Files<'a> {
     root: PathBuf,
     summary: &'a mut ExportSummary,
+    /// Folders a file was written into, to sync before the manifest.
+    folders: std::collections::BTreeSet<PathBuf>,
 }
 
 impl Files<'_> {
@@ -234,6 +253,7 @@ impl Files<'_> {
             return Ok(());
         }
         write_atomically(&target, &contents()?)?;
+        self.folders.extend(target.parent().map(Path::to_path_buf));
         self.summary.written += 1;
         Ok(())
     }
@@ -246,6 +266,7 @@ impl Files<'_> {
             return Ok(());
         }
         write_atomically(&target, contents)?;
+        self.folders.extend(target.parent().map(Path::to_path_buf));
         self.summary.written += 1;
         Ok(())
     }

@@ -64,6 +64,7 @@ pub async fn serve(
     }
     let policy = dir.load_policy()?;
     let signer = dir.load_signer()?;
+    dir.check_signing_key(&store, &signer)?;
     let log = Log::open(store.clone(), &policy, signer).context("opening the log")?;
     let latest = Arc::new(RwLock::new(Latest {
         size: log.tree().size,

@@ -106,6 +106,7 @@ class Builder:
         self.log_key = Key(ORIGIN)
         self.root = Key("gd.zsj.root")
         self.extra_log_keys = []
+        self.log_ranges = {}            # Key -> " from <n> until <m>" of its `log` line
         self.entries = []
         self.checkpoints = []           # note bytes
         self.signing_log_key = self.log_key
@@ -116,8 +117,8 @@ class Builder:
     def policy(self):
         if self.policy_text is not None:
             return self.policy_text
-        lines = [f"log {self.log_key.vkey()}"]
-        lines += [f"log {k.vkey()}" for k in self.extra_log_keys]
+        lines = [f"log {k.vkey()}{self.log_ranges.get(k, '')}"
+                 for k in [self.log_key] + self.extra_log_keys]
         lines.append(f"root {self.root.vkey()}  # 主管部门")
         return "\n".join(lines) + "\n"
 
@@ -138,12 +139,14 @@ class Builder:
         stmt = self.statement(kind, body, signer, dept, **kw)
         return self.add_raw(stmt, signer.sign(b"share-audit/attestation/v1\n" + stmt))
 
-    def checkpoint(self, key=None):
+    def checkpoint(self, key=None, also=()):
+        """Signs the checkpoint of the current tree with `key` (and the keys `also`)."""
         key = key or self.signing_log_key
         leaves = [hashlib.sha256(b"\x00" + e).digest() for e in self.entries]
         text = f"{ORIGIN}\n{len(self.entries)}\n{b64(mth(leaves))}\n".encode()
-        sig = key.sign(text)
-        note = text + b"\n" + ("\u2014 " + ORIGIN + " " + b64(key.key_id() + sig) + "\n").encode()
+        note = text + b"\n"
+        for k in (key,) + tuple(also):
+            note += ("\u2014 " + ORIGIN + " " + b64(k.key_id() + k.sign(text)) + "\n").encode()
         self.checkpoints.append(note)
         self.time += 1000
 
@@ -749,13 +752,24 @@ class VerifyTests(unittest.TestCase):
                            "FAIL calendar/cn-2026.txt: missing_file")
 
     def test_calendar_year_given_by_another_file(self):
+        """package.md step 6: no other file may give a built-in year (calendar_differs), and
+        each built-in year MUST be there (its file: missing_file)."""
         pkg = self.calendar_pkg()
         cal = os.path.join(pkg, "calendar")
         os.rename(os.path.join(cal, "cn-2025.txt"), os.path.join(cal, "cn-2025-corrected.txt"))
-        self.assertValid(pkg)
-        # but a year has at most one national file
+        out = self.assertInvalid(pkg, "FAIL calendar/cn-2025-corrected.txt: calendar_differs",
+                                 "FAIL calendar/cn-2025.txt: missing_file")
+        self.assertIn("failures 2 ", out)
+        # even beside the built-in file, and even byte for byte the same
         shutil.copy(os.path.join(CALENDARS, "cn-2025.txt"), cal)
-        self.assertInvalid(pkg, "FAIL calendar/cn-2025-corrected.txt: bad_calendar")
+        out = self.assertInvalid(pkg, "FAIL calendar/cn-2025-corrected.txt: calendar_differs")
+        self.assertIn("failures 1 ", out)
+        # a corrected year under another name that still says `year 2025`
+        write_bytes(os.path.join(cal, "cn-2025-corrected.txt"),
+                    "share-audit/calendar/v1\nyear 2025\nsource 国务院办公厅 2024-11-01 通知\n")
+        self.assertInvalid(pkg, "FAIL calendar/cn-2025-corrected.txt: calendar_differs")
+        os.remove(os.path.join(cal, "cn-2025-corrected.txt"))
+        self.assertValid(pkg)
 
     def test_calendar_further_files(self):
         pkg = self.calendar_pkg()
@@ -810,6 +824,281 @@ class VerifyTests(unittest.TestCase):
         write_bytes(os.path.join(pkg, "calendar", "gd2.txt"), good.replace("deadline delivery 15\n",
                                                                          ""))
         self.assertValid(pkg)      # one jurisdiction in two files, a day listed the same way
+
+    # ---- log key ranges (policy.md §Log key rotation, checkpoint.md §Key rotation) ----------
+
+    def rotated_log(self, ranges=True):
+        """Old key signs up to size n, a log_key entry announces k2, k2 signs from then on;
+        with `ranges`, the policy gives the old key `until n` and k2 `from n`."""
+        b = Builder()
+        standard_log(b)
+        k2 = Key(ORIGIN)
+        b.extra_log_keys.append(k2)
+        b.add("log_key", {"key": b64(k2.pub)}, b.root)
+        b.checkpoint()                      # the old key signs size n
+        n = len(b.entries)
+        if ranges:
+            b.log_ranges = {b.log_key: f" until {n}", k2: f" from {n}"}
+        b.signing_log_key = k2
+        b.add("department", {"id": "gd.x", "name": "x", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint()                      # k2 takes over at size n + 1
+        return b, k2, n
+
+    def test_log_key_ranges_valid(self):
+        b, k2, n = self.rotated_log()
+        self.assertIn(f" until {n}\n", b.policy())
+        self.assertValid(self.build(b))
+        # `from 0` written out, and both words on one line, parse too
+        b.log_ranges = {b.log_key: f" from 0 until {n}", k2: f"\tfrom  {n}"}
+        self.assertValid(self.build(b, "spelled"))
+
+    def test_log_key_signs_after_its_until(self):
+        """The old key, even stolen, signs no checkpoint of more than n entries; here the
+        rotation rules alone would accept it (k2 was never announced and took over)."""
+        b = Builder()
+        standard_log(b)
+        n = len(b.entries)
+        k2 = Key(ORIGIN)
+        b.extra_log_keys.append(k2)
+        b.log_ranges = {b.log_key: f" until {n}", k2: f" from {n}"}
+        b.add("department", {"id": "gd.x", "name": "x", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint()                      # old key, size n + 1: outside its range
+        last = len(b.checkpoints) - 1
+        out = self.assertInvalid(self.build(b),
+                                 f"FAIL checkpoint {last}: checkpoint_key_not_in_force")
+        self.assertIn("outside its range", out)
+        self.assertNotIn("FAIL checkpoint: ", out)   # the same bytes: reported once
+
+    def test_log_key_signs_before_its_from(self):
+        b, k2, n = self.rotated_log()
+        b.log_ranges[k2] = f" from {n + 1}"  # k2 may sign size n + 2 and up only
+        last = len(b.checkpoints) - 1
+        self.assertInvalid(self.build(b), f"FAIL checkpoint {last}: checkpoint_key_not_in_force")
+        # `until n` admits size n (newest entry n - 1), `until n - 1` does not
+        b, k2, n = self.rotated_log()
+        b.log_ranges[b.log_key] = f" until {n - 1}"
+        out = self.assertInvalid(self.build(b, "until"), "checkpoint_key_not_in_force")
+        self.assertEqual(out.count("checkpoint_key_not_in_force"), 1, out)
+
+    def test_empty_tree_needs_range_from_0(self):
+        b = Builder()
+        b.log_ranges = {b.log_key: " from 1"}
+        b.add("department", {"id": "gd.x", "name": "x", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint()                      # size 1: newest entry 0, not in [1, ...)
+        b.add("department", {"id": "gd.y", "name": "y", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint()                      # size 2: newest entry 1, in range
+        out = self.assertInvalid(self.build(b), "FAIL checkpoint 0: checkpoint_key_not_in_force",
+                                 "FAIL checkpoint 1: checkpoint_key_not_in_force")
+        self.assertNotIn("FAIL checkpoint 2:", out)
+
+    def test_checkpoint_file_key_out_of_range(self):
+        """The `checkpoint` file, when it is not the history's last checkpoint, is checked on
+        its own and reported at `checkpoint` (package.md names no other place for it)."""
+        b = Builder()
+        standard_log(b)
+        n = len(b.entries)
+        b.log_ranges = {b.log_key: f" until {n}"}
+        pkg = self.build(b)
+        b.add("department", {"id": "gd.x", "name": "x", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint()
+        write_bytes(os.path.join(pkg, "checkpoint"), b.checkpoints[-1])
+        self.assertInvalid(pkg, "FAIL checkpoint: checkpoint_key_not_in_force",
+                           "FAIL checkpoint: checkpoint_mismatch")
+
+    def test_checkpoint_signed_by_two_log_keys(self):
+        b, k2, n = self.rotated_log(ranges=False)
+        b.add("department", {"id": "gd.z", "name": "z", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint(key=k2, also=(b.log_key,))
+        last = len(b.checkpoints) - 1
+        out = self.assertInvalid(self.build(b), f"FAIL checkpoint {last}: "
+                                                "checkpoint_key_not_in_force")
+        self.assertIn("not exactly one", out)
+        # a line of a key not in the policy (a witness, say) is ignored: still one log key
+        b, k2, n = self.rotated_log(ranges=False)
+        b.add("department", {"id": "gd.z", "name": "z", "roles": ["source"],
+                             "jurisdiction": "y"}, b.root)
+        b.checkpoint(key=k2, also=(Key(ORIGIN),))
+        self.assertValid(self.build(b, "other"))
+
+    def test_log_line_range_syntax(self):
+        b = Builder()
+        pkg = self.build(b)
+        pol = os.path.join(self.dir, "p.txt")
+        v, r = b.log_key.vkey(), b.root.vkey()
+        for suffix in (" until 0", " from 5 until 5", " from", " until", " from x",
+                       " until 3 from 1", " from 01", " to 3", " from 1 until 2 3"):
+            write_bytes(pol, f"log {v}{suffix}\nroot {r}\n")
+            rc, out, err = run_verify(pkg, pol)
+            self.assertEqual(rc, 2, suffix + out + err)
+        for suffix in (" from 0", " until 1", " from 0 until 7", "  # from 9"):
+            b.log_ranges = {b.log_key: suffix}
+            self.assertValid(self.build(b, "ok"))
+
+    # ---- the history ends at its first missing or broken bundle (package.md step 2) ---------
+
+    def long_history(self):
+        b = Builder()
+        standard_log(b)
+        for j in range(260):            # more than 256 checkpoints: two bundles
+            b.add("department", {"id": f"gd.d{j}", "name": "d", "roles": ["source"],
+                                 "jurisdiction": "j"}, b.root)
+            b.checkpoint()
+        return b
+
+    def test_history_ends_at_first_missing_bundle(self):
+        b = self.long_history()
+        c = len(b.checkpoints)
+        self.assertValid(self.build(b))
+        pkg = self.build(b, "missing")
+        os.remove(os.path.join(pkg, "checkpoints/000"))
+        out = self.assertInvalid(pkg, "FAIL checkpoints/000: missing_file")
+        self.assertIn("failures 1 ", out)                   # bundle 1 is not read
+        pkg = self.build(b, "broken")
+        write_bytes(os.path.join(pkg, "checkpoints/000"), b"\x00")
+        with open(os.path.join(pkg, f"checkpoints/001.p/{c - 256}"), "ab") as f:
+            f.write(b"junk")                                # not read: the history ended
+        out = self.assertInvalid(pkg, "FAIL checkpoints/000: bad_bundle")
+        self.assertIn("failures 1 ", out)
+
+    def test_huge_checkpoint_count(self):
+        b = Builder()
+        standard_log(b)
+        pkg = self.build(b)
+        for count in (10**30, 2**40 + 5):
+            write_bytes(os.path.join(pkg, "manifest"), f"share-audit/package/v1\norigin "
+                        f"{ORIGIN}\nsize {len(b.entries)}\ncheckpoints {count}\n")
+            p = subprocess.run([sys.executable, VERIFY, pkg, "--policy",
+                                os.path.join(pkg, "policy.txt")],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("FAIL checkpoints/000: missing_file", p.stdout)
+            self.assertNotIn("Traceback", p.stderr)
+
+    # ---- a failing entry changes nothing (package.md step 4) --------------------------------
+
+    def test_failing_entry_changes_nothing(self):
+        b = Builder()
+        standard_log(b)
+        q = Key("gd.q")
+        i = b.add("department", {"id": "gd.q", "name": "q", "roles": ["source"],
+                                 "jurisdiction": "j"}, b.root)
+        b.entries[i] = b.entries[i].replace(b"time %d" % b.time, b"time %d" % (b.time - 10_000))
+        j = b.add("department_key", {"department": "gd.q", "key": b64(q.pub)}, b.root)
+        b.checkpoint()
+        self.assertInvalid(self.build(b), f"FAIL entry {i}: time_decreases",
+                           f"FAIL entry {j}: refused: unknown_department")
+        # the same with a bad signature, and a refused key: nothing registered either
+        b = Builder()
+        standard_log(b)
+        i = b.add("department", {"id": "gd.q", "name": "q", "roles": ["source"],
+                                 "jurisdiction": "j"}, b.root)
+        b.entries[i] = b.entries[i][:-2] + b"  "
+        j = b.add("department_key", {"department": "gd.q", "key": b64(q.pub)}, b.root)
+        b.checkpoint()
+        self.assertInvalid(self.build(b, "sig"), f"FAIL entry {i}: bad_entry",
+                           f"FAIL entry {j}: refused: unknown_department")
+
+    def test_every_flag_is_listed(self):
+        b = Builder()
+        keys = standard_log(b, usage_records=30)
+        b.add("key_revocation", {"department": "gd.fgw", "key": b64(keys["gd.fgw"].pub),
+                                 "reason": "泄露", "compromised_since": T0}, b.root)
+        b.checkpoint()
+        out = self.assertValid(self.build(b))
+        flags = [l for l in out.splitlines() if l.startswith("FLAG signed_after_compromise ")]
+        self.assertGreater(len(flags), 30)
+        self.assertIn(f" flags {len(flags)}\n", out)
+
+    # ---- where failures are (package.md §Report) --------------------------------------------
+
+    def test_checkpoint_order_where(self):
+        b = Builder()
+        standard_log(b)
+        b.checkpoints[1], b.checkpoints[2] = b.checkpoints[2], b.checkpoints[1]
+        out = self.assertInvalid(self.build(b), "FAIL checkpoint 2: checkpoint_order")
+        self.assertNotIn("checkpoints/000.p", out.split("checkpoint_order")[0].splitlines()[-1])
+
+    # ---- non-regular and oversized files, odd names (package.md §Report) --------------------
+
+    def test_symbolic_links_are_not_followed(self):
+        b = Builder()
+        standard_log(b)
+        good = self.build(b, "good")
+        pkg = self.build(b)
+        os.remove(os.path.join(pkg, "manifest"))
+        os.symlink(os.path.join(good, "manifest"), os.path.join(pkg, "manifest"))
+        self.assertInvalid(pkg, "FAIL manifest: unexpected_file")
+        pkg = self.build(b, "tile")
+        tile = [t for t in os.listdir(os.path.join(pkg, "tile/0/000.p"))][0]
+        rel = f"tile/0/000.p/{tile}"
+        os.remove(os.path.join(pkg, rel))
+        os.symlink(os.path.join(good, rel), os.path.join(pkg, rel))
+        os.symlink(os.path.join(good, rel), os.path.join(pkg, "tile/0/000.p/1"))
+        self.assertInvalid(pkg, f"FAIL {rel}: unexpected_file",
+                           "FAIL tile/0/000.p/1: unexpected_file")
+        pkg = self.build(b, "cal")
+        shutil.rmtree(os.path.join(pkg, "calendar"))
+        os.symlink(os.path.join(good, "calendar"), os.path.join(pkg, "calendar"))
+        self.assertInvalid(pkg, "FAIL calendar: unexpected_file",
+                           "FAIL calendar/cn-2026.txt: missing_file")
+        pkg = self.build(b, "sub")
+        os.symlink(os.path.join(good, "tile"), os.path.join(pkg, "checkpoints", "loop"))
+        out = self.assertInvalid(pkg, "FAIL checkpoints/loop: unexpected_file")
+        self.assertNotIn("checkpoints/loop/", out)           # not entered
+
+    def test_fifo_is_unexpected_and_not_opened(self):
+        b = Builder()
+        standard_log(b)
+        pkg = self.build(b)
+        os.remove(os.path.join(pkg, "checkpoint"))
+        os.mkfifo(os.path.join(pkg, "checkpoint"))
+        os.mkfifo(os.path.join(pkg, "calendar", "x.txt"))
+        os.mkfifo(os.path.join(pkg, "tile", "0", "000.p", "1"))
+        p = subprocess.run([sys.executable, VERIFY, pkg, "--policy",
+                            os.path.join(pkg, "policy.txt")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        for where in ("checkpoint", "calendar/x.txt", "tile/0/000.p/1"):
+            self.assertIn(f"FAIL {where}: unexpected_file", p.stdout)
+
+    def test_oversized_file_is_unreadable(self):
+        b = Builder()
+        standard_log(b)
+        pkg = self.build(b)
+        for rel in ("checkpoint", "calendar/cn-2026.txt"):
+            with open(os.path.join(pkg, rel), "r+b") as f:
+                f.truncate(16_777_473)                      # sparse: quick
+        out = self.assertInvalid(pkg, "FAIL checkpoint: unreadable_file",
+                                 "FAIL calendar/cn-2026.txt: unreadable_file")
+        self.assertNotIn("calendar_differs", out)
+        with open(os.path.join(pkg, "checkpoint"), "r+b") as f:
+            f.truncate(16_777_472)                          # the largest size is read
+        out = self.assertInvalid(pkg)
+        self.assertNotIn("FAIL checkpoint: unreadable_file", out)
+
+    def test_control_characters_in_names_are_escaped(self):
+        b = Builder()
+        pkg = self.build(b)
+        write_bytes(os.path.join(pkg, "evil\x1b[2J\nFAIL x"), "x")
+        os.makedirs(os.path.join(pkg, "tile"), exist_ok=True)
+        write_bytes(os.path.join(pkg.encode(), b"tile", b"bad\xff\x85"), "x")
+        write_bytes(os.path.join(pkg, "calendar", "c\u0085.txt"), "x")
+        p = subprocess.run([sys.executable, VERIFY, pkg, "--policy",
+                            os.path.join(pkg, "policy.txt")], capture_output=True)
+        self.assertEqual(p.returncode, 1)
+        out = p.stdout.decode("utf-8")
+        self.assertIn("FAIL evil\\x1b[2J\\x0aFAIL x: unexpected_file", out)
+        self.assertIn("FAIL tile/bad\\xff\\x85: unexpected_file", out)
+        self.assertIn("FAIL calendar/c\\u0085.txt: bad_calendar", out)
+        self.assertFalse(any(c < 0x20 and c != 0x0a for c in p.stdout), out)
+        self.assertEqual(out.count("\n"), len(out.splitlines()))
+        self.assertNotIn("\x85", out)
 
     # ---- names at the top of the package ----------------------------------------------------
 

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import os
 import re
+import stat
 import sys
 import unicodedata
 
@@ -51,6 +52,7 @@ SIGNED_AT_BEFORE = 86_400_000                 # lifecycle.md §Rules, every stat
 SIGNED_AT_AFTER = 300_000
 DEDUP_WINDOW = SIGNED_AT_BEFORE + SIGNED_AT_AFTER   # package.md §The audit step 4
 MAX_SIZE = 2**24                              # our bound: a reference verifier, not a production one
+MAX_FILE = 256 * (2 + 65_535)                 # package.md §Report: 16,777,472 bytes
 MAX_LISTED = 1000                             # package.md §The audit, Report
 TILE_WIDTH = 256                              # C2SP tlog-tiles, tile height 8
 ATTESTATION_PREFIX = b"share-audit/attestation/v1\n"   # attestation.md §Signature rule
@@ -896,17 +898,29 @@ def parse_verifier_key(text):
 
 
 class Root:
+    """A `root` or `log` line of the policy: a key and its range of entry indexes
+    (policy.md §Root key rotation, §Log key rotation)."""
+
     def __init__(self, name, key, start, until):
         self.name, self.key, self.start, self.until = name, key, start, until
 
     def in_force(self, index):
         return self.start <= index and (self.until is None or index < self.until)
 
+    def signs_size(self, size):
+        """policy.md §Log key rotation: a log key signs the checkpoints whose newest entry
+        (index size - 1) is in its range, and the empty tree's if its range starts at 0."""
+        return self.start == 0 if size == 0 else self.in_force(size - 1)
+
+    def range_text(self):
+        return f"from {self.start}" + ("" if self.until is None else f" until {self.until}")
+
 
 class Policy:
-    def __init__(self, origin, log_keys, roots):
+    def __init__(self, origin, log_lines, roots):
         self.origin = origin
-        self.log_keys = log_keys          # list of public keys (name is origin)
+        self.log_lines = {r.key: r for r in log_lines}  # public key -> Root (name is origin)
+        self.log_keys = [r.key for r in log_lines]       # public keys, in policy order
         self.roots = roots                # list of Root
         self.root_keys = {r.key for r in roots}
         self.root_names = {r.name for r in roots}
@@ -935,33 +949,32 @@ def parse_policy(data):
             continue
         try:
             directive = words[0]
+            if directive not in ("log", "root"):
+                raise ValueError(f"unknown directive {directive!r}")
+            if len(words) < 2:
+                raise ValueError(f"a {directive} line needs a verifier key")
+            name, public = parse_verifier_key(words[1])
+            # policy.md §Lines: then optionally `from` and a decimal, then optionally `until`
+            # and a decimal, for `log` lines too (§Log key rotation: counted as a root key's)
+            rest, start, until = words[2:], 0, None
+            if rest[:1] == ["from"]:
+                if len(rest) < 2 or parse_decimal(rest[1]) is None:
+                    raise ValueError("'from' needs a decimal")
+                start, rest = parse_decimal(rest[1]), rest[2:]
+            if rest[:1] == ["until"]:
+                if len(rest) < 2 or parse_decimal(rest[1]) is None:
+                    raise ValueError("'until' needs a decimal")
+                until, rest = parse_decimal(rest[1]), rest[2:]
+            if rest:
+                raise ValueError(f"unexpected {' '.join(rest)!r}")
+            if until is not None and until <= start:
+                raise ValueError("'until' must be greater than 'from'")
             if directive == "log":
-                if len(words) != 2:
-                    raise ValueError("a log line is 'log <verifier key>'")
-                name, public = parse_verifier_key(words[1])
-                log_entries.append((name, public))
-            elif directive == "root":
-                if len(words) < 2:
-                    raise ValueError("a root line needs a verifier key")
-                name, public = parse_verifier_key(words[1])
+                log_entries.append(Root(name, public, start, until))
+            else:
                 if not is_identifier(name):
                     raise ValueError(f"root name {name!r} is not an identifier")
-                rest, start, until = words[2:], 0, None
-                if rest[:1] == ["from"]:
-                    if len(rest) < 2 or parse_decimal(rest[1]) is None:
-                        raise ValueError("'from' needs a decimal")
-                    start, rest = parse_decimal(rest[1]), rest[2:]
-                if rest[:1] == ["until"]:
-                    if len(rest) < 2 or parse_decimal(rest[1]) is None:
-                        raise ValueError("'until' needs a decimal")
-                    until, rest = parse_decimal(rest[1]), rest[2:]
-                if rest:
-                    raise ValueError(f"unexpected {' '.join(rest)!r}")
-                if until is not None and until <= start:
-                    raise ValueError("'until' must be greater than 'from'")
                 roots.append(Root(name, public, start, until))
-            else:
-                raise ValueError(f"unknown directive {directive!r}")
             if public in seen:
                 raise ValueError("a public key appears twice")
             seen.add(public)
@@ -971,13 +984,13 @@ def parse_policy(data):
         raise ValueError("no log line")
     if not roots:
         raise ValueError("no root line")
-    names = {n for n, _ in log_entries}
+    names = {r.name for r in log_entries}
     if len(names) != 1:
         raise ValueError("log keys have different names")
     origin = names.pop()
     if not is_origin(origin):
         raise ValueError(f"log name {origin!r} is not an origin")
-    return Policy(origin, [k for _, k in log_entries], roots)
+    return Policy(origin, log_entries, roots)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1472,18 +1485,62 @@ class Audit:
     def fail(self, step, where, code, message):
         self.failures.append((step, where, code, message))
 
+    def kind(self, rel):
+        """What `rel` is in the package, following no symbolic link (package.md §Report):
+        'file' (a regular file), 'folder', 'other' (a symbolic link, FIFO, device, socket:
+        unexpected_file, never followed) or None (not there, or below something that is not
+        a folder of the package)."""
+        parts = rel.split("/")
+        path = self.pkg
+        for k, part in enumerate(parts):
+            path = os.path.join(path, part)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                return None
+            if k < len(parts) - 1 and not stat.S_ISDIR(mode):
+                return None
+        if stat.S_ISREG(mode):
+            return "file"
+        return "folder" if stat.S_ISDIR(mode) else "other"
+
     def read(self, rel):
-        """Bytes of a package file; Failure missing_file or unreadable_file if there are none."""
-        path = os.path.join(self.pkg, *rel.split("/"))
-        if not os.path.lexists(path):
+        """Bytes of a package file; Failure missing_file, unexpected_file (not a regular file
+        nor a folder: not followed) or unreadable_file (a folder, an error, or larger than any
+        file of a package) if there are none."""
+        kind = self.kind(rel)
+        if kind is None:
             raise Failure("missing_file", "no such file")
-        if not os.path.isfile(path):
-            raise Failure("unreadable_file", "not a regular file")
+        if kind == "other":
+            raise Failure("unexpected_file", "not a regular file (a symbolic link, FIFO or "
+                          "device); not followed")
+        if kind == "folder":
+            raise Failure("unreadable_file", "a folder, not a file")
+        path = os.path.join(self.pkg, *rel.split("/"))
         try:
-            with open(path, "rb") as f:
-                return f.read()
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
         except OSError as e:
             raise Failure("unreadable_file", e.strerror or str(e))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):        # replaced since kind() looked
+                raise Failure("unexpected_file", "not a regular file; not followed")
+            if st.st_size > MAX_FILE:
+                raise Failure("unreadable_file", f"{st.st_size} bytes, larger than any file "
+                              f"of a package ({MAX_FILE})")
+            with os.fdopen(fd, "rb") as f:
+                fd = None
+                data = f.read(MAX_FILE + 1)
+            if len(data) > MAX_FILE:
+                raise Failure("unreadable_file", f"larger than any file of a package "
+                              f"({MAX_FILE})")
+            return data
+        except OSError as e:
+            raise Failure("unreadable_file", e.strerror or str(e))
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def load(self, step, rel, what):
         """read(), reporting a missing or unreadable file as a failure at its path."""
@@ -1494,21 +1551,37 @@ class Audit:
             return None
 
     def exists(self, rel):
-        return os.path.isfile(os.path.join(self.pkg, *rel.split("/")))
+        return self.kind(rel) == "file"
 
     def list_files(self, top):
-        """Package files under `top`, as sorted paths; names starting with '.' (an export's
-        temporary files, package.md §Exporting again) are not part of a package."""
+        """Everything but folders under the folder `top`, as sorted paths, without following
+        a symbolic link (a symbolic link to a folder is listed, not entered); names starting
+        with '.' (an export's temporary files, package.md §Exporting again) are not part of a
+        package."""
         out = []
-        base = os.path.join(self.pkg, top)
-        if not os.path.isdir(base):
+        if self.kind(top) != "folder":
             return out
-        for dirpath, dirs, files in os.walk(base):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for f in files:
-                if not f.startswith("."):
-                    rel = os.path.relpath(os.path.join(dirpath, f), self.pkg)
-                    out.append(rel.replace(os.sep, "/"))
+        stack = [top]
+        while stack:
+            rel_dir = stack.pop()
+            try:
+                with os.scandir(os.path.join(self.pkg, *rel_dir.split("/"))) as it:
+                    entries = list(it)
+            except OSError as e:
+                self.fail(3, rel_dir, "unreadable_file", f"folder: {e.strerror or e}")
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = f"{rel_dir}/{entry.name}"
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    stack.append(rel)
+                else:
+                    out.append(rel)
         return sorted(out)
 
     # -- step 1 and the policy copy -----------------------------------------------------------
@@ -1527,10 +1600,11 @@ class Audit:
         if m.group(1) != self.policy.origin.encode("utf-8"):
             self.fail(1, "manifest", "wrong_log", "its origin is not the policy's")
         size, count = parse_decimal(m.group(2)), parse_decimal(m.group(3))
-        if size > MAX_SIZE or count > MAX_SIZE:
-            self.fail(1, "manifest", "bad_manifest", f"size or checkpoints above {MAX_SIZE}, "
-                      "beyond what this reference verifier reads")
+        if size > MAX_SIZE:
+            self.fail(1, "manifest", "bad_manifest", f"size above {MAX_SIZE}, beyond what "
+                      "this reference verifier reads")
             return
+        # any count is read: the history ends at its first missing or broken bundle (step 2)
         if count == 0:
             self.fail(1, "manifest", "bad_manifest", "checkpoints 0: a history holds at least "
                       "the checkpoint of size 0")
@@ -1564,10 +1638,17 @@ class Audit:
                       "is not the given policy file byte for byte")
 
     def check_top_level(self):
-        """package.md §The audit step 3: names at the top of the package beside the six."""
+        """package.md §The audit step 3: names at the top of the package beside the six; and
+        §Report: the folders not followed if they are not folders (the three files are
+        reported where they are read)."""
         for name in sorted(os.listdir(self.pkg)):
-            if not name.startswith(".") and name not in TOP_LEVEL:
+            if name.startswith("."):
+                continue
+            if name not in TOP_LEVEL:
                 self.fail(3, name, "unexpected_file", "not a name of package.md §Layout")
+            elif name in ("calendar", "tile", "checkpoints") and self.kind(name) == "other":
+                self.fail(3, name, "unexpected_file", "not a folder (a symbolic link, FIFO or "
+                          "device); not followed")
 
     # -- bundles ------------------------------------------------------------------------------
 
@@ -1633,14 +1714,15 @@ class Audit:
             expected = self.expected_tile(prefix, n, width)
             if data is not None and expected is not None and data != expected:
                 self.fail(3, rel, "tile_mismatch", "differs from the hashes the entries give")
-        known = {tile_path(p, n, w) for p, n, w in required}
-        known |= {tile_path("tile/entries", n, w) for n, w in required_tiles(self.size)}
-        known |= {tile_path("checkpoints", n, w) for n, w in required_tiles(self.count)}
         for rel in self.list_files("tile") + self.list_files("checkpoints"):
-            if rel in known:
-                continue            # required: checked above, or where the bundles were read
             step = 2 if rel.startswith("checkpoints/") else 3
             parsed = parse_tile_name(rel)
+            if parsed is not None and width_in(self.count_at(parsed[0]), parsed[1]) == parsed[2]:
+                continue            # required: checked above, or where the bundles were read
+            if self.kind(rel) != "file":
+                self.fail(step, rel, "unexpected_file", "not a regular file (a symbolic link, "
+                          "FIFO or device); not followed")
+                continue
             if parsed is None:
                 self.fail(step, rel, "unexpected_file", "not a well-named tile or bundle")
                 continue
@@ -1658,9 +1740,44 @@ class Audit:
 
     # -- step 2: checkpoint history -----------------------------------------------------------
 
+    def read_history(self):
+        """package.md §The audit step 2: the history bundles required for C, in order; the
+        first missing or broken one ends the history there (so any C is read in the time the
+        bundles present take)."""
+        notes, n = [], 0
+        while n * TILE_WIDTH < self.count:
+            width = width_in(self.count, n)
+            rel = tile_path("checkpoints", n, width)
+            data = self.load(2, rel, "required history bundle (the history ends there)")
+            if data is None:
+                break
+            try:
+                notes.extend(split_bundle(data, width))
+            except Failure as e:
+                self.fail(2, rel, e.code, f"required history bundle (the history ends there): "
+                          f"{e.message}")
+                break
+            n += 1
+        return notes
+
+    def check_log_key_range(self, where, cp):
+        """checkpoint.md §Key rotation: exactly one log key of the policy signs a checkpoint;
+        policy.md §Log key rotation: within its range."""
+        if len(cp.signers) > 1:
+            self.fail(2, where, "checkpoint_key_not_in_force", f"signed by {len(cp.signers)} "
+                      "log keys of the policy, not exactly one (checkpoint.md §Key rotation)")
+        for key in sorted(cp.signers):
+            line = self.policy.log_lines[key]
+            if not line.signs_size(cp.size):
+                self.fail(2, where, "checkpoint_key_not_in_force",
+                          f"signed by log key {b64(key)} ({line.range_text()}), outside its "
+                          f"range at size {cp.size} (policy.md §Log key rotation)")
+
     def check_history(self):
-        """package.md §The audit step 2 and the roots of step 3; checkpoint.md §Key rotation."""
-        self.notes = self.read_bundles("checkpoints", self.count, 2, "required history bundle")
+        """package.md §The audit step 2 and the roots of step 3; checkpoint.md §Key rotation;
+        policy.md §Log key rotation."""
+        self.notes = self.read_history()
+        complete = len(self.notes) == self.count
         last_file = self.load(2, "checkpoint", "the newest checkpoint")
         last_cp = None
         if last_file is not None:
@@ -1668,12 +1785,15 @@ class Audit:
                 last_cp = parse_checkpoint(last_file, self.policy)
             except Failure as e:
                 self.fail(2, "checkpoint", e.code, e.message)
+        # the `checkpoint` file's keys: where the history holds the same bytes they are
+        # checked (and reported) there, at `checkpoint <n>`; otherwise here, at `checkpoint`
+        if last_cp is not None and not (complete and self.notes and
+                                        self.notes[-1] == last_file):
+            self.check_log_key_range("checkpoint", last_cp)
         previous = None
         current, retired = None, set()
         parsed = {}             # number -> Checkpoint
         for number, note in enumerate(self.notes):
-            if note is None:
-                continue        # its bundle is missing or malformed: reported
             try:
                 cp = parse_checkpoint(note, self.policy)
             except Failure as e:
@@ -1690,6 +1810,7 @@ class Audit:
                 self.fail(2, where, "checkpoint_order",
                           f"size {cp.size} does not increase from {previous}")
             previous = cp.size
+            self.check_log_key_range(where, cp)
             current = self.check_key_in_force(where, cp, current, retired)
             if cp.size <= self.size:
                 root = tree_root(self.levels, cp.size)
@@ -1697,8 +1818,9 @@ class Audit:
                     self.fail(3, where, "root_mismatch",
                               f"root at size {cp.size} differs from the tree the entries give")
         last = len(self.notes) - 1
-        if last >= 0 and self.notes[last] is not None and last_file is not None \
-                and self.notes[last] != last_file:
+        if not complete:
+            last = None         # the history ended early: its missing_file or bad_bundle says so
+        if last is not None and last_file is not None and self.notes[last] != last_file:
             self.fail(2, "checkpoint", "checkpoint_mismatch",
                       f"is not the last checkpoint of the history ({last}) byte for byte")
         if last in parsed:
@@ -1745,6 +1867,10 @@ class Audit:
             try:
                 t, sig, raw = parse_entry(entry)
                 if previous_time is not None and t < previous_time:
+                    try:            # step 5 still looks at it if its statement parses
+                        parsed.append((i, t, parse_statement(raw)))
+                    except Failure:
+                        pass
                     raise Failure("time_decreases", f"time {t} < previous {previous_time}")
                 previous_time = t
                 st = parse_statement(raw)
@@ -1769,7 +1895,7 @@ class Audit:
                     raise Failure("refused", f"{e.code}: {e.message}")
             except Failure as e:
                 self.fail(4, f"entry {i}", e.code, e.message)
-                continue
+                continue            # an entry that fails changes nothing in the registry
             self.registry.apply(st, t, i)
         self.flag_compromised(parsed)
 
@@ -1788,9 +1914,15 @@ class Audit:
 
     def check_calendars(self):
         """package.md §The audit step 6 and calendar.md §Calendar files: a file named as a
-        built-in one equals it; each built-in year is there unless another file gives it; every
-        other file parses, and the files together obey calendar.md's rules for a folder."""
+        built-in one equals it; each built-in year is there (its file, missing_file if not);
+        no other file gives a built-in year (calendar_differs); every other file parses, and
+        the files together obey calendar.md's rules for a folder."""
         built_in = built_in_calendars()
+        built_in_years = {}                 # year -> name of the built-in file giving it
+        for name, data in built_in.items():
+            year = parse_calendar(data).year
+            if year is not None:
+                built_in_years[year] = name
         present, good = set(), []           # names; (name, Calendar) of files that parsed
         for rel in self.list_files("calendar"):
             name = rel[len("calendar/"):]
@@ -1806,9 +1938,15 @@ class Audit:
                           "that name")
                 continue
             try:
-                good.append((name, parse_calendar(data)))
+                cal = parse_calendar(data)
             except ValueError as e:
                 self.fail(6, rel, "bad_calendar", str(e))
+                continue
+            if name not in built_in and cal.year in built_in_years:
+                self.fail(6, rel, "calendar_differs", f"gives the built-in year {cal.year} "
+                          f"(only the built-in calendar/{built_in_years[cal.year]} may)")
+                continue
+            good.append((name, cal))
         years, jurisdiction, days = {}, None, {}
         # files named as built-in ones first, so that a second file of their year is blamed
         for name, cal in sorted(good, key=lambda nc: (nc[0] not in built_in, nc[0])):
@@ -1830,10 +1968,9 @@ class Audit:
                     self.fail(6, rel, "bad_calendar", f"{day} is {kind}, but {days[day][0]} "
                               f"in calendar/{days[day][1]}")
                 days.setdefault(day, (kind, name))
-        for name, data in sorted(built_in.items()):
-            if name not in present and parse_calendar(data).year not in years:
-                self.fail(6, f"calendar/{name}", "missing_file",
-                          "a built-in national year, and no other file gives it")
+        for name in sorted(built_in):
+            if name not in present:
+                self.fail(6, f"calendar/{name}", "missing_file", "a built-in national year")
 
     # -- driver -------------------------------------------------------------------------------
 
@@ -1850,10 +1987,26 @@ class Audit:
             try:
                 run_step()
             except Exception as e:      # a bug of ours must not pass for a verdict
-                self.fail(step, f"step {step}", "internal_error", f"{type(e).__name__}: {e}")
+                self.fail(step, f"step {step}", "internal", f"{type(e).__name__}: {e}")
                 break
         self.failures.sort(key=lambda f: f[0])
         return not self.failures
+
+
+def escape_controls(s):
+    """package.md §Report: file names are shown with control characters escaped.  Here every
+    C0 character and DEL (and every byte of a name that is not UTF-8) is written \\xNN,
+    and a C1 control \\u00NN."""
+    out = []
+    for c in s:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:           # a byte os.fsdecode could not decode
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif unicodedata.category(c) == "Cc":
+            out.append(f"\\x{o:02x}" if o < 0x80 else f"\\u{o:04x}")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def main(argv=None):
@@ -1882,7 +2035,7 @@ def main(argv=None):
     audit = Audit(args.package, policy, policy_bytes)
     valid = audit.run()
     for _, where, code, message in audit.failures[:MAX_LISTED]:
-        print(f"FAIL {where}: {code}: {message}")
+        print(f"FAIL {escape_controls(where)}: {code}: {escape_controls(message)}")
     if len(audit.failures) > MAX_LISTED:
         print(f"... {len(audit.failures) - MAX_LISTED} more failures not listed")
     for flag in audit.flags:

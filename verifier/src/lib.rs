@@ -264,18 +264,20 @@ pub fn verify_checkpoints(
     proof: &str,
     policy: &Policy,
 ) -> Result<(Checkpoint, Checkpoint), VerifyError> {
-    let old = Checkpoint::verify(old, &policy.origin, &policy.log_keys).map_err(|source| {
-        VerifyError::Checkpoint {
+    let old = policy
+        .verify_checkpoint(old)
+        .map(|(c, _)| c)
+        .map_err(|source| VerifyError::Checkpoint {
             which: "old",
             source,
-        }
-    })?;
-    let new = Checkpoint::verify(new, &policy.origin, &policy.log_keys).map_err(|source| {
-        VerifyError::Checkpoint {
+        })?;
+    let new = policy
+        .verify_checkpoint(new)
+        .map(|(c, _)| c)
+        .map_err(|source| VerifyError::Checkpoint {
             which: "new",
             source,
-        }
-    })?;
+        })?;
     let proof = parse_proof(proof)?;
     verify_consistency(old.size, new.size, &old.root, &new.root, &proof)?;
     Ok((old, new))

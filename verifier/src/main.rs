@@ -107,6 +107,11 @@ enum Command {
         /// report lists the first 1,000 and counts them all).
         #[arg(long)]
         findings_out: Option<PathBuf>,
+        /// A checkpoint seen elsewhere (a signed note, or a receipt whose
+        /// proof carries one): the package must hold its tree, or the
+        /// notary signed two histories. Repeatable.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
     },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
@@ -646,6 +651,14 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
         )),
         None => None,
     };
+    let mut seen = Vec::new();
+    for path in options.checkpoints {
+        let bytes = read(path)?;
+        seen.push((
+            path.display().to_string(),
+            checkpoint_in(path, cli::without_bom(&bytes))?,
+        ));
+    }
     let report = verifier::audit::audit(
         package,
         &policy_text,
@@ -660,6 +673,7 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             progress: if terminal { Some(&mut show) } else { None },
+            seen,
             findings_out: findings_file.as_mut().map(|f| f as &mut dyn std::io::Write),
         },
     )
@@ -691,6 +705,20 @@ struct AuditArgs<'a> {
     usage_record_interval_days: u32,
     threads: Option<usize>,
     findings_out: Option<&'a Path>,
+    checkpoints: &'a [PathBuf],
+}
+
+/// The signed checkpoint in `bytes`: a note as it is, or the one a
+/// receipt's proof carries.
+fn checkpoint_in(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, Usage> {
+    if !bytes.starts_with(b"{") {
+        return Ok(bytes.to_vec());
+    }
+    let receipt = ledger::receipt::Receipt::from_json(bytes)
+        .map_err(|e| Usage(format!("{}: not a receipt: {e}", path.display())))?;
+    let proof = ledger::tlog_proof::TlogProof::parse(&receipt.proof)
+        .map_err(|e| Usage(format!("{}: its proof: {e}", path.display())))?;
+    Ok(proof.checkpoint.into_bytes())
 }
 
 fn main() -> ExitCode {
@@ -705,6 +733,7 @@ fn main() -> ExitCode {
             usage_record_interval_days,
             threads,
             findings_out,
+            checkpoints,
         } => audit(
             &cli,
             package,
@@ -716,6 +745,7 @@ fn main() -> ExitCode {
                 usage_record_interval_days: *usage_record_interval_days,
                 threads: *threads,
                 findings_out: findings_out.as_deref(),
+                checkpoints,
             },
         ),
         Command::Findings {

@@ -2,12 +2,12 @@
 //! the listing of the package's files, the checkpoint history and the keys
 //! that signed it (specs/package.md §The audit; checkpoint.md §Key rotation).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use ledger::attestation::PublicKey;
 use ledger::calendar::{Calendar, CalendarFile, BUILT_IN};
-use ledger::checkpoint::Checkpoint;
+use ledger::checkpoint::CheckpointError;
 use ledger::hashing::{sha256, Hash};
 use ledger::package::{self, Manifest};
 use ledger::policy::Policy;
@@ -25,6 +25,13 @@ pub(super) struct HistoryCheckpoint {
     pub(super) signers: Vec<usize>,
 }
 
+/// The checkpoint history as far as it verified, and the last note of
+/// the last bundle, which `checkpoint` must be.
+pub(super) struct History {
+    pub(super) checkpoints: Vec<HistoryCheckpoint>,
+    pub(super) last_note: Option<Vec<u8>>,
+}
+
 /// Files under `tile/` and `checkpoints/` beyond those the package needs:
 /// partial tiles and bundles of earlier exports, by (kind, index).
 #[derive(Default)]
@@ -34,6 +41,17 @@ pub(super) struct ExtraFiles {
 }
 
 impl Audit<'_> {
+    /// Reports what [`walk`] found under `folder` that is no regular file.
+    fn unexpected(&mut self, folder: &str, others: Vec<String>) {
+        for path in others {
+            self.fail(
+                "unexpected_file",
+                format!("{folder}/{path}"),
+                "not a regular file or folder (a symbolic link, a device): not followed",
+            );
+        }
+    }
+
     /// Step 1: the manifest.
     pub(super) fn manifest(&mut self) -> Option<Manifest> {
         let bytes = self.read(package::MANIFEST)?;
@@ -92,32 +110,42 @@ impl Audit<'_> {
             return Ok(calendar);
         }
         let dir = self.dir.join(package::CALENDAR_DIR);
+        if !is_folder(&dir) {
+            self.fail(
+                "missing_file",
+                package::CALENDAR_DIR,
+                "the package lacks its calendar folder",
+            );
+        }
+        let built_in_years: Vec<(&str, Option<i64>)> = BUILT_IN
+            .iter()
+            .map(|(name, text)| {
+                (
+                    *name,
+                    CalendarFile::parse(name, text).ok().and_then(|f| f.year),
+                )
+            })
+            .collect();
+        let (names, others) = walk(&dir);
+        self.unexpected(package::CALENDAR_DIR, others);
         let mut files = Vec::new();
-        let names = match std::fs::read_dir(&dir) {
-            Ok(entries) => {
-                let mut names: Vec<String> = entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect();
-                names.sort();
-                names
-            }
-            Err(_) => {
-                self.fail(
-                    "missing_file",
-                    package::CALENDAR_DIR,
-                    "the package lacks its calendar",
-                );
-                Vec::new()
-            }
-        };
         for name in names {
             let place = format!("{}/{name}", package::CALENDAR_DIR);
+            if !name.ends_with(".txt") || name.contains('/') {
+                self.fail(
+                    "unexpected_file",
+                    &place,
+                    "calendar files are *.txt in calendar/",
+                );
+                continue;
+            }
             let Some(bytes) = self.read(&place) else {
                 continue;
             };
-            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let Ok(text) = String::from_utf8(bytes.clone()) else {
+                self.fail("bad_calendar", &place, "not UTF-8");
+                continue;
+            };
             if let Some((_, built_in)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
                 if *built_in != text {
                     self.fail(
@@ -128,25 +156,33 @@ impl Audit<'_> {
                     continue;
                 }
             }
-            match CalendarFile::parse(&name, &text) {
-                Ok(file) if name.ends_with(".txt") => {
-                    self.report
-                        .calendar_files
-                        .push((name, hex(&sha256(text.as_bytes()))));
-                    files.push(file);
+            let file = match CalendarFile::parse(&name, &text) {
+                Ok(file) => file,
+                Err(e) => {
+                    self.fail("bad_calendar", &place, e.to_string());
+                    continue;
                 }
-                Ok(_) => self.fail("unexpected_file", &place, "calendar files end in .txt"),
-                Err(e) => self.fail("bad_calendar", &place, e.to_string()),
-            }
-        }
-        // The built-in years travel with the package, unless a file of
-        // the jurisdiction replaces one.
-        for (name, text) in BUILT_IN {
-            let year = CalendarFile::parse(name, text).ok().and_then(|f| f.year);
-            if !files
+            };
+            // A national year the verifier has built in is the built-in
+            // file: an auditor who accepts a correction gives --calendar.
+            if let Some((built_in, _)) = built_in_years
                 .iter()
-                .any(|f| f.name == *name || (f.year.is_some() && f.year == year))
+                .find(|(n, y)| *n != name && y.is_some() && *y == file.year)
             {
+                self.fail(
+                    "calendar_differs",
+                    &place,
+                    format!("gives a year built into the verifier ({built_in}); give it with --calendar to use it"),
+                );
+                continue;
+            }
+            self.report
+                .calendar_files
+                .push((name, hex(&sha256(&bytes))));
+            files.push(file);
+        }
+        for (name, _) in &built_in_years {
+            if !files.iter().any(|f| f.name == *name) {
                 self.fail(
                     "missing_file",
                     format!("{}/{name}", package::CALENDAR_DIR),
@@ -177,23 +213,28 @@ impl Audit<'_> {
             package::HISTORY_DIR,
         ];
         for name in list_dir(&self.dir) {
+            let path = self.dir.join(&name);
+            let kind = std::fs::symlink_metadata(&path).map(|m| m.file_type());
+            let folder =
+                [package::CALENDAR_DIR, "tile", package::HISTORY_DIR].contains(&name.as_str());
+            let regular = kind
+                .as_ref()
+                .is_ok_and(|t| if folder { t.is_dir() } else { t.is_file() });
             if !known.contains(&name.as_str()) {
                 self.fail("unexpected_file", &name, "not part of a package");
+            } else if !regular {
+                self.fail(
+                    "unexpected_file",
+                    &name,
+                    "not a regular file or folder (a symbolic link, a device): not followed",
+                );
             }
         }
-        let required: HashSet<TileId> = package::hash_tiles(manifest.size)
-            .into_iter()
-            .chain(
-                package::bundles(manifest.size).map(|(index, width)| TileId {
-                    kind: TileKind::Entries,
-                    index,
-                    width,
-                }),
-            )
-            .collect();
-        for path in walk(&self.dir.join("tile")) {
+        let (tiles, others) = walk(&self.dir.join("tile"));
+        self.unexpected("tile", others);
+        for path in tiles {
             match TileId::parse(&path) {
-                Ok(id) if required.contains(&id) => {}
+                Ok(id) if package::is_required(&id, manifest.size) => {}
                 Ok(id) if !id.is_full() && id.exists_in(manifest.size) => extra
                     .tiles
                     .entry((id.kind, id.index))
@@ -206,10 +247,12 @@ impl Audit<'_> {
                 ),
             }
         }
-        let needed: HashSet<(u64, u64)> = package::bundles(manifest.checkpoints).collect();
-        for path in walk(&self.dir.join(package::HISTORY_DIR)) {
+        let (bundles, others) = walk(&self.dir.join(package::HISTORY_DIR));
+        self.unexpected(package::HISTORY_DIR, others);
+        for path in bundles {
             match package::parse_history_path(&path) {
-                Some(b) if needed.contains(&b) => {}
+                Some((index, width))
+                    if package::is_required_bundle(index, width, manifest.checkpoints) => {}
                 Some((index, width))
                     if width < TILE_WIDTH
                         && index
@@ -234,25 +277,27 @@ impl Audit<'_> {
 
     /// Step 2: the checkpoint history, each signed by a log key, sizes
     /// increasing from 0.
-    pub(super) fn history(
-        &mut self,
-        manifest: &Manifest,
-        extra: &ExtraFiles,
-    ) -> Vec<HistoryCheckpoint> {
+    pub(super) fn history(&mut self, manifest: &Manifest, extra: &ExtraFiles) -> History {
         let mut history: Vec<HistoryCheckpoint> = Vec::new();
+        let mut last_note = None;
         let mut last_size: Option<u64> = None;
         for (index, width) in package::bundles(manifest.checkpoints) {
             let path = package::history_path(index, width);
+            // The first missing or broken bundle ends the history: a
+            // manifest claiming more cannot make the audit read on for ever.
             let Some(bytes) = self.read(&path) else {
-                continue;
+                break;
             };
             let notes = match package::split_bundle("the history bundle", &bytes, width) {
                 Ok(n) => n,
                 Err(e) => {
                     self.fail("bad_bundle", &path, e.to_string());
-                    continue;
+                    break;
                 }
             };
+            if (index, width) == package::last_bundle(manifest.checkpoints).unwrap_or_default() {
+                last_note = notes.last().map(|n| n.to_vec());
+            }
             for &stale in extra.history.get(&index).into_iter().flatten() {
                 let expected = package::bundle(notes[..stale as usize].iter().copied());
                 self.compare_file(&package::history_path(index, stale), &expected);
@@ -260,14 +305,33 @@ impl Audit<'_> {
             for (j, note) in notes.iter().enumerate() {
                 let number = index * TILE_WIDTH + j as u64;
                 let place = format!("{path}: checkpoint {number}");
-                let (checkpoint, signers) =
-                    match Checkpoint::verify_by(note, &self.policy.origin, &self.policy.log_keys) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            self.fail("bad_checkpoint", place, e.to_string());
-                            continue;
-                        }
-                    };
+                let (checkpoint, signers) = match self.policy.verify_checkpoint(note) {
+                    Ok(c) => c,
+                    Err(e @ CheckpointError::KeyNotInForce { .. }) => {
+                        self.fail(
+                            "checkpoint_key_not_in_force",
+                            format!("checkpoint {number}"),
+                            e.to_string(),
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        self.fail("bad_checkpoint", place, e.to_string());
+                        continue;
+                    }
+                };
+                let place = format!("checkpoint {number}");
+                if signers.len() != 1 {
+                    self.fail(
+                        "checkpoint_key_not_in_force",
+                        &place,
+                        format!(
+                            "signed by {} log keys of the policy; the notary signs each checkpoint with one",
+                            signers.len()
+                        ),
+                    );
+                    continue;
+                }
                 let in_order = match last_size {
                     None => checkpoint.size == 0 && number == 0,
                     Some(s) => checkpoint.size > s,
@@ -296,10 +360,6 @@ impl Audit<'_> {
                     continue;
                 }
                 last_size = Some(checkpoint.size);
-                let signers = signers
-                    .iter()
-                    .filter_map(|k| self.policy.log_keys.iter().position(|p| p == *k))
-                    .collect();
                 history.push(HistoryCheckpoint {
                     number,
                     size: checkpoint.size,
@@ -308,16 +368,20 @@ impl Audit<'_> {
                 });
             }
         }
-        history
+        History {
+            checkpoints: history,
+            last_note,
+        }
     }
 
     /// The `checkpoint` file is the last of the history, of the manifest's size.
-    pub(super) fn check_latest(&mut self, manifest: &Manifest, history: &[HistoryCheckpoint]) {
+    pub(super) fn check_latest(&mut self, manifest: &Manifest, history: &History) {
         let Some(latest) = self.read(package::CHECKPOINT) else {
             return;
         };
-        match Checkpoint::verify(&latest, &self.policy.origin, &self.policy.log_keys) {
-            Ok(c) if c.size != manifest.size => self.fail(
+        let (last, history) = (&history.last_note, &history.checkpoints);
+        match self.policy.verify_checkpoint(&latest) {
+            Ok((c, _)) if c.size != manifest.size => self.fail(
                 "checkpoint_mismatch",
                 package::MANIFEST,
                 format!(
@@ -326,18 +390,13 @@ impl Audit<'_> {
                 ),
             ),
             Ok(_) => {}
+            Err(e @ CheckpointError::KeyNotInForce { .. }) => self.fail(
+                "checkpoint_key_not_in_force",
+                package::CHECKPOINT,
+                e.to_string(),
+            ),
             Err(e) => self.fail("bad_checkpoint", package::CHECKPOINT, e.to_string()),
         }
-        // The last note of the last history bundle (its failures, if any,
-        // were reported with the history).
-        let last = package::bundles(manifest.checkpoints)
-            .last()
-            .and_then(|(index, width)| {
-                let bytes =
-                    std::fs::read(self.dir.join(package::history_path(index, width))).ok()?;
-                let notes = package::split_bundle("", &bytes, width).ok()?;
-                notes.last().map(|n| n.to_vec())
-            });
         if last.as_deref() != Some(&latest[..]) {
             self.fail(
                 "checkpoint_mismatch",
@@ -366,6 +425,22 @@ impl Audit<'_> {
                 ),
             );
         }
+    }
+
+    /// The checkpoints seen elsewhere that verify under the policy, as
+    /// (name, size, root); those that do not are failures.
+    pub(super) fn seen_checkpoints(
+        &mut self,
+        seen: &[(String, Vec<u8>)],
+    ) -> Vec<(String, u64, Hash)> {
+        let mut out = Vec::new();
+        for (name, note) in seen {
+            match self.policy.verify_checkpoint(note) {
+                Ok((c, _)) => out.push((name.clone(), c.size, c.root)),
+                Err(e) => self.fail("bad_checkpoint", name, e.to_string()),
+            }
+        }
+        out
     }
 
     /// Checkpoint keys in force (checkpoint.md §Key rotation).
@@ -444,8 +519,14 @@ pub(super) fn list_dir(dir: &Path) -> Vec<String> {
 }
 
 /// Every file below `dir`, as paths relative to it with `/`.
-pub(super) fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
+/// Every regular file below `dir`, as paths relative to it with `/`, and
+/// apart the paths of anything else (symbolic links, devices), which are
+/// never followed or read. A `dir` that is itself no folder holds nothing.
+pub(super) fn walk(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let (mut files, mut others) = (Vec::new(), Vec::new());
+    if !is_folder(dir) {
+        return (files, others);
+    }
     let mut stack = vec![(dir.to_owned(), String::new())];
     while let Some((path, prefix)) = stack.pop() {
         for name in list_dir(&path) {
@@ -455,14 +536,19 @@ pub(super) fn walk(dir: &Path) -> Vec<String> {
             } else {
                 format!("{prefix}/{name}")
             };
-            if full.is_dir() {
-                stack.push((full, relative));
-            } else {
-                out.push(relative);
+            match std::fs::symlink_metadata(&full).map(|m| m.file_type()) {
+                Ok(t) if t.is_dir() => stack.push((full, relative)),
+                Ok(t) if t.is_file() => files.push(relative),
+                _ => others.push(relative),
             }
         }
     }
-    out
+    (files, others)
+}
+
+/// Whether `path` is a folder itself, not a link to one.
+pub(super) fn is_folder(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
 }
 
 pub(super) fn calendar_hashes(dir: &Path) -> Vec<(String, String)> {

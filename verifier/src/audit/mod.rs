@@ -59,7 +59,9 @@ pub fn audit(
     let extra = audit.list_files(&manifest);
     let history = audit.history(&manifest, &extra);
     audit.check_latest(&manifest, &history);
-    let mut replayed = audit.entries(&manifest, &history, &extra, &calendar, options);
+    let history = history.checkpoints;
+    let seen = audit.seen_checkpoints(&options.seen);
+    let mut replayed = audit.entries(&manifest, &history, &seen, &extra, &calendar, options);
     if let Some(e) = replayed.output_error.take() {
         return Err(AuditError::Output(e));
     }

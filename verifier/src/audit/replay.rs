@@ -10,6 +10,7 @@ use ledger::attestation::{decode_key, Body, PublicKey, Statement};
 use ledger::calendar::Calendar;
 use ledger::entry::Entry;
 use ledger::findings::{Finding, FindingsStream, LoggedStatement, Settings};
+use ledger::frontier::Frontier;
 use ledger::hashing::{leaf_hash, sha256, Hash};
 use ledger::lifecycle::{decide, DecideError};
 use ledger::package::{self, Manifest};
@@ -18,9 +19,9 @@ use ledger::signature::{verify_batch, SignedStatement};
 use ledger::tiles::{TileId, TileKind, TILE_WIDTH};
 
 use super::files::{ExtraFiles, HistoryCheckpoint};
-use super::report::{Flag, MAX_LISTED_FINDINGS};
+use super::report::{Flag, MAX_LISTED_FINDINGS, MAX_LISTED_FLAGS};
 use super::state::{Audit, AuditOptions};
-use super::tree::TreeCheck;
+use super::tree::{Claim, TreeCheck};
 
 /// A statement may be notarised at most 24 h after it was signed and at
 /// most 5 min before (lifecycle.md §Rules): a repeat can only come within
@@ -47,19 +48,14 @@ impl Audit<'_> {
         &mut self,
         manifest: &Manifest,
         history: &[HistoryCheckpoint],
+        seen: &[(String, u64, Hash)],
         extra: &ExtraFiles,
         calendar: &Calendar,
         mut options: AuditOptions,
     ) -> Replayed {
-        let mut tree = TreeCheck::new(history);
-        if let Some(root) = tree.due_root(0) {
-            if root.1 != Hash::empty_tree() {
-                self.fail(
-                    "root_mismatch",
-                    format!("checkpoint {}", root.0),
-                    "the checkpoint of size 0 does not have the empty tree's root",
-                );
-            }
+        let mut tree = TreeCheck::new(history, seen);
+        while let Some((claim, root)) = tree.due_root(0) {
+            self.check_root(claim, root, &tree.frontier);
         }
         let mut replay = Replay::new(
             self.policy.trust_roots(),
@@ -126,17 +122,8 @@ impl Audit<'_> {
             for (k, item) in checked.into_iter().enumerate() {
                 let index = first + k as u64;
                 tree.push(self, item.leaf, extra);
-                while let Some((number, root)) = tree.due_root(tree.frontier.size()) {
-                    if root != tree.frontier.root() {
-                        self.fail(
-                            "root_mismatch",
-                            format!("checkpoint {number}"),
-                            format!(
-                                "the first {} entries do not make this checkpoint's root",
-                                tree.frontier.size()
-                            ),
-                        );
-                    }
+                while let Some((claim, root)) = tree.due_root(tree.frontier.size()) {
+                    self.check_root(claim, root, &tree.frontier);
                 }
                 replay.entry(self, index, item.parsed);
             }
@@ -148,14 +135,50 @@ impl Audit<'_> {
         if tree.frontier.size() == manifest.size {
             tree.finish(self, extra);
         }
-        if let Some((number, _)) = tree.due_root(u64::MAX) {
-            self.fail(
-                "root_mismatch",
-                format!("checkpoint {number}"),
-                "its size is beyond the entries the package holds",
-            );
+        while let Some((claim, _)) = tree.due_root(u64::MAX) {
+            match claim {
+                Claim::History(number) => self.fail(
+                    "root_mismatch",
+                    format!("checkpoint {number}"),
+                    "its size is beyond the entries the package holds",
+                ),
+                Claim::Seen(name) => self.fail(
+                    "not_in_package",
+                    name,
+                    format!(
+                        "a checkpoint of more entries than the package's {}: the package is older, or shows a shorter history",
+                        tree.frontier.size()
+                    ),
+                ),
+            }
         }
         replay.finish(self)
+    }
+
+    /// A root the tree of the entries so far must have.
+    fn check_root(&mut self, claim: Claim, root: Hash, tree: &Frontier) {
+        if root == tree.root() {
+            return;
+        }
+        match claim {
+            Claim::History(number) => self.fail(
+                "root_mismatch",
+                format!("checkpoint {number}"),
+                format!(
+                    "the first {} entries do not make this checkpoint's root",
+                    tree.size()
+                ),
+            ),
+            Claim::Seen(name) => self.fail(
+                "fork",
+                name,
+                format!(
+                    "signed by the log's key for {} entries, with another root than the package's: \
+                     the notary signed two histories; keep this checkpoint and the package as evidence",
+                    tree.size()
+                ),
+            ),
+        }
     }
 
     /// Step 5: a second pass over the entries signed by keys declared
@@ -190,12 +213,15 @@ impl Audit<'_> {
                     continue;
                 };
                 if i < *revoked_at && (entry.time >= *since || statement.signed_at >= *since) {
-                    self.report.flagged.push(Flag {
-                        index: i,
-                        department: department.clone(),
-                        key: statement.signer.key.to_string(),
-                        compromised_since: *since,
-                    });
+                    self.report.flagged_total += 1;
+                    if self.report.flagged.len() < MAX_LISTED_FLAGS {
+                        self.report.flagged.push(Flag {
+                            index: i,
+                            department: department.clone(),
+                            key: statement.signer.key.to_string(),
+                            compromised_since: *since,
+                        });
+                    }
                 }
             }
         }
@@ -380,8 +406,9 @@ impl<'c, 'w> Replay<'c, 'w> {
                     ledger::time::cst(self.last_time)
                 ),
             );
+            return;
         }
-        self.last_time = self.last_time.max(p.time);
+        self.last_time = p.time;
         while self
             .recent
             .front()

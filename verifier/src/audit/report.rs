@@ -12,6 +12,9 @@ pub const MAX_LISTED_FAILURES: usize = 1000;
 /// [`AuditOptions::findings_out`] if given.
 pub const MAX_LISTED_FINDINGS: usize = 1000;
 
+/// Flags listed in a report; all are counted.
+pub const MAX_LISTED_FLAGS: usize = 1000;
+
 /// Something wrong with the package, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -39,7 +42,9 @@ pub struct AuditReport {
     pub departments: u64,
     pub keys: u64,
     pub cases: u64,
+    /// The first [`MAX_LISTED_FLAGS`] flags, in index order.
     pub flagged: Vec<Flag>,
+    pub flagged_total: u64,
     /// The first [`MAX_LISTED_FINDINGS`] findings, in the order found.
     pub findings: Vec<Finding>,
     pub findings_total: u64,
@@ -66,6 +71,7 @@ impl AuditReport {
             "departments": self.departments,
             "keys": self.keys,
             "cases": self.cases,
+            "flagged_total": self.flagged_total,
             "flagged": self.flagged.iter().map(|f| serde_json::json!({
                 "code": "signed_after_compromise",
                 "index": f.index,
@@ -91,7 +97,12 @@ impl AuditReport {
     pub fn text(&self, package: &Path, seconds: f64) -> Vec<String> {
         let mut out = Vec::new();
         for f in &self.failures {
-            out.push(format!("FAIL {}: {}: {}", f.place, f.code, f.message));
+            out.push(format!(
+                "FAIL {}: {}: {}",
+                shown(&f.place),
+                f.code,
+                shown(&f.message)
+            ));
         }
         if self.failures_total > self.failures.len() as u64 {
             out.push(format!(
@@ -114,16 +125,22 @@ impl AuditReport {
             .collect();
         out.push(format!(
             "package {} of log {}",
-            package.display(),
+            shown(&package.display().to_string()),
             self.origin
         ));
         out.push(format!(
             "  {} entries, {} checkpoints; {} departments, {} keys, {} cases",
             self.size, self.checkpoints, self.departments, self.keys, self.cases
         ));
+        if self.flagged_total > self.flagged.len() as u64 {
+            out.push(format!(
+                "… and {} flags more",
+                self.flagged_total - self.flagged.len() as u64
+            ));
+        }
         out.push(format!(
             "  {} flagged; {} findings{}",
-            self.flagged.len(),
+            self.flagged_total,
             self.findings_total,
             if by_code.is_empty() {
                 String::new()
@@ -143,4 +160,19 @@ impl AuditReport {
         ));
         out
     }
+}
+
+/// Text as a line of the report shows it: control characters (a file
+/// named with a newline and `VALID`, terminal escapes) escaped.
+fn shown(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }

@@ -19,6 +19,10 @@ pub struct AuditOptions<'p> {
     pub threads: usize,
     /// Told `(entries done, entries in all)` as the audit goes.
     pub progress: Option<&'p mut dyn FnMut(u64, u64)>,
+    /// Checkpoints the auditor saw elsewhere (in receipts, from
+    /// departments), each with the name to report it by: the package must
+    /// hold the tree each signs (specs/package.md §The audit).
+    pub seen: Vec<(String, Vec<u8>)>,
     /// Every finding is written here, one JSON object per line, as found.
     pub findings_out: Option<&'p mut dyn std::io::Write>,
 }
@@ -62,7 +66,7 @@ impl Audit<'_> {
 
     /// A file of the package, or a `missing_file` failure.
     pub(super) fn read(&mut self, path: &str) -> Option<Vec<u8>> {
-        match std::fs::read(self.dir.join(path)) {
+        match read_regular(&self.dir.join(path)) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.fail("missing_file", path, "the package lacks this file");
@@ -97,4 +101,30 @@ impl Audit<'_> {
             );
         }
     }
+}
+
+/// The largest file a package holds: a bundle of 256 items of 65,535
+/// bytes, each with its 2-byte length.
+pub const MAX_FILE_BYTES: u64 = 256 * (65_535 + 2);
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`]: never a device, a
+/// FIFO or a link (which `walk` reports), never without bound.
+fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (a symbolic link, a device): not read",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than any file of a package ({MAX_FILE_BYTES} bytes)"
+        )));
+    }
+    Ok(bytes)
 }

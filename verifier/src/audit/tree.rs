@@ -12,31 +12,50 @@ use ledger::tiles::{TileId, TileKind, TILE_HEIGHT, TILE_WIDTH};
 use super::files::{ExtraFiles, HistoryCheckpoint};
 use super::state::Audit;
 
+/// Where a root the tree must have comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// The `n`-th checkpoint of the package's history.
+    History(u64),
+    /// A checkpoint the auditor saw elsewhere (`--checkpoint`), by the
+    /// name it was given under.
+    Seen(String),
+}
+
 /// The tree the entries make, checked against the hash tiles and the
 /// checkpoints as it grows.
 pub(super) struct TreeCheck {
     pub(super) frontier: Frontier,
     /// Hashes of the tile being filled, by tile level.
     pub(super) tiles: Vec<Vec<Hash>>,
-    /// Checkpoints still to reach: (number, size, root), smallest first.
-    pub(super) roots: VecDeque<(u64, u64, Hash)>,
+    /// Roots still to reach: (size, root, whose), smallest size first.
+    pub(super) roots: VecDeque<(u64, Hash, Claim)>,
 }
 
 impl TreeCheck {
-    pub(super) fn new(history: &[HistoryCheckpoint]) -> TreeCheck {
+    pub(super) fn new(history: &[HistoryCheckpoint], seen: &[(String, u64, Hash)]) -> TreeCheck {
+        let mut roots: Vec<(u64, Hash, Claim)> = history
+            .iter()
+            .map(|h| (h.size, h.root, Claim::History(h.number)))
+            .chain(
+                seen.iter()
+                    .map(|(name, size, root)| (*size, *root, Claim::Seen(name.clone()))),
+            )
+            .collect();
+        roots.sort_by_key(|(size, _, _)| *size);
         TreeCheck {
             frontier: Frontier::empty(),
             tiles: Vec::new(),
-            roots: history.iter().map(|h| (h.number, h.size, h.root)).collect(),
+            roots: roots.into(),
         }
     }
 
-    /// The next checkpoint whose size is at most `size`, taken off the list.
-    pub(super) fn due_root(&mut self, size: u64) -> Option<(u64, Hash)> {
+    /// The next root due at a size of at most `size`, taken off the list.
+    pub(super) fn due_root(&mut self, size: u64) -> Option<(Claim, Hash)> {
         match self.roots.front() {
-            Some(&(number, s, root)) if s <= size => {
-                self.roots.pop_front();
-                Some((number, root))
+            Some((s, _, _)) if *s <= size => {
+                let (_, root, claim) = self.roots.pop_front()?;
+                Some((claim, root))
             }
             _ => None,
         }
