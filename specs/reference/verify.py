@@ -4,13 +4,14 @@
 Written from specs/*.md only (no Rust source was read).  It implements steps 1-5 of
 package.md §The audit and, of step 6, the checks of the package's calendar files (against
 the built-in national files, the repository's calendar/*.txt, and calendar.md's rules);
-the findings themselves are not computed.
+the findings themselves are not computed, nor is step 7 (`--checkpoint`).
 
     python3 specs/reference/verify.py PKG --policy FILE
 
 Output: one `FAIL <where>: <code>: <message>` line per failure (codes of package.md §Report;
 `where` is a package file path, `entry <i>`, `checkpoint <n>` or `<history bundle path>:
-checkpoint <n>`), one `FLAG signed_after_compromise entry <i> ...` line per flag, then
+checkpoint <n>`; control characters escaped, see escape_controls), one `FLAG
+signed_after_compromise entry <i> ...` line for every flag (none left out), then
 `entries N checkpoints C failures F flags G` and `VALID` or `INVALID`.
 Exit status: 0 valid, 1 invalid, 2 usage error (package.md §The audit, policy.md).
 
