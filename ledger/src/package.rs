@@ -287,10 +287,17 @@ mod tests {
         // Sizes far beyond any file system: answered without listing them.
         let huge = TileId {
             kind: TileKind::Hashes { level: 0 },
-            index: u64::MAX / 256,
+            index: u64::MAX / 256 - 1,
             width: 256,
         };
         assert!(is_required(&huge, u64::MAX));
+        assert!(!is_required(
+            &TileId {
+                index: u64::MAX / 256,
+                ..huge
+            },
+            u64::MAX
+        ));
         assert_eq!(last_bundle(u64::MAX), Some((u64::MAX / 256, 255)));
     }
 
