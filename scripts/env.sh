@@ -52,7 +52,7 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 # RocksDB into the offline verifier.
 build_binaries() {
   (cd "$REPO_ROOT" && cargo build --release -q -p notary -p department -p e2e \
-     && cargo build --release -q -p verifier)
+     && cargo build --release -q -p verifier -p witness)
 }
 
 # Fails if the verifier depends on, or contains, RocksDB.
