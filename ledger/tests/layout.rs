@@ -7,7 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The library crates whose modules are checked.
-const CRATES: [&str; 6] = ["ledger", "notary", "verifier", "department", "cli", "witness"];
+const CRATES: [&str; 6] = [
+    "ledger",
+    "notary",
+    "verifier",
+    "department",
+    "cli",
+    "witness",
+];
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

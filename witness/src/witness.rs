@@ -117,7 +117,8 @@ impl Witness {
             }
             Reply::text(status, message)
         };
-        match stored {
+        // A stored empty tree is consistent with every tree, as no tree is.
+        match stored.filter(|s| s.size > 0) {
             Some(s) if request.old == checkpoint.size => {
                 if s.root != checkpoint.root {
                     return refused(

@@ -1,0 +1,228 @@
+//! The `witness` binary over HTTP, cosigning a real notary's checkpoints
+//! (specs/witness.md): the protocol's answers, its evidence, and that a
+//! SIGKILL at any moment never makes it forget what it cosigned.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use e2e::*;
+use ledger::note::{Note, VerifierKey};
+
+struct Witness {
+    child: Child,
+    url: String,
+}
+
+impl Witness {
+    fn start(data: &Path, logs: &Path) -> Witness {
+        let mut child = Command::new(binary("witness"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .arg("--logs")
+            .arg(logs)
+            .env("WITNESS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("witness listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_owned();
+        Witness { child, url }
+    }
+
+    fn add(&self, body: &str) -> (u16, String, String) {
+        match ureq::post(&format!("{}/add-checkpoint", self.url)).send_string(body) {
+            Ok(r) => (
+                r.status(),
+                r.content_type().to_owned(),
+                r.into_string().unwrap(),
+            ),
+            Err(ureq::Error::Status(code, r)) => {
+                (code, r.content_type().to_owned(), r.into_string().unwrap())
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The request from the witness's size `old` to the notary's newest checkpoint.
+fn request(notary: &Notary, old: u64) -> (u64, String) {
+    let checkpoint = notary.checkpoint();
+    let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let proof = if old == 0 || old == size {
+        String::new()
+    } else {
+        notary.get_text(&format!("/v1/proof/consistency?from={old}&to={size}"))
+    };
+    (size, format!("old {old}\n{proof}\n{checkpoint}"))
+}
+
+fn witness_setup(setup: &Setup) -> (std::path::PathBuf, std::path::PathBuf, VerifierKey) {
+    let dir = setup.dir.path().join("witness");
+    let o = Command::new(binary("witness"))
+        .args(["init", "--name", "witness.test.gov.cn/w1", "--data"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let vkey = std::fs::read_to_string(dir.join("witness.vkey")).unwrap();
+    let logs = setup.dir.path().join("logs.txt");
+    let notary_vkey = std::fs::read_to_string(setup.data().join("notary.vkey")).unwrap();
+    std::fs::write(
+        &logs,
+        format!("# the notaries this witness follows\nlog {notary_vkey}"),
+    )
+    .unwrap();
+    (dir, logs, VerifierKey::parse(vkey.trim()).unwrap())
+}
+
+#[test]
+fn a_witness_cosigns_a_notarys_history_and_refuses_another() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (dir, logs, vkey) = witness_setup(&setup);
+    let witness = Witness::start(&dir, &logs);
+
+    let (first, body) = request(&notary, 0);
+    let (status, _, line) = witness.add(&body);
+    assert_eq!(status, 200, "{line}");
+    // The line is a cosignature/v1 of the checkpoint, by the witness key.
+    let cosigned = format!("{}{line}", notary.checkpoint());
+    Note::parse(cosigned.as_bytes())
+        .unwrap()
+        .verify(std::slice::from_ref(&vkey))
+        .unwrap();
+
+    provider_and_requester(&setup, &notary);
+    let (second, body) = request(&notary, first);
+    let (status, _, line) = witness.add(&body);
+    assert_eq!(status, 200, "{line}");
+    // A stale old size is told the size cosigned.
+    let (status, content_type, said) = witness.add(&request(&notary, first).1);
+    assert_eq!(
+        (status, content_type.as_str(), said),
+        (409, "text/x.tlog.size", format!("{second}\n"))
+    );
+    // Another notary under the same origin (its key is not followed), a
+    // log not followed, a signature that does not verify.
+    let other = Setup::new();
+    let other_notary = other.start();
+    assert_eq!(witness.add(&request(&other_notary, 0).1).0, 403);
+    let elsewhere = Setup::with(
+        &std::env::temp_dir(),
+        "other.gov.cn/share-audit/2026",
+        department("gd.root"),
+    );
+    let elsewhere_notary = elsewhere.start();
+    assert_eq!(witness.add(&request(&elsewhere_notary, 0).1).0, 404);
+    let forged = request(&notary, second).1.replacen("\n— ", "\n— x", 1);
+    assert!(matches!(witness.add(&forged).0, 400 | 403), "{forged}");
+
+    // The notary's key signs another root at the cosigned size: refused,
+    // kept as evidence.
+    let key = ledger::keyfile::read_signer(&setup.data().join("notary.key")).unwrap();
+    let text = notary.checkpoint();
+    let mut fork =
+        ledger::checkpoint::Checkpoint::parse_body(&text[..text.find("\n\n").unwrap() + 1])
+            .unwrap();
+    fork.root = ledger::hashing::leaf_hash(b"another history");
+    let (status, _, _) = witness.add(&format!("old {second}\n\n{}", fork.sign(&key)));
+    assert_eq!(status, 409);
+    assert_eq!(std::fs::read_dir(dir.join("evidence")).unwrap().count(), 1);
+    // What it cosigned last, with its cosignature.
+    let latest = ureq::get(&format!("{}/checkpoint/{}", witness.url, ORIGIN))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        latest.starts_with(&text[..text.find("\n\n").unwrap()]),
+        "{latest}"
+    );
+    Note::parse(latest.as_bytes())
+        .unwrap()
+        .verify(std::slice::from_ref(&vkey))
+        .unwrap();
+}
+
+#[test]
+fn a_witness_killed_at_any_moment_never_rolls_back() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (dir, logs, _) = witness_setup(&setup);
+    let (_, requester) = provider_and_requester(&setup, &notary);
+    let mut witness = Witness::start(&dir, &logs);
+    let mut acknowledged = 0u64;
+    let mut stored = 0u64;
+    let seed = now_ms();
+    for round in 0..25u64 {
+        submit_case(&notary, &requester, round);
+        let (size, body) = request(&notary, stored);
+        let url = witness.url.clone();
+        let sender = std::thread::spawn(move || {
+            ureq::post(&format!("{url}/add-checkpoint"))
+                .send_string(&body)
+                .map(|r| r.status())
+                .ok()
+        });
+        // Kill it somewhere between before the request and after the answer.
+        std::thread::sleep(Duration::from_micros(
+            (seed.wrapping_mul(round + 7) % 4000) + 1,
+        ));
+        witness.kill();
+        if sender.join().unwrap() == Some(200) {
+            acknowledged = size;
+        }
+        witness = Witness::start(&dir, &logs);
+        // What it holds now: never less than what it acknowledged.
+        let (status, _, said) = witness.add(&format!("old 0\n\n{}", notary.checkpoint()));
+        stored = match status {
+            409 => said.trim().parse().unwrap(),
+            200 => size,
+            other => panic!("round {round}: {other} {said}"),
+        };
+        assert!(
+            stored >= acknowledged,
+            "round {round}: stored {stored} < acknowledged {acknowledged} (seed {seed})"
+        );
+    }
+    // And from what it holds, it still refuses a smaller tree.
+    let (status, _, _) = witness.add(&format!("old {stored}\n\n{}", first_checkpoint(&setup)));
+    assert!(status == 400 || stored == 0, "{status}");
+}
+
+fn submit_case(notary: &Notary, requester: &department::DepartmentKey, n: u64) {
+    let (status, body) = notary.submit(&new_case(requester, &format!("K-{n}")));
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The empty tree's checkpoint, as the notary signed it.
+fn first_checkpoint(setup: &Setup) -> String {
+    let key = ledger::keyfile::read_signer(&setup.data().join("notary.key")).unwrap();
+    ledger::checkpoint::Checkpoint {
+        origin: ORIGIN.into(),
+        size: 0,
+        root: ledger::hashing::Hash::empty_tree(),
+    }
+    .sign(&key)
+}
