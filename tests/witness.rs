@@ -226,3 +226,131 @@ fn first_checkpoint(setup: &Setup) -> String {
     }
     .sign(&key)
 }
+
+fn verifier(args: &[&str]) -> (i32, String) {
+    let o = Command::new(binary("verifier"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
+/// Under a policy with a quorum, a receipt counts once its checkpoint
+/// carries the witnesses' cosignatures (policy.md §Witnesses); and
+/// `verifier fork` shows two histories signed by one key.
+#[test]
+fn a_receipt_counts_under_a_quorum_once_witnessed() {
+    let setup = Setup::new();
+    let notary = setup.start();
+    let (dir, logs, vkey) = witness_setup(&setup);
+    let witness = Witness::start(&dir, &logs);
+    let (status, receipt) = notary.submit(&sign(
+        &setup.root,
+        ledger::attestation::Kind::Department,
+        serde_json::json!({"id": "gd.w", "name": "部门", "roles": ["provider"], "jurisdiction": "广东省"}),
+    ));
+    assert_eq!(status, 201, "{receipt}");
+    let policy = setup.dir.path().join("quorum.txt");
+    let base = std::fs::read_to_string(setup.data().join("policy.txt")).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{base}witness w1 {}\nquorum w1\n", vkey.encode()),
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let file = setup.dir.path().join("receipt.json");
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let (code, out) = verifier(&[
+        "--json",
+        "receipt",
+        "--policy",
+        policy,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not_witnessed") && out.contains("quorum w1"),
+        "{out}"
+    );
+
+    // The witness cosigns the receipt's checkpoint; the line joins it.
+    let (status, _, line) = witness.add(&request(&notary, 0).1);
+    assert_eq!(status, 200, "{line}");
+    let mut witnessed = receipt.clone();
+    witnessed["proof"] = format!("{}{line}", receipt["proof"].as_str().unwrap()).into();
+    std::fs::write(&file, witnessed.to_string()).unwrap();
+    let (code, out) = verifier(&[
+        "--json",
+        "receipt",
+        "--policy",
+        policy,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(r#""witnessed_by":["w1"]"#), "{out}");
+
+    // Two checkpoints of one size and two roots, both by the notary's key.
+    let key = ledger::keyfile::read_signer(&setup.data().join("notary.key")).unwrap();
+    let text = notary.checkpoint();
+    let honest = setup.dir.path().join("honest.txt");
+    std::fs::write(&honest, &text).unwrap();
+    let mut other =
+        ledger::checkpoint::Checkpoint::parse_body(&text[..text.find("\n\n").unwrap() + 1])
+            .unwrap();
+    other.root = ledger::hashing::leaf_hash(b"another history");
+    let forked = setup.dir.path().join("forked.txt");
+    std::fs::write(&forked, other.sign(&key)).unwrap();
+    let plain = setup.data().join("policy.txt");
+    let plain = plain.to_str().unwrap();
+    let (code, out) = verifier(&[
+        "fork",
+        "--policy",
+        plain,
+        honest.to_str().unwrap(),
+        forked.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FORK: two checkpoints of size"), "{out}");
+    let (code, out) = verifier(&[
+        "fork",
+        "--policy",
+        plain,
+        honest.to_str().unwrap(),
+        honest.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // Two sizes: joined by the notary's proof, or not.
+    let size: u64 = text.lines().nth(1).unwrap().parse().unwrap();
+    provider_and_requester(&setup, &notary);
+    let later = setup.dir.path().join("later.txt");
+    std::fs::write(&later, notary.checkpoint()).unwrap();
+    let newest: u64 = notary.checkpoint().lines().nth(1).unwrap().parse().unwrap();
+    let proof = setup.dir.path().join("proof.txt");
+    std::fs::write(
+        &proof,
+        notary.get_text(&format!("/v1/proof/consistency?from={size}&to={newest}")),
+    )
+    .unwrap();
+    let args = |a: &std::path::Path| {
+        vec![
+            "fork".to_owned(),
+            "--policy".into(),
+            plain.into(),
+            a.display().to_string(),
+            later.display().to_string(),
+            "--proof".into(),
+            proof.display().to_string(),
+        ]
+    };
+    let run = |a: &std::path::Path| {
+        let v = args(a);
+        verifier(&v.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(run(&honest).0, 0);
+    let (code, out) = run(&forked);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not extend"), "{out}");
+}

@@ -25,6 +25,31 @@ pub struct Policy {
     /// order (specs/policy.md §Log key rotation).
     pub log_ranges: Vec<EntryRange>,
     pub roots: Vec<PolicyRoot>,
+    /// Witnesses by name, their cosigner keys (type 0x04; tlog-policy).
+    pub witnesses: Vec<(String, VerifierKey)>,
+    /// Witness groups: name, how many members must have cosigned, members.
+    pub groups: Vec<(String, usize, Vec<String>)>,
+    /// The witness or group whose cosignatures a checkpoint needs; `None`
+    /// (no `quorum` line, or `quorum none`) needs none.
+    pub quorum: Option<String>,
+}
+
+/// Why a checkpoint does not meet the policy's witness rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WitnessError {
+    #[error(transparent)]
+    NotWitnessed(#[from] NotWitnessed),
+    #[error("a witness cosignature: {0}")]
+    BadCosignature(#[from] CheckpointError),
+}
+
+/// A checkpoint lacks the witnesses the policy's quorum asks for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the checkpoint of size {size} is not witnessed as the policy requires: quorum {quorum} is not met (cosigned by {})", if .cosigned_by.is_empty() { "no witness of the policy".to_owned() } else { .cosigned_by.join(", ") })]
+pub struct NotWitnessed {
+    pub size: u64,
+    pub quorum: String,
+    pub cosigned_by: Vec<String>,
 }
 
 /// Entry indexes `from` on, below `until` if set: what a key of the policy
@@ -147,6 +172,9 @@ impl Policy {
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut log_keys: Vec<VerifierKey> = Vec::new();
         let mut log_ranges = Vec::new();
+        let mut witnesses: Vec<(String, VerifierKey)> = Vec::new();
+        let mut groups: Vec<(String, usize, Vec<String>)> = Vec::new();
+        let mut quorum: Option<Option<String>> = None;
         let mut roots = Vec::new();
         let mut seen: Vec<([u8; 32], usize)> = Vec::new();
         for (n, raw) in text.lines().enumerate() {
@@ -159,6 +187,72 @@ impl Policy {
                 reason,
             };
             let words: Vec<&str> = line.split_whitespace().collect();
+            let defined = |name: &str,
+                           witnesses: &[(String, VerifierKey)],
+                           groups: &[(String, usize, Vec<String>)]| {
+                witnesses.iter().any(|(n, _)| n == name) || groups.iter().any(|(n, _, _)| n == name)
+            };
+            match words.as_slice() {
+                ["quorum", name] => {
+                    if quorum.is_some() {
+                        return Err(bad("a second `quorum` line".into()));
+                    }
+                    if *name != "none" && !defined(name, &witnesses, &groups) {
+                        return Err(bad(format!(
+                            "quorum {name:?}: no witness or group of that name above"
+                        )));
+                    }
+                    quorum = Some((*name != "none").then(|| (*name).to_owned()));
+                    continue;
+                }
+                ["group", name, threshold, members @ ..] => {
+                    if *name == "none" || defined(name, &witnesses, &groups) {
+                        return Err(bad(format!("group {name:?}: the name is taken")));
+                    }
+                    if members.is_empty() {
+                        return Err(bad("a group has members".into()));
+                    }
+                    for m in members {
+                        if !defined(m, &witnesses, &groups) {
+                            return Err(bad(format!(
+                                "group member {m:?}: no witness or group of that name above"
+                            )));
+                        }
+                    }
+                    let threshold = match *threshold {
+                        "all" => members.len(),
+                        "any" => 1,
+                        n => crate::decimal::parse(n)
+                            .and_then(|n| usize::try_from(n).ok())
+                            .filter(|n| (1..=members.len()).contains(n))
+                            .ok_or_else(|| bad(format!("group threshold {n:?}: `any`, `all` or 1 to the number of members")))?,
+                    };
+                    groups.push((
+                        (*name).to_owned(),
+                        threshold,
+                        members.iter().map(|m| (*m).to_owned()).collect(),
+                    ));
+                    continue;
+                }
+                ["witness", name, vkey] | ["witness", name, vkey, _] => {
+                    if *name == "none" || defined(name, &witnesses, &groups) {
+                        return Err(bad(format!("witness {name:?}: the name is taken")));
+                    }
+                    let key =
+                        VerifierKey::parse(vkey).map_err(|e: NoteError| bad(e.to_string()))?;
+                    if key.sig_type != crate::note::TYPE_COSIGNATURE {
+                        return Err(bad("a witness key is a cosigner key (type 0x04)".into()));
+                    }
+                    let bytes = key.key.to_bytes();
+                    if let Some(&(_, first)) = seen.iter().find(|(k, _)| *k == bytes) {
+                        return Err(PolicyError::DuplicateKey { line: n + 1, first });
+                    }
+                    seen.push((bytes, n + 1));
+                    witnesses.push(((*name).to_owned(), key));
+                    continue;
+                }
+                _ => {}
+            }
             let (directive, vkey, rest) = match words.as_slice() {
                 [directive, vkey, rest @ ..] => (*directive, *vkey, rest),
                 _ => return Err(bad("missing key".into())),
@@ -199,6 +293,9 @@ impl Policy {
             log_keys,
             log_ranges,
             roots,
+            witnesses,
+            groups,
+            quorum: quorum.flatten(),
         })
     }
 
@@ -226,7 +323,69 @@ impl Policy {
             };
             out.push_str(&format!("root {}{}\n", r.key.encode(), range.encode()));
         }
+        for (name, key) in &self.witnesses {
+            out.push_str(&format!("witness {name} {}\n", key.encode()));
+        }
+        for (name, threshold, members) in &self.groups {
+            out.push_str(&format!("group {name} {threshold} {}\n", members.join(" ")));
+        }
+        if let Some(q) = &self.quorum {
+            out.push_str(&format!("quorum {q}\n"));
+        }
         out
+    }
+
+    /// The witnesses of the policy whose cosignatures on the checkpoint
+    /// note `signed` verify, by name. A cosignature line of a witness of
+    /// the policy that does not verify makes the note invalid
+    /// (signed-note).
+    pub fn cosigned_by(&self, signed: &[u8]) -> Result<Vec<String>, CheckpointError> {
+        if self.witnesses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let note = crate::note::Note::parse(signed)?;
+        let keys: Vec<VerifierKey> = self.witnesses.iter().map(|(_, k)| k.clone()).collect();
+        let verified = match note.verify(&keys) {
+            Ok(v) => v,
+            Err(NoteError::NoTrustedSignature) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(self
+            .witnesses
+            .iter()
+            .filter(|(_, k)| verified.contains(&k))
+            .map(|(n, _)| n.clone())
+            .collect())
+    }
+
+    /// Whether the witnesses named in `cosigned_by` meet the quorum.
+    pub fn quorum_met(&self, cosigned_by: &[String]) -> bool {
+        self.quorum
+            .as_ref()
+            .is_none_or(|q| self.met(q, cosigned_by))
+    }
+
+    fn met(&self, name: &str, cosigned_by: &[String]) -> bool {
+        match self.groups.iter().find(|(n, _, _)| n == name) {
+            Some((_, threshold, members)) => {
+                members.iter().filter(|m| self.met(m, cosigned_by)).count() >= *threshold
+            }
+            None => cosigned_by.iter().any(|c| c == name),
+        }
+    }
+
+    /// The policy's witness rule for a checkpoint (tlog-policy): its
+    /// cosignatures meet the quorum. Returns who cosigned.
+    pub fn check_witnessed(&self, signed: &[u8], size: u64) -> Result<Vec<String>, WitnessError> {
+        let cosigned_by = self.cosigned_by(signed)?;
+        if !self.quorum_met(&cosigned_by) {
+            return Err(WitnessError::NotWitnessed(NotWitnessed {
+                size,
+                quorum: self.quorum.clone().unwrap_or_default(),
+                cosigned_by,
+            }));
+        }
+        Ok(cosigned_by)
     }
 
     /// Verifies a signed checkpoint of this policy's log: signed by `log`
@@ -383,6 +542,65 @@ mod tests {
                 vec![1]
             );
         }
+    }
+
+    #[test]
+    fn quorums_count_witnesses_and_groups() {
+        let log = NoteSigner::new("example.gov.cn/log", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let root = NoteSigner::new("gd.sjj", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let w = |seed: u8, name: &str| {
+            crate::note::VerifierKey::new(
+                name,
+                crate::note::TYPE_COSIGNATURE,
+                SigningKey::from_bytes(&[seed; 32]).verifying_key(),
+            )
+            .unwrap()
+            .encode()
+        };
+        let text = format!(
+            "log {}\nroot {}\nwitness gd w.gd/1 {}\nwitness js {} https://w.js\nwitness bj {}\ngroup provinces any gd js\ngroup all-levels 2 provinces bj\nquorum all-levels\n",
+            log.verifier().encode(),
+            root.verifier().encode(),
+            w(10, "w.gd"),
+            w(11, "w.js"),
+            w(12, "w.bj"),
+        );
+        // (The first witness line names its URL before its key: refused.)
+        assert!(Policy::parse(&text).is_err());
+        let text = text.replace("witness gd w.gd/1 ", "witness gd ");
+        let p = Policy::parse(&text).unwrap();
+        assert_eq!(Policy::parse(&p.encode()).unwrap(), p);
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(!p.quorum_met(&names(&[])));
+        assert!(!p.quorum_met(&names(&["gd", "js"])));
+        assert!(p.quorum_met(&names(&["gd", "bj"])));
+        assert!(p.quorum_met(&names(&["js", "bj"])));
+        let base = format!(
+            "log {}\nroot {}\n",
+            log.verifier().encode(),
+            root.verifier().encode()
+        );
+        for bad in [
+            format!("{base}quorum nobody\n"),
+            format!("{base}witness a {}\nquorum a\nquorum a\n", w(10, "w.a")),
+            format!("{base}witness a {}\ngroup g 2 a\n", w(10, "w.a")),
+            format!(
+                "{base}witness a {}\nwitness a {}\n",
+                w(10, "w.a"),
+                w(11, "w.b")
+            ),
+            format!("{base}witness none {}\n", w(10, "w.a")),
+            format!("{base}witness a {}\n", log.verifier().encode()),
+            format!("{base}group g any\n"),
+        ] {
+            assert!(Policy::parse(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Policy::parse(&format!("{base}quorum none\n"))
+                .unwrap()
+                .quorum,
+            None
+        );
     }
 
     #[test]

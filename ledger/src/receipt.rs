@@ -139,6 +139,8 @@ pub enum ReceiptError {
         "receipt for entry {index} holds another statement or signature than the one submitted"
     )]
     OtherAttestation { index: u64 },
+    #[error("receipt for entry {index}: {reason}")]
+    NotWitnessed { index: u64, reason: String },
     #[error("entry {index} is for log {got:?}, not {expected:?}")]
     WrongLog {
         index: u64,
@@ -185,6 +187,8 @@ pub struct VerifiedReceipt {
     pub entry: Entry,
     pub statement: Statement,
     pub checkpoint: Checkpoint,
+    /// The policy's witnesses that cosigned the checkpoint, by name.
+    pub witnessed_by: Vec<String>,
 }
 
 impl Receipt {
@@ -329,8 +333,8 @@ impl Receipt {
     /// signature over the statement.
     fn verify_standalone(&self, policy: &Policy) -> Result<VerifiedReceipt, ReceiptError> {
         let index = self.index;
-        let checkpoint = self
-            .proof_of_leaf()?
+        let proof = self.proof_of_leaf()?;
+        let checkpoint = proof
             .verify_with(&self.leaf_hash, |note| {
                 policy.verify_checkpoint(note).map(|(c, _)| c)
             })
@@ -350,12 +354,20 @@ impl Receipt {
                 got: statement.log.to_string(),
             });
         }
+        // The policy's quorum of witnesses (policy.md §Witnesses).
+        let witnessed_by = policy
+            .check_witnessed(proof.checkpoint.as_bytes(), checkpoint.size)
+            .map_err(|e| ReceiptError::NotWitnessed {
+                index,
+                reason: e.to_string(),
+            })?;
         Ok(VerifiedReceipt {
             index,
             leaf_hash: self.leaf_hash,
             entry,
             statement,
             checkpoint,
+            witnessed_by,
         })
     }
 

@@ -159,6 +159,9 @@ impl DataDir {
             origin: origin.to_owned(),
             log_keys: vec![vkey.clone()],
             log_ranges: vec![ledger::policy::EntryRange::default()],
+            witnesses: Vec::new(),
+            groups: Vec::new(),
+            quorum: None,
             roots: roots
                 .iter()
                 .cloned()

@@ -61,6 +61,7 @@ impl VerifyError {
             VerifyError::Receipt(ReceiptError::NotPermitted { .. }) => "not_permitted",
             VerifyError::Receipt(ReceiptError::WrongLog { .. }) => "wrong_log",
             VerifyError::Receipt(ReceiptError::TimeDecreases { .. }) => "time_decreases",
+            VerifyError::Receipt(ReceiptError::NotWitnessed { .. }) => "not_witnessed",
             VerifyError::Receipt(ReceiptError::Fork { .. } | ReceiptError::ForkedEntry { .. }) => {
                 "fork_detected"
             }
@@ -233,6 +234,7 @@ impl ReceiptReport {
             "size": v.checkpoint.size,
             "root": v.checkpoint.root.to_base64(),
             "signed_by": self.checkpoint_signers,
+            "witnessed_by": v.witnessed_by,
         });
         out
     }

@@ -113,6 +113,20 @@ enum Command {
         #[arg(long = "checkpoint")]
         checkpoints: Vec<PathBuf>,
     },
+    /// Check two checkpoints of the log for a fork: the same size with two
+    /// roots, or two sizes a consistency proof cannot join. Either is the
+    /// notary's own signature on two histories: printed as the proof of
+    /// misbehaviour. Exit 0 no fork, 1 fork, 2 usage.
+    Fork {
+        a: PathBuf,
+        b: PathBuf,
+        /// For two sizes: the consistency proof between them (one base64
+        /// hash per line, `GET /v1/proof/consistency?from=A&to=B`).
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        #[arg(long)]
+        policy: PathBuf,
+    },
     /// Verify that checkpoint NEW extends checkpoint OLD (PROOF: one base64 hash per line).
     Consistency {
         old: PathBuf,
@@ -698,6 +712,96 @@ fn audit(cli: &Cli, package: &Path, policy: &Path, options: AuditArgs) -> Result
     })
 }
 
+/// `verifier fork`.
+fn fork(
+    cli: &Cli,
+    a: &Path,
+    b: &Path,
+    proof: Option<&Path>,
+    policy: &Path,
+) -> Result<ExitCode, Usage> {
+    let policy = load_policy(policy)?;
+    let read_checkpoint =
+        |path: &Path| -> Result<(Vec<u8>, ledger::checkpoint::Checkpoint), Usage> {
+            let bytes = read(path)?;
+            let bytes = checkpoint_in(path, cli::without_bom(&bytes))?;
+            let (c, _) = policy.verify_checkpoint(&bytes).map_err(|e| {
+                Usage(format!(
+                    "{}: not a checkpoint of this log: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok((bytes, c))
+        };
+    let (mut first, mut second) = (read_checkpoint(a)?, read_checkpoint(b)?);
+    if first.1.size > second.1.size {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let (small, large) = (&first.1, &second.1);
+    let why = if small.size == large.size {
+        (small.root != large.root).then(|| {
+            format!(
+                "two checkpoints of size {} with different roots",
+                small.size
+            )
+        })
+    } else {
+        let Some(proof) = proof else {
+            return Err(Usage(format!(
+                "sizes {} and {} differ: give --proof, the consistency proof between them (GET /v1/proof/consistency?from={}&to={})",
+                small.size, large.size, small.size, large.size
+            )));
+        };
+        let text = String::from_utf8_lossy(&read(proof)?).into_owned();
+        let hashes =
+            verifier::parse_proof(&text).map_err(|e| Usage(format!("{}: {e}", proof.display())))?;
+        ledger::proof::verify_consistency(small.size, large.size, &small.root, &large.root, &hashes)
+            .err()
+            .map(|e| {
+                format!(
+                    "the checkpoint of size {} does not extend the one of size {}: {e}",
+                    large.size, small.size
+                )
+            })
+    };
+    match why {
+        None => {
+            if cli.json {
+                cli::outln!(
+                    "{}",
+                    json!({"fork": false, "sizes": [small.size, large.size]})
+                );
+            } else {
+                cli::outln!(
+                    "no fork: the checkpoints of sizes {} and {} are of one history",
+                    small.size,
+                    large.size
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(why) => {
+            let (na, nb) = (
+                String::from_utf8_lossy(&first.0),
+                String::from_utf8_lossy(&second.0),
+            );
+            if cli.json {
+                cli::outln!(
+                    "{}",
+                    json!({"fork": true, "why": why, "checkpoints": [na, nb]})
+                );
+            } else {
+                cli::outln!("FORK: {why}. Both are signed by the log's key: keep them as the proof that it signed two histories.");
+                cli::outln!("--- checkpoint of size {}", small.size);
+                cli::outln!("{}", na.trim_end());
+                cli::outln!("--- checkpoint of size {}", large.size);
+                cli::outln!("{}", nb.trim_end());
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 struct AuditArgs<'a> {
     as_of: Option<&'a str>,
     calendar: Option<&'a Path>,
@@ -776,6 +880,12 @@ fn main() -> ExitCode {
             proof,
             policy,
         } => consistency(&cli, old, new, proof, policy),
+        Command::Fork {
+            a,
+            b,
+            proof,
+            policy,
+        } => fork(&cli, a, b, proof.as_deref(), policy),
     };
     cli::exit_code(match result {
         Ok(code) => code,
