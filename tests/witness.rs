@@ -354,3 +354,98 @@ fn a_receipt_counts_under_a_quorum_once_witnessed() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("does not extend"), "{out}");
 }
+
+/// `notary serve --witness-policy`: each new checkpoint goes to the
+/// witnesses, and is published cosigned once the quorum (2 of 3) is met;
+/// a witness down stops neither ingest nor the quorum.
+#[test]
+fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
+    let setup = Setup::new();
+    let notary_vkey = std::fs::read_to_string(setup.data().join("notary.vkey")).unwrap();
+    let logs = setup.dir.path().join("logs.txt");
+    std::fs::write(&logs, format!("log {notary_vkey}")).unwrap();
+    let mut witnesses = Vec::new();
+    let mut lines = String::new();
+    for name in ["w1", "w2", "w3"] {
+        let dir = setup.dir.path().join(name);
+        let o = Command::new(binary("witness"))
+            .args([
+                "init",
+                "--name",
+                &format!("witness.{name}.gov.cn"),
+                "--data",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let vkey = std::fs::read_to_string(dir.join("witness.vkey")).unwrap();
+        let w = Witness::start(&dir, &logs);
+        lines.push_str(&format!("witness {name} {} {}\n", vkey.trim(), w.url));
+        witnesses.push(w);
+    }
+    let base = std::fs::read_to_string(setup.data().join("policy.txt")).unwrap();
+    let policy_file = setup.dir.path().join("witnessed-policy.txt");
+    std::fs::write(
+        &policy_file,
+        format!("{base}{lines}group platforms 2 w1 w2 w3\nquorum platforms\n"),
+    )
+    .unwrap();
+    let policy = ledger::policy::Policy::read(&policy_file).unwrap();
+    let notary = Notary::start(
+        &setup.data(),
+        &["--witness-policy", policy_file.to_str().unwrap()],
+    );
+
+    let witnessed_at = |notary: &Notary, size: u64| -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = notary.get("/checkpoint/witnessed");
+            if status == 200 {
+                let note = String::from_utf8(body).unwrap();
+                if note.lines().nth(1) == Some(&size.to_string()) {
+                    return note;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no witnessed checkpoint of size {size}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (_, requester) = provider_and_requester(&setup, &notary);
+    let size = notary.tree_size();
+    let note = witnessed_at(&notary, size);
+    let (checkpoint, _) = policy.verify_checkpoint(note.as_bytes()).unwrap();
+    let by = policy
+        .check_witnessed(note.as_bytes(), checkpoint.size)
+        .unwrap();
+    assert!(by.len() >= 2, "{by:?}");
+
+    // One witness down: ingest goes on, and two still make the quorum.
+    witnesses.pop().unwrap().kill();
+    for n in 0..5 {
+        let (status, body) = notary.submit(&new_case(&requester, &format!("W-{n}")));
+        assert_eq!(status, 201, "{body}");
+    }
+    let size = notary.tree_size();
+    let note = witnessed_at(&notary, size);
+    let by = policy.check_witnessed(note.as_bytes(), size).unwrap();
+    assert_eq!(by, vec!["w1".to_owned(), "w2".to_owned()]);
+    let metrics = notary.get_text("/metrics");
+    assert!(
+        metrics
+            .contains("share_audit_witness_failures_total{witness=\"w3\",cause=\"unreachable\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("share_audit_witness_lag_entries{witness=\"w1\"} 0"),
+        "{metrics}"
+    );
+
+    // A restart keeps serving what was witnessed.
+    notary.kill();
+    let notary = Notary::start(&setup.data(), &[]);
+    assert_eq!(notary.get_text("/checkpoint/witnessed"), note);
+}

@@ -25,13 +25,22 @@ pub struct Policy {
     /// order (specs/policy.md §Log key rotation).
     pub log_ranges: Vec<EntryRange>,
     pub roots: Vec<PolicyRoot>,
-    /// Witnesses by name, their cosigner keys (type 0x04; tlog-policy).
-    pub witnesses: Vec<(String, VerifierKey)>,
+    /// Witnesses by name, with their cosigner keys (type 0x04) and the URL
+    /// prefix a notary submits to, if given (tlog-policy).
+    pub witnesses: Vec<PolicyWitness>,
     /// Witness groups: name, how many members must have cosigned, members.
     pub groups: Vec<(String, usize, Vec<String>)>,
     /// The witness or group whose cosignatures a checkpoint needs; `None`
     /// (no `quorum` line, or `quorum none`) needs none.
     pub quorum: Option<String>,
+}
+
+/// A `witness` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyWitness {
+    pub name: String,
+    pub key: VerifierKey,
+    pub url: Option<String>,
 }
 
 /// Why a checkpoint does not meet the policy's witness rule.
@@ -172,7 +181,7 @@ impl Policy {
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let mut log_keys: Vec<VerifierKey> = Vec::new();
         let mut log_ranges = Vec::new();
-        let mut witnesses: Vec<(String, VerifierKey)> = Vec::new();
+        let mut witnesses: Vec<PolicyWitness> = Vec::new();
         let mut groups: Vec<(String, usize, Vec<String>)> = Vec::new();
         let mut quorum: Option<Option<String>> = None;
         let mut roots = Vec::new();
@@ -188,9 +197,9 @@ impl Policy {
             };
             let words: Vec<&str> = line.split_whitespace().collect();
             let defined = |name: &str,
-                           witnesses: &[(String, VerifierKey)],
+                           witnesses: &[PolicyWitness],
                            groups: &[(String, usize, Vec<String>)]| {
-                witnesses.iter().any(|(n, _)| n == name) || groups.iter().any(|(n, _, _)| n == name)
+                witnesses.iter().any(|w| w.name == name) || groups.iter().any(|(n, _, _)| n == name)
             };
             match words.as_slice() {
                 ["quorum", name] => {
@@ -234,7 +243,7 @@ impl Policy {
                     ));
                     continue;
                 }
-                ["witness", name, vkey] | ["witness", name, vkey, _] => {
+                ["witness", name, vkey, url @ ..] if url.len() <= 1 => {
                     if *name == "none" || defined(name, &witnesses, &groups) {
                         return Err(bad(format!("witness {name:?}: the name is taken")));
                     }
@@ -248,7 +257,11 @@ impl Policy {
                         return Err(PolicyError::DuplicateKey { line: n + 1, first });
                     }
                     seen.push((bytes, n + 1));
-                    witnesses.push(((*name).to_owned(), key));
+                    witnesses.push(PolicyWitness {
+                        name: (*name).to_owned(),
+                        key,
+                        url: url.first().map(|u| (*u).to_owned()),
+                    });
                     continue;
                 }
                 _ => {}
@@ -323,8 +336,9 @@ impl Policy {
             };
             out.push_str(&format!("root {}{}\n", r.key.encode(), range.encode()));
         }
-        for (name, key) in &self.witnesses {
-            out.push_str(&format!("witness {name} {}\n", key.encode()));
+        for w in &self.witnesses {
+            let url = w.url.as_ref().map(|u| format!(" {u}")).unwrap_or_default();
+            out.push_str(&format!("witness {} {}{url}\n", w.name, w.key.encode()));
         }
         for (name, threshold, members) in &self.groups {
             out.push_str(&format!("group {name} {threshold} {}\n", members.join(" ")));
@@ -344,7 +358,7 @@ impl Policy {
             return Ok(Vec::new());
         }
         let note = crate::note::Note::parse(signed)?;
-        let keys: Vec<VerifierKey> = self.witnesses.iter().map(|(_, k)| k.clone()).collect();
+        let keys: Vec<VerifierKey> = self.witnesses.iter().map(|w| w.key.clone()).collect();
         let verified = match note.verify(&keys) {
             Ok(v) => v,
             Err(NoteError::NoTrustedSignature) => return Ok(Vec::new()),
@@ -353,8 +367,8 @@ impl Policy {
         Ok(self
             .witnesses
             .iter()
-            .filter(|(_, k)| verified.contains(&k))
-            .map(|(n, _)| n.clone())
+            .filter(|w| verified.contains(&&w.key))
+            .map(|w| w.name.clone())
             .collect())
     }
 

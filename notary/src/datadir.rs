@@ -28,6 +28,21 @@ fn operator(en: String, zh: String) -> String {
     }
 }
 
+/// Writes `bytes` to `path` through a synced temporary file and a rename:
+/// readers see the old file or the new one, whole.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let temporary = path.with_extension("tmp");
+    let mut f = fs::File::create(&temporary)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&temporary, path)?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 pub struct DataDir {
     pub root: PathBuf,
 }
@@ -49,6 +64,10 @@ impl DataDir {
     }
     pub fn policy(&self) -> PathBuf {
         self.root.join("policy.txt")
+    }
+    /// The newest checkpoint witnessed by the quorum, kept across restarts.
+    pub fn witnessed(&self) -> PathBuf {
+        self.root.join("witnessed.checkpoint")
     }
     pub fn next_key(&self) -> PathBuf {
         self.root.join("notary.next.key")

@@ -13,6 +13,7 @@
 //! | [`datadir`] | the data directory: policy, notary key, database | notary.md |
 //! | [`export`] | the auditor's package, written from the store beside a serving notary | package.md |
 //! | [`metrics`] | Prometheus metrics | api.md |
+//! | [`witnessing`] | each new checkpoint to the witnesses; the witnessed checkpoint | witness.md |
 
 pub mod api;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod job;
 pub mod metrics;
 pub mod sequencer;
 pub mod server;
+pub mod witnessing;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,6 +48,9 @@ pub struct ReadOptions {
     /// jurisdiction files), for deadlines and findings.
     pub calendar: ledger::calendar::Calendar,
     pub settings: ledger::findings::Settings,
+    /// A policy whose `witness` lines (with URLs) and `quorum` say who
+    /// witnesses this log (`--witness-policy`).
+    pub witness_policy: Option<std::path::PathBuf>,
 }
 
 /// Opens the data directory and serves the API until SIGINT or SIGTERM.
@@ -102,6 +107,33 @@ pub async fn serve(
             local.to_string()
         }
     };
+    // Witnessing: off the ingest path, one thread per witness.
+    let witnessed = Arc::new(witnessing::load(&dir.witnessed()));
+    if let Some(path) = &reads.witness_policy {
+        let witness_policy = ledger::policy::Policy::read(path)?;
+        if witness_policy.origin != policy.origin {
+            anyhow::bail!(
+                "--witness-policy {} is for log {}, and this notary's is {}",
+                path.display(),
+                witness_policy.origin,
+                policy.origin
+            );
+        }
+        if !witness_policy.witnesses.iter().any(|w| w.url.is_some()) {
+            anyhow::bail!(
+                "--witness-policy {}: no `witness <name> <vkey> <url>` line with a URL to send checkpoints to",
+                path.display()
+            );
+        }
+        witnessing::start(
+            Arc::new(witness_policy),
+            store.clone(),
+            latest.clone(),
+            metrics.clone(),
+            witnessed.clone(),
+            dir.witnessed(),
+        );
+    }
     let (ingest, threads) = ingest::start(log, config, latest.clone(), metrics.clone());
     let app = api::router(AppState::new(api::Shared {
         store,
@@ -121,6 +153,7 @@ pub async fn serve(
         nonces: api::Nonces::default(),
         calendar: reads.calendar,
         settings: reads.settings,
+        witnessed,
     }));
 
     tracing::info!(addr = %local, "serving");

@@ -133,6 +133,12 @@ enum Command {
         /// Calendar days a case in use may go without a usage record.
         #[arg(long, default_value_t = 90)]
         usage_record_interval_days: u32,
+        /// A trust policy (specs/policy.md) whose `witness` lines, with the
+        /// witnesses' URLs, and `quorum` say who witnesses this log: each
+        /// new checkpoint is sent to them, and published cosigned once the
+        /// quorum is met (specs/witness.md).
+        #[arg(long)]
+        witness_policy: Option<PathBuf>,
     },
 }
 
@@ -264,6 +270,7 @@ fn run(cli: Cli) -> Result<()> {
             calendar,
             extension_for_unconditional,
             usage_record_interval_days,
+            witness_policy,
         } => {
             let calendar = match calendar {
                 Some(dir) => ledger::calendar::Calendar::with_dir(&dir)
@@ -277,6 +284,7 @@ fn run(cli: Cli) -> Result<()> {
                     extension_for_unconditional,
                     usage_record_interval_days,
                 },
+                witness_policy,
             };
             let defaults = IngestConfig::default();
             let config = IngestConfig {

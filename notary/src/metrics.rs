@@ -85,6 +85,9 @@ pub struct Metrics {
     /// Time a submission spent queued before its batch was taken.
     pub queue_wait_seconds: Histogram,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// Per witness: entries the newest checkpoint is ahead of what it
+    /// cosigned, and failures by cause.
+    witnesses: Mutex<BTreeMap<String, (u64, BTreeMap<&'static str, u64>)>>,
 }
 
 impl Default for Metrics {
@@ -103,6 +106,7 @@ impl Default for Metrics {
             fsync_seconds: Histogram::new(SECONDS),
             queue_wait_seconds: Histogram::new(SECONDS),
             refusals: Mutex::new(BTreeMap::new()),
+            witnesses: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -115,6 +119,22 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(code)
+            .or_default() += 1;
+    }
+
+    /// How far `witness` is behind the newest checkpoint, in entries.
+    pub fn witness_lag(&self, witness: &str, entries: u64) {
+        let mut w = self.witnesses.lock().unwrap_or_else(|p| p.into_inner());
+        w.entry(witness.to_owned()).or_default().0 = entries;
+    }
+
+    /// Counts a failed attempt to have `witness` cosign, by cause.
+    pub fn witness_failure(&self, witness: &str, why: &'static str) {
+        let mut w = self.witnesses.lock().unwrap_or_else(|p| p.into_inner());
+        *w.entry(witness.to_owned())
+            .or_default()
+            .1
+            .entry(why)
             .or_default() += 1;
     }
 
@@ -206,6 +226,22 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(out, "share_audit_refusals_total{{reason=\"{code}\"}} {n}");
+        }
+        let witnesses = self.witnesses.lock().unwrap_or_else(|p| p.into_inner());
+        if !witnesses.is_empty() {
+            let _ = writeln!(out, "# HELP share_audit_witness_lag_entries Entries the newest checkpoint is ahead of what each witness cosigned.\n# TYPE share_audit_witness_lag_entries gauge");
+            for (name, (lag, _)) in witnesses.iter() {
+                let _ = writeln!(
+                    out,
+                    "share_audit_witness_lag_entries{{witness=\"{name}\"}} {lag}"
+                );
+            }
+            let _ = writeln!(out, "# HELP share_audit_witness_failures_total Failed attempts to have each witness cosign, by cause.\n# TYPE share_audit_witness_failures_total counter");
+            for (name, (_, failures)) in witnesses.iter() {
+                for (why, n) in failures {
+                    let _ = writeln!(out, "share_audit_witness_failures_total{{witness=\"{name}\",cause=\"{why}\"}} {n}");
+                }
+            }
         }
         out
     }

@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         public_authority: None,
         calendar,
         settings: ledger::findings::Settings::default(),
+        witness_policy: None,
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -58,6 +58,8 @@ pub struct Shared {
     pub calendar: ledger::calendar::Calendar,
     /// The findings' settings (specs/findings.md §Settings).
     pub settings: ledger::findings::Settings,
+    /// The newest checkpoint the witnesses' quorum cosigned.
+    pub witnessed: Arc<crate::witnessing::Witnessed>,
 }
 
 impl Shared {

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .route("/checkpoint", get(read::checkpoint))
+        .route("/checkpoint/witnessed", get(read::witnessed_checkpoint))
         .route("/v1/entries/{index}", get(read::entry))
         .route("/v1/receipts/{index}", get(read::receipt))
         .route("/v1/cases/{case}", get(cases::case))

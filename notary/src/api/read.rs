@@ -23,6 +23,24 @@ pub(super) async fn checkpoint(State(state): State<AppState>) -> Response {
     resp
 }
 
+/// The newest checkpoint whose witnesses' cosignatures meet the quorum of
+/// `--witness-policy`, with their lines (specs/witness.md); 404 before one.
+pub(super) async fn witnessed_checkpoint(
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let Some((_, note)) = state.witnessed.latest() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_witnessed",
+            "no checkpoint of this log has been cosigned by the witnesses' quorum yet",
+        ));
+    };
+    let mut resp = text(note);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
+
 /// An index as the path gives it: decimal digits, no sign and no leading
 /// zero, so that each entry has one URL (`/v1/entries/+1` and `/v1/entries/01`
 /// are not entry 1).
