@@ -87,8 +87,11 @@ pub struct Metrics {
     refusals: Mutex<BTreeMap<&'static str, u64>>,
     /// Per witness: entries the newest checkpoint is ahead of what it
     /// cosigned, and failures by cause.
-    witnesses: Mutex<BTreeMap<String, (u64, BTreeMap<&'static str, u64>)>>,
+    witnesses: Mutex<BTreeMap<String, WitnessFigures>>,
 }
+
+/// One witness's lag (entries) and failures by cause.
+type WitnessFigures = (u64, BTreeMap<&'static str, u64>);
 
 impl Default for Metrics {
     fn default() -> Self {

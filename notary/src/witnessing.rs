@@ -9,7 +9,7 @@
 //! later against the witnessed checkpoint.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -34,8 +34,11 @@ pub struct Witnessed {
     published: RwLock<Option<(u64, String)>>,
     /// Cosignature lines gathered per checkpoint size: the note, and each
     /// witness's line.
-    gathering: Mutex<BTreeMap<u64, (String, BTreeMap<String, String>)>>,
+    gathering: Mutex<BTreeMap<u64, Gathered>>,
 }
+
+/// A checkpoint's note, and each witness's cosignature line on it.
+type Gathered = (String, BTreeMap<String, String>);
 
 impl Witnessed {
     /// The newest witnessed checkpoint, if any.
@@ -51,7 +54,7 @@ impl Witnessed {
     fn record(
         &self,
         policy: &Policy,
-        file: &PathBuf,
+        file: &Path,
         size: u64,
         note: &str,
         witness: &str,
@@ -87,7 +90,7 @@ impl Witnessed {
 }
 
 /// Reads the witnessed checkpoint kept by an earlier run.
-pub fn load(file: &PathBuf) -> Witnessed {
+pub fn load(file: &Path) -> Witnessed {
     let published = std::fs::read_to_string(file).ok().and_then(|note| {
         let size = note.lines().nth(1)?.parse().ok()?;
         Some((size, note))
@@ -155,7 +158,7 @@ impl Follower {
         latest: &RwLock<Latest>,
         metrics: &Metrics,
         witnessed: &Witnessed,
-        file: &PathBuf,
+        file: &Path,
     ) -> Duration {
         let Latest { size, note } = latest.read().unwrap_or_else(|p| p.into_inner()).clone();
         let name = &self.witness.name;
