@@ -433,6 +433,50 @@ fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
     let note = witnessed_at(&notary, size);
     let by = policy.check_witnessed(note.as_bytes(), size).unwrap();
     assert_eq!(by, vec!["w1".to_owned(), "w2".to_owned()]);
+    // A department upgrades its receipt: the entry and its evidence proven
+    // in the witnessed checkpoint, valid under the quorum policy.
+    let (status, receipt) = notary.submit(&new_case(&requester, "W-upgraded"));
+    assert_eq!(status, 201, "{receipt}");
+    let index = receipt["index"].as_u64().unwrap();
+    witnessed_at(&notary, notary.tree_size());
+    ledger::keyfile::write_key_pair(
+        &setup.dir.path().join("requester"),
+        &note_signer(&requester),
+    )
+    .unwrap();
+    let upgraded = setup.dir.path().join("upgraded.json");
+    let o = Command::new(binary("dept"))
+        .args(["witnessed", "--notary", &notary.url, "--key"])
+        .arg(setup.dir.path().join("requester.key"))
+        .arg("--policy")
+        .arg(&policy_file)
+        .arg(index.to_string())
+        .arg("--out")
+        .arg(&upgraded)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("witnessed by w1, w2"), "{said}");
+    let (code, out) = verifier(&[
+        "receipt",
+        "--policy",
+        policy_file.to_str().unwrap(),
+        upgraded.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // The original receipt is not witnessed: refused under that policy.
+    let original = setup.dir.path().join("original.json");
+    std::fs::write(&original, receipt.to_string()).unwrap();
+    let (code, out) = verifier(&[
+        "receipt",
+        "--policy",
+        policy_file.to_str().unwrap(),
+        original.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+
     let metrics = notary.get_text("/metrics");
     assert!(
         metrics
@@ -445,7 +489,8 @@ fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
     );
 
     // A restart keeps serving what was witnessed.
+    let last = notary.get_text("/checkpoint/witnessed");
     notary.kill();
     let notary = Notary::start(&setup.data(), &[]);
-    assert_eq!(notary.get_text("/checkpoint/witnessed"), note);
+    assert_eq!(notary.get_text("/checkpoint/witnessed"), last);
 }

@@ -160,6 +160,29 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Upgrade a receipt to a witnessed one (GET
+    /// /v1/receipts/INDEX/witnessed, specs/witness.md): the entry and its
+    /// evidence proven in the newest checkpoint the witnesses' quorum
+    /// cosigned, verified under POLICY (its `quorum` included) before it is
+    /// written. Exit 0 written, 1 refused or not valid, 3 not reachable or
+    /// not witnessed yet (try again).
+    Witnessed {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        notary: String,
+        /// The reading department's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The trust policy with the witnesses and quorum to meet.
+        #[arg(long)]
+        policy: PathBuf,
+        index: u64,
+        /// Where to write the witnessed receipt.
+        #[arg(long)]
+        out: PathBuf,
+        /// Trust only the CA certificates of this PEM bundle for https://.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
     /// Show a case as the department may read it (GET /v1/cases/CASE):
     /// each entry with its notarised time in CST, then the case's findings
     /// (late, missing and out-of-order steps). Exit codes as `dept read`.
@@ -246,6 +269,64 @@ fn write_or_print(out: &Option<PathBuf>, text: &str) -> Result<()> {
 }
 
 /// `dept read`: one signed read, its answer printed or written.
+/// `dept witnessed`.
+fn witnessed(
+    notary: &str,
+    key: &Path,
+    policy: &Path,
+    index: u64,
+    out: &Path,
+    ca: Option<PathBuf>,
+    lang: Lang,
+) -> Result<ExitCode> {
+    let policy = ledger::policy::Policy::read(policy)?;
+    let key = load_key(key)?;
+    let mut client = Client::new(notary, ca.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    client.lang = lang;
+    let path = format!("/v1/receipts/{index}/witnessed");
+    let answer = match client.read(&key.key, &path) {
+        Ok(a) => a,
+        Err(e) => {
+            cli::errln!("dept: {e}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    if answer.status != 200 {
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        cli::errln!(
+            "{path}: {} {}: {}",
+            answer.status,
+            body["error"].as_str().unwrap_or(""),
+            body["message"].as_str().unwrap_or("")
+        );
+        let later = answer.status == 503 || body["error"] == "not_witnessed";
+        return Ok(ExitCode::from(if later { 3 } else { 1 }));
+    }
+    let receipt = ledger::receipt::Receipt::from_json(&answer.body)
+        .map_err(|e| anyhow!("the notary's answer is not a receipt: {e}"))?;
+    let verified = match receipt.verify(&policy) {
+        Ok(v) => v,
+        Err(e) => {
+            cli::errln!(
+                "dept: the witnessed receipt of entry {index} is not valid under the policy: {e}"
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    std::fs::write(out, &answer.body).with_context(|| format!("writing {}", out.display()))?;
+    cli::outln!(
+        "entry {index}: witnessed by {} in the checkpoint of size {}; receipt in {}",
+        if verified.witnessed_by.is_empty() {
+            "no witness (the policy asks for none)".to_owned()
+        } else {
+            verified.witnessed_by.join(", ")
+        },
+        verified.checkpoint.size,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read(
     notary: &str,
     key: &Path,
@@ -625,6 +706,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ca,
             out,
         } => return read(&notary, &key, &path, ca, out, lang),
+        Command::Witnessed {
+            notary,
+            key,
+            policy,
+            index,
+            out,
+            ca,
+        } => return witnessed(&notary, &key, &policy, index, &out, ca, lang),
         Command::Case {
             notary,
             key,

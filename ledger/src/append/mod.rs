@@ -28,7 +28,7 @@ use crate::store::{CommitBatch, Store, StoreError, TreeState};
 mod receipts;
 mod records;
 
-pub use receipts::full_receipt;
+pub use receipts::{full_receipt, witnessed_receipt};
 use receipts::{stored_receipt, EvidenceCache};
 use records::{CachedView, RecordCache};
 

@@ -35,6 +35,35 @@ pub fn full_receipt(store: &Store, index: u64) -> Result<Option<Receipt>, StoreE
     stored_receipt(store, index, (size, &note), &mut EvidenceCache::default())
 }
 
+/// The receipt of the stored entry at `index` against the checkpoint
+/// `head` (a witnessed one: the note with its cosignatures), its evidence
+/// proven against that same checkpoint, so that every checkpoint the
+/// receipt carries is the witnessed one (specs/witness.md §Witnessed
+/// receipts). `None` if the tree of `head` does not hold the entry.
+pub fn witnessed_receipt(
+    store: &Store,
+    index: u64,
+    head: (u64, &str),
+) -> Result<Option<Receipt>, StoreError> {
+    if index >= head.0 {
+        return Ok(None);
+    }
+    let Some(entry) = store.entry(index)? else {
+        return Ok(None);
+    };
+    let mut cited = Vec::new();
+    for e in store.evidence(index)? {
+        let bytes = store
+            .entry(e)?
+            .ok_or_else(|| StoreError::Corrupt(format!("evidence entry {e} is missing")))?;
+        match EvidenceReceipt::prove(store, e, bytes, head)? {
+            Ok(r) => cited.push(Arc::new(r)),
+            Err(why) => return Err(StoreError::Corrupt(format!("evidence entry {e}: {why}"))),
+        }
+    }
+    Ok(Receipt::prove(store, index, entry, head, cited)?.ok())
+}
+
 /// How an entry is cited as evidence: its receipt against the checkpoint of
 /// the batch that appended it (the first at or after `index + 1`), which
 /// stays valid as the log grows (specs/receipt.md).

@@ -54,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/checkpoint/witnessed", get(read::witnessed_checkpoint))
         .route("/v1/entries/{index}", get(read::entry))
         .route("/v1/receipts/{index}", get(read::receipt))
+        .route(
+            "/v1/receipts/{index}/witnessed",
+            get(read::witnessed_receipt),
+        )
         .route("/v1/cases/{case}", get(cases::case))
         .route("/v1/findings", get(cases::findings_of))
         .route("/v1/figures", get(cases::figures))

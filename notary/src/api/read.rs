@@ -125,6 +125,35 @@ pub(super) async fn receipt(
     Ok(private(json_response(StatusCode::OK, r.to_json())))
 }
 
+/// `GET /v1/receipts/{index}/witnessed`: the receipt against the newest
+/// witnessed checkpoint, its evidence proven against the same one, read as
+/// `/v1/receipts/{index}` is (specs/witness.md §Witnessed receipts).
+pub(super) async fn witnessed_receipt(
+    State(state): State<AppState>,
+    ReadBy(reader): ReadBy,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let index = path_index(p)?;
+    readable_entry(&state, &reader, index)?;
+    for cited in state.store.evidence(index)? {
+        let bytes = state.store.entry(cited)?.unwrap_or_default();
+        check_readable(&state, &reader, cited, &bytes)?;
+    }
+    let not_yet = |why: String| ApiError::new(StatusCode::NOT_FOUND, "not_witnessed", why);
+    let Some((size, note)) = state.witnessed.latest() else {
+        return Err(not_yet(
+            "no checkpoint of this log has been cosigned by the witnesses' quorum yet".into(),
+        ));
+    };
+    let r = ledger::append::witnessed_receipt(&state.store, index, (size, &note))?
+        .ok_or_else(|| {
+            not_yet(format!(
+                "entry {index} is not yet in the witnessed checkpoint (of size {size}); try again shortly"
+            ))
+        })?;
+    Ok(private(json_response(StatusCode::OK, r.to_json())))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InclusionQuery {
