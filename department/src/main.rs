@@ -825,7 +825,14 @@ fn submit(
     out: Option<PathBuf>,
     lang: Lang,
 ) -> Result<ExitCode> {
-    let policy = policy.as_deref().map(Policy::read).transpose()?;
+    // A receipt is answered at once, signed by the notary alone: it is
+    // checked here without the policy's witness quorum, which it meets
+    // later (`dept witnessed`, specs/witness.md §Witnessed receipts).
+    let policy = policy
+        .as_deref()
+        .map(Policy::read)
+        .transpose()?
+        .map(|p| Policy { quorum: None, ..p });
     let files = expand(inputs)?;
     let several = files.len() > 1 || inputs.iter().any(|i| Path::new(i).is_dir());
     if several {

@@ -332,6 +332,19 @@ fn print_receipt(report: &serde_json::Value, lang: Lang) {
             ),
         },
     );
+    let witnesses: Vec<String> = report["checkpoint"]["witnessed_by"]
+        .as_array()
+        .map(|a| a.iter().map(s).collect())
+        .unwrap_or_default();
+    if !witnesses.is_empty() {
+        row(
+            "",
+            match lang {
+                Lang::En => format!("cosigned by the witnesses {}", witnesses.join(", ")),
+                Lang::Zh => format!("见证方 {} 已联署", witnesses.join("、")),
+            },
+        );
+    }
 }
 
 /// `verifier receipt`: each receipt verified on its own; a summary when
