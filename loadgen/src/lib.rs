@@ -6,4 +6,5 @@
 pub mod ceiling;
 pub mod client;
 pub mod stats;
+pub mod witness_bench;
 pub mod workload;

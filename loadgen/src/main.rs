@@ -74,6 +74,25 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         ceiling_secs: f64,
     },
+    /// The `--logs` file of the witness benchmark's synthetic logs.
+    WitnessLogs {
+        #[arg(long, default_value_t = 4)]
+        origins: usize,
+    },
+    /// Cosignatures per second one witness sustains: synthetic logs, one
+    /// thread each, each checkpoint STEP leaves after the previous.
+    Witness {
+        /// The witness, e.g. http://127.0.0.1:8090.
+        #[arg(long)]
+        witness: String,
+        #[arg(long, default_value_t = 4)]
+        origins: usize,
+        /// Checkpoints per log.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        #[arg(long, default_value_t = 16)]
+        step: u64,
+    },
     /// The Ed25519 ceiling alone, as one JSON line: what the audit of a
     /// package is measured against (scripts/bench audit).
     Ceiling {
@@ -551,6 +570,38 @@ fn main() -> Result<()> {
                 sizes,
                 requests,
             } => proofs(common, sizes, requests).await,
+            Command::WitnessLogs { origins } => {
+                cli::outln!("{}", loadgen::witness_bench::logs_file(origins).trim_end());
+                Ok(())
+            }
+            Command::Witness {
+                witness,
+                origins,
+                count,
+                step,
+            } => {
+                let f = tokio::task::spawn_blocking(move || {
+                    loadgen::witness_bench::run(&witness, origins, count, step)
+                })
+                .await??;
+                let q = |p: f64| {
+                    let i = ((f.latencies.len() as f64 - 1.0) * p).round() as usize;
+                    f.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+                };
+                let rate = f.cosignatures as f64 / f.elapsed.as_secs_f64();
+                cli::outln!(
+                    "witness: {} cosignatures in {:.1} s = {rate:.0}/s from {origins} logs; latency p50 {:.2} ms, p99 {:.2} ms",
+                    f.cosignatures,
+                    f.elapsed.as_secs_f64(),
+                    q(0.5),
+                    q(0.99)
+                );
+                cli::outln!(
+                    "{}",
+                    serde_json::json!({"cosignatures": f.cosignatures, "per_s": rate.round(), "p50_ms": q(0.5), "p99_ms": q(0.99), "origins": origins})
+                );
+                Ok(())
+            }
             Command::Ceiling { secs } => {
                 let secs = Duration::from_secs_f64(secs);
                 let strict =

@@ -23,7 +23,10 @@ use crate::sequencer::Latest;
 /// How long a witness may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How often each witness thread looks for a new checkpoint.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(50);
+/// A round that has not met the quorum in this long gives way to a new one
+/// (on the newest checkpoint).
+const ROUND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -35,12 +38,43 @@ pub struct Witnessed {
     /// Cosignature lines gathered per checkpoint size: the note, and each
     /// witness's line.
     gathering: Mutex<BTreeMap<u64, Gathered>>,
+    /// The checkpoint every witness is being asked to cosign now: one for
+    /// all, so that their cosignatures meet on one checkpoint while the log
+    /// grows under them.
+    round: Mutex<Option<Round>>,
+}
+
+/// A round of witnessing: a checkpoint, and when it was chosen.
+#[derive(Debug)]
+struct Round {
+    size: u64,
+    note: String,
+    started: std::time::Instant,
 }
 
 /// A checkpoint's note, and each witness's cosignature line on it.
 type Gathered = (String, BTreeMap<String, String>);
 
 impl Witnessed {
+    /// The checkpoint to have cosigned now: the current round's, until the
+    /// quorum has cosigned it (or it times out); then the newest.
+    fn target(&self, newest: &Latest) -> (u64, String) {
+        let published = self.latest().map(|(s, _)| s);
+        let mut round = self.round.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = round.as_ref() {
+            let open = published.is_none_or(|p| p < r.size);
+            if open && r.started.elapsed() < ROUND_TIMEOUT {
+                return (r.size, r.note.clone());
+            }
+        }
+        *round = Some(Round {
+            size: newest.size,
+            note: newest.note.clone(),
+            started: std::time::Instant::now(),
+        });
+        (newest.size, newest.note.clone())
+    }
+
     /// The newest witnessed checkpoint, if any.
     pub fn latest(&self) -> Option<(u64, String)> {
         self.published
@@ -98,6 +132,7 @@ pub fn load(file: &Path) -> Witnessed {
     Witnessed {
         published: RwLock::new(published),
         gathering: Mutex::new(BTreeMap::new()),
+        round: Mutex::new(None),
     }
 }
 
@@ -160,9 +195,10 @@ impl Follower {
         witnessed: &Witnessed,
         file: &Path,
     ) -> Duration {
-        let Latest { size, note } = latest.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let newest = latest.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let (size, note) = witnessed.target(&newest);
         let name = &self.witness.name;
-        metrics.witness_lag(name, size.saturating_sub(self.cosigned.unwrap_or(0)));
+        metrics.witness_lag(name, newest.size.saturating_sub(self.cosigned.unwrap_or(0)));
         if self.cosigned == Some(size) {
             return POLL;
         }
