@@ -384,8 +384,10 @@ fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
         lines.push_str(&format!("witness {name} {} {}\n", vkey.trim(), w.url));
         witnesses.push(w);
     }
+    // The log's own policy names its witnesses: what departments and
+    // auditors are given, and what the notary sends checkpoints by.
     let base = std::fs::read_to_string(setup.data().join("policy.txt")).unwrap();
-    let policy_file = setup.dir.path().join("witnessed-policy.txt");
+    let policy_file = setup.data().join("policy.txt");
     std::fs::write(
         &policy_file,
         format!("{base}{lines}group platforms 2 w1 w2 w3\nquorum platforms\n"),
@@ -487,6 +489,38 @@ fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
         metrics.contains("share_audit_witness_lag_entries{witness=\"w1\"} 0"),
         "{metrics}"
     );
+
+    // The auditor's package carries the witnessed checkpoint; the audit
+    // checks its quorum and that the tree holds it.
+    let pkg = setup.dir.path().join("package");
+    let o = Command::new(binary("notary"))
+        .args(["export", "--data"])
+        .arg(setup.data())
+        .arg("--out")
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let audit = |pkg: &Path| {
+        verifier(&[
+            "audit",
+            "--json",
+            "--policy",
+            policy_file.to_str().unwrap(),
+            pkg.to_str().unwrap(),
+        ])
+    };
+    let (code, out) = audit(&pkg);
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["witnessed"]["by"].as_array().unwrap().len() >= 2,
+        "{report}"
+    );
+    std::fs::remove_file(pkg.join("witnessed")).unwrap();
+    let (code, out) = audit(&pkg);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not_witnessed"), "{out}");
 
     // A restart keeps serving what was witnessed.
     let last = notary.get_text("/checkpoint/witnessed");

@@ -11,6 +11,8 @@ pub const CHECKPOINT: &str = "checkpoint";
 pub const POLICY: &str = "policy.txt";
 pub const CALENDAR_DIR: &str = "calendar";
 pub const HISTORY_DIR: &str = "checkpoints";
+/// The newest checkpoint the witnesses' quorum cosigned, if the notary has one.
+pub const WITNESSED: &str = "witnessed";
 
 /// What a package holds: the tree of `size` entries and the first
 /// `checkpoints` checkpoints the notary signed.

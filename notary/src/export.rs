@@ -89,6 +89,16 @@ pub fn export(
     }
     let checkpoints = export_history(&store, &mut files, size)?;
     files.replaceable(package::POLICY, policy_text.as_bytes())?;
+    // The newest witnessed checkpoint the package's tree holds, if any.
+    let witnessed = fs::read_to_string(dir.witnessed()).ok().filter(|note| {
+        note.lines()
+            .nth(1)
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s <= size)
+    });
+    if let Some(note) = witnessed {
+        files.replaceable(package::WITNESSED, note.as_bytes())?;
+    }
     for (name, text) in &calendars {
         files.replaceable(
             &format!("{}/{name}", package::CALENDAR_DIR),

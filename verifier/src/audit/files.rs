@@ -211,6 +211,7 @@ impl Audit<'_> {
             package::CALENDAR_DIR,
             "tile",
             package::HISTORY_DIR,
+            package::WITNESSED,
         ];
         for name in list_dir(&self.dir) {
             let path = self.dir.join(&name);
@@ -441,6 +442,43 @@ impl Audit<'_> {
             }
         }
         out
+    }
+
+    /// The package's witnessed checkpoint (package.md step 8): verified,
+    /// its cosignatures meeting the policy's quorum, and returned to be
+    /// checked against the tree like a checkpoint seen elsewhere. A policy
+    /// with a quorum needs one.
+    pub(super) fn witnessed(&mut self) -> Option<(String, u64, Hash)> {
+        let path = self.dir.join(package::WITNESSED);
+        if !path.exists() {
+            if let Some(q) = &self.policy.quorum {
+                self.fail(
+                    "not_witnessed",
+                    package::WITNESSED,
+                    format!("the policy asks for the quorum {q}, and the package holds no checkpoint its witnesses cosigned"),
+                );
+            }
+            return None;
+        }
+        let note = self.read(package::WITNESSED)?;
+        let checkpoint = match self.policy.verify_checkpoint(&note) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                self.fail("bad_checkpoint", package::WITNESSED, e.to_string());
+                return None;
+            }
+        };
+        match self.policy.check_witnessed(&note, checkpoint.size) {
+            Ok(by) => {
+                self.report.witnessed = Some((checkpoint.size, by));
+            }
+            Err(e) => self.fail("not_witnessed", package::WITNESSED, e.to_string()),
+        }
+        Some((
+            package::WITNESSED.to_owned(),
+            checkpoint.size,
+            checkpoint.root,
+        ))
     }
 
     /// Checkpoint keys in force (checkpoint.md §Key rotation).

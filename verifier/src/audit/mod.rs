@@ -60,7 +60,8 @@ pub fn audit(
     let history = audit.history(&manifest, &extra);
     audit.check_latest(&manifest, &history);
     let history = history.checkpoints;
-    let seen = audit.seen_checkpoints(&options.seen);
+    let mut seen = audit.seen_checkpoints(&options.seen);
+    seen.extend(audit.witnessed());
     let mut replayed = audit.entries(&manifest, &history, &seen, &extra, &calendar, options);
     if let Some(e) = replayed.output_error.take() {
         return Err(AuditError::Output(e));

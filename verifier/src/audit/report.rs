@@ -51,6 +51,8 @@ pub struct AuditReport {
     pub findings_by_code: std::collections::BTreeMap<&'static str, u64>,
     pub failures: Vec<Failure>,
     pub failures_total: u64,
+    /// The package's witnessed checkpoint: its size and who cosigned it.
+    pub witnessed: Option<(u64, Vec<String>)>,
     /// Calendar files used, with their SHA-256 (hex).
     pub calendar_files: Vec<(String, String)>,
 }
@@ -88,6 +90,7 @@ impl AuditReport {
                 "message": f.message,
             })).collect::<Vec<_>>(),
             "failures_total": self.failures_total,
+            "witnessed": self.witnessed.as_ref().map(|(size, by)| serde_json::json!({"size": size, "by": by})).unwrap_or_else(|| serde_json::json!({})),
             "calendar": self.calendar_files.iter().map(|(n, h)| serde_json::json!({"file": n, "sha256": h})).collect::<Vec<_>>(),
             "seconds": (seconds * 1000.0).round() / 1000.0,
         })
@@ -148,6 +151,12 @@ impl AuditReport {
                 format!(" ({})", by_code.join(", "))
             }
         ));
+        if let Some((size, by)) = &self.witnessed {
+            out.push(format!(
+                "  witnessed: the checkpoint of size {size}, cosigned by {}",
+                by.join(", ")
+            ));
+        }
         let rate = if seconds > 0.0 {
             format!(", {:.0} entries/s", self.size as f64 / seconds)
         } else {
