@@ -1461,7 +1461,9 @@ def built_in_calendars():
 # The audit (package.md §The audit)
 # --------------------------------------------------------------------------------------------
 
-TOP_LEVEL = ("manifest", "checkpoint", "policy.txt", "calendar", "tile", "checkpoints")
+# `witnessed` (package.md step 8) is allowed but not checked here: this
+# verifier does not implement witness quorums (policy.md §Witnesses) yet.
+TOP_LEVEL = ("manifest", "checkpoint", "policy.txt", "calendar", "tile", "checkpoints", "witnessed")
 
 
 class Audit:
