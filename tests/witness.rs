@@ -527,4 +527,27 @@ fn a_notary_publishes_its_checkpoints_once_the_quorum_cosigned() {
     notary.kill();
     let notary = Notary::start(&setup.data(), &[]);
     assert_eq!(notary.get_text("/checkpoint/witnessed"), last);
+
+    // The notary's key signs another root at the size each witness holds:
+    // every witness still up refuses it and keeps it, so no quorum can form
+    // on the second history. (The notary now runs without witnesses, so
+    // what they hold does not move.)
+    let key = ledger::keyfile::read_signer(&setup.data().join("notary.key")).unwrap();
+    for (w, name) in witnesses.iter().zip(["w1", "w2"]) {
+        let held = ureq::get(&format!("{}/checkpoint/{ORIGIN}", w.url))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let mut other =
+            ledger::checkpoint::Checkpoint::parse_body(&held[..held.find("\n\n").unwrap() + 1])
+                .unwrap();
+        other.root = ledger::hashing::leaf_hash(b"another history");
+        let (status, _, said) = w.add(&format!("old {}\n\n{}", other.size, other.sign(&key)));
+        assert_eq!(status, 409, "{name}: {said}");
+        let kept = std::fs::read_dir(setup.dir.path().join(name).join("evidence"))
+            .unwrap()
+            .count();
+        assert_eq!(kept, 1, "{name} kept the fork");
+    }
 }
