@@ -64,7 +64,8 @@ fn notary_init_requires_an_origin_and_a_root_and_never_shows_a_private_key() {
     let root_vkey = dir.path().join("gd.root.vkey");
     let root_key = dir.path().join("gd.root.key");
     let private = std::fs::read_to_string(&root_key).unwrap();
-    let seed = private.trim().rsplit('+').next().unwrap();
+    // PRIVATE+KEY+<name>+<id>+<base64>: the base64 may hold '+' itself.
+    let seed = private.trim().splitn(5, '+').nth(4).unwrap();
 
     let out = init(&["--root", root_vkey.to_str().unwrap()]);
     assert_user_error(&out, "--origin");
