@@ -461,20 +461,7 @@ impl Store {
     /// The first checkpoint at or after `size`: for an entry at `index`,
     /// `size = index + 1` gives the checkpoint of the batch that appended it.
     pub fn checkpoint_from(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
-        let db = self.db()?;
-        let mut iter = db.iterator_cf(
-            cf(&db, CF_CHECKPOINTS),
-            IteratorMode::From(&u64_key(size), Direction::Forward),
-        );
-        match iter.next() {
-            None => Ok(None),
-            Some(item) => {
-                let (k, v) = item?;
-                let note = String::from_utf8(v.to_vec())
-                    .map_err(|_| corrupt("checkpoint is not UTF-8"))?;
-                Ok(Some((read_u64(&k)?, note)))
-            }
-        }
+        self.checkpoint_seek(size, Direction::Forward)
     }
 
     /// Every stored checkpoint of size `from` to `to` (inclusive), in
@@ -504,10 +491,19 @@ impl Store {
 
     /// The newest checkpoint of size at most `size`.
     pub fn checkpoint_at_most(&self, size: u64) -> Result<Option<(u64, String)>, StoreError> {
+        self.checkpoint_seek(size, Direction::Reverse)
+    }
+
+    /// The first stored checkpoint from `size` on, in `direction`.
+    fn checkpoint_seek(
+        &self,
+        size: u64,
+        direction: Direction,
+    ) -> Result<Option<(u64, String)>, StoreError> {
         let db = self.db()?;
         let mut iter = db.iterator_cf(
             cf(&db, CF_CHECKPOINTS),
-            IteratorMode::From(&u64_key(size), Direction::Reverse),
+            IteratorMode::From(&u64_key(size), direction),
         );
         match iter.next() {
             None => Ok(None),

@@ -28,19 +28,28 @@ fn operator(en: String, zh: String) -> String {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename:
-/// readers see the old file or the new one, whole.
+/// Writes `bytes` to `path` through a synced temporary file beside it
+/// (named `.<name>.<pid>.tmp`: hidden, as package.md wants) and a rename:
+/// readers see the old file or the new one, whole. The caller syncs the
+/// folder when the rename itself must survive a crash.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    let temporary = path.with_extension("tmp");
-    let mut f = fs::File::create(&temporary)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&temporary, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&temporary)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&temporary, path)
+    };
+    write().inspect_err(|_| {
+        let _ = fs::remove_file(&temporary);
+    })
+}
+
+/// Syncs a folder, so that the renames into it survive a crash.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 pub struct DataDir {

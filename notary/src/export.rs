@@ -8,7 +8,6 @@
 //! short leaves the previous package valid.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -287,25 +286,10 @@ impl Files<'_> {
 fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
     let parent = target.parent().expect("package paths have a folder");
     fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = target
-        .file_name()
-        .expect("package paths name a file")
-        .to_string_lossy();
-    let temporary = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&temporary)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(&temporary, target)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&temporary);
-        anyhow::Error::new(e).context(format!("writing {}", target.display()))
-    })
+    crate::datadir::write_atomically(target, contents)
+        .with_context(|| format!("writing {}", target.display()))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))
+    crate::datadir::sync_dir(dir).with_context(|| format!("syncing {}", dir.display()))
 }

@@ -115,7 +115,9 @@ impl Witnessed {
         if current.as_ref().is_some_and(|(s, _)| *s > size) {
             return;
         }
-        if let Err(e) = crate::datadir::write_atomically(file, published.as_bytes()) {
+        let kept = crate::datadir::write_atomically(file, published.as_bytes())
+            .and_then(|()| file.parent().map_or(Ok(()), crate::datadir::sync_dir));
+        if let Err(e) = kept {
             tracing::error!(error = %e, "could not keep the witnessed checkpoint");
         }
         *current = Some((size, published));

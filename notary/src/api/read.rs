@@ -115,14 +115,20 @@ pub(super) async fn receipt(
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
-    readable_entry(&state, &reader, index)?;
-    for cited in state.store.evidence(index)? {
-        let bytes = state.store.entry(cited)?.unwrap_or_default();
-        check_readable(&state, &reader, cited, &bytes)?;
-    }
+    readable_receipt(&state, &reader, index)?;
     let size = state.latest().size;
     let r = full_receipt(&state.store, index)?.ok_or_else(|| no_entry(index, size))?;
     Ok(private(json_response(StatusCode::OK, r.to_json())))
+}
+
+/// A receipt carries its entry and its evidence: the reader may read all.
+fn readable_receipt(state: &AppState, reader: &Reader, index: u64) -> Result<(), ApiError> {
+    readable_entry(state, reader, index)?;
+    for cited in state.store.evidence(index)? {
+        let bytes = state.store.entry(cited)?.unwrap_or_default();
+        check_readable(state, reader, cited, &bytes)?;
+    }
+    Ok(())
 }
 
 /// `GET /v1/receipts/{index}/witnessed`: the receipt against the newest
@@ -134,11 +140,7 @@ pub(super) async fn witnessed_receipt(
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let index = path_index(p)?;
-    readable_entry(&state, &reader, index)?;
-    for cited in state.store.evidence(index)? {
-        let bytes = state.store.entry(cited)?.unwrap_or_default();
-        check_readable(&state, &reader, cited, &bytes)?;
-    }
+    readable_receipt(&state, &reader, index)?;
     let not_yet = |why: String| ApiError::new(StatusCode::NOT_FOUND, "not_witnessed", why);
     let Some((size, note)) = state.witnessed.latest() else {
         return Err(not_yet(
