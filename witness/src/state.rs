@@ -109,24 +109,33 @@ impl StateDir {
         write().map_err(io(&target))
     }
 
-    /// Keeps a refused request that a log signed (a fork, a rewritten
-    /// history): what the witness answered and the request, verbatim.
+    /// Keeps a refused request that only the log could have made (a
+    /// second root at a size it cosigned): what the witness answered and
+    /// the request, verbatim, named by its digest, so that a request sent
+    /// again is kept once and none overwrites another.
     pub fn keep_evidence(
         &self,
         origin: &str,
         status: u16,
         body: &[u8],
     ) -> Result<PathBuf, StateError> {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let digest: String = sha256(body)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let stem = file_name(origin);
         let path = self.evidence.join(format!(
-            "{ms}-{status}-{}.txt",
+            "{}-{status}-{digest}.txt",
             stem.trim_end_matches(".checkpoint")
         ));
+        if path.exists() {
+            return Ok(path);
+        }
         let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&path)?;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
             f.write_all(format!("refused with {status}, for log {origin}:\n").as_bytes())?;
             f.write_all(body)?;
             f.sync_all()

@@ -141,7 +141,9 @@ impl Witness {
                     &checkpoint.root,
                     &request.proof,
                 ) {
-                    return refused(422, format!("the consistency proof does not verify: {e}"));
+                    // The proof is not the log's: a bad one proves nothing
+                    // against the log, and is not kept.
+                    return Reply::text(422, format!("the consistency proof does not verify: {e}"));
                 }
             }
             None => {
@@ -149,10 +151,7 @@ impl Witness {
                     return Reply::text(422, "the proof from size 0 is empty");
                 }
                 if checkpoint.size == 0 && checkpoint.root != Hash::empty_tree() {
-                    return refused(
-                        422,
-                        "a checkpoint of size 0 has the empty tree's root".into(),
-                    );
+                    return Reply::text(422, "a checkpoint of size 0 has the empty tree's root");
                 }
             }
         }
