@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hyper::body::Bytes;
-use loadgen::ceiling;
+use loadgen::breakdown::{Breakdown, Snapshot};
+use loadgen::ceiling::{self, Ceiling, Probe};
 use loadgen::client::{parse_url, Conn, SignedRead};
 use loadgen::stats::{disk_bytes, micros, peak_rss_bytes, Latencies};
 use loadgen::workload::Workload;
@@ -70,9 +71,12 @@ enum Command {
         /// Attestations per request: above 1, uses POST /v1/attestations/batch.
         #[arg(long, default_value_t = 1)]
         bulk: usize,
-        /// Seconds spent measuring each Ed25519 ceiling.
-        #[arg(long, default_value_t = 3.0)]
+        /// Seconds of each sample of the Ed25519 ceiling.
+        #[arg(long, default_value_t = 1.0)]
         ceiling_secs: f64,
+        /// Samples of the ceiling before the load, and again after it.
+        #[arg(long, default_value_t = 5)]
+        ceiling_samples: usize,
     },
     /// The `--logs` file of the witness benchmark's synthetic logs.
     WitnessLogs {
@@ -96,9 +100,12 @@ enum Command {
     /// The Ed25519 ceiling alone, as one JSON line: what the audit of a
     /// package is measured against (scripts/bench audit).
     Ceiling {
-        /// Seconds spent measuring each path.
-        #[arg(long, default_value_t = 3.0)]
+        /// Seconds of each sample.
+        #[arg(long, default_value_t = 1.0)]
         secs: f64,
+        /// Samples of `verify_strict`; the figure is their median.
+        #[arg(long, default_value_t = 5)]
+        samples: usize,
     },
     /// Proof and tile serving at growing log sizes.
     Proofs {
@@ -287,6 +294,19 @@ fn resources(common: &Common, entries: u64) -> Value {
     })
 }
 
+fn print_probe(label: &str, p: &Probe) {
+    let samples: Vec<String> = p.samples.iter().map(|s| format!("{s:.0}")).collect();
+    cli::outln!(
+        "ceiling {label}: verify_strict median {:.0}/s (samples {}), steal {:.1}%{}",
+        p.median(),
+        samples.join(", "),
+        100.0 * p.steal_share,
+        p.mhz
+            .map(|m| format!(", cpu {m:.0} MHz"))
+            .unwrap_or_default()
+    );
+}
+
 fn print_run(label: &str, run: &Run) {
     cli::outln!(
         "{label}: {:.0}/s over {:.1} s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; statuses {:?}",
@@ -304,15 +324,19 @@ async fn ingest(
     count: usize,
     rate: Option<f64>,
     bulk: usize,
-    ceiling_secs: f64,
+    (ceiling_secs, ceiling_samples): (f64, usize),
 ) -> Result<()> {
     let addr = parse_url(&common.notary)?;
     let root = department::load_key(&common.root)?;
     let secs = Duration::from_secs_f64(ceiling_secs);
-    cli::outln!("measuring the Ed25519 ceiling on every core ({ceiling_secs} s each)…");
-    let strict = tokio::task::spawn_blocking(move || ceiling::verify_strict_per_s(secs)).await?;
+    let probe = move || tokio::task::spawn_blocking(move || Probe::measure(ceiling_samples, secs));
+    cli::outln!(
+        "measuring the Ed25519 ceiling on every core ({ceiling_samples} samples of {ceiling_secs} s)…"
+    );
+    let before = probe().await?;
+    print_probe("before", &before);
     let batch = tokio::task::spawn_blocking(move || ceiling::batch_path_per_s(secs)).await?;
-    cli::outln!("ceiling: verify_strict {strict:.0}/s, batch path {batch:.0}/s");
+    cli::outln!("batch path (64 per equation): {batch:.0}/s");
 
     let origin = loadgen::workload::log_origin(addr).await?;
     let workload = Workload::new(common.departments, common.cases, &run_id(), &origin);
@@ -339,6 +363,7 @@ async fn ingest(
     } else {
         bodies
     };
+    let start = Snapshot::take(common.notary_pid);
     let run = drive(
         addr,
         Requests::Post(Arc::new(bodies), bulk.max(1)),
@@ -346,8 +371,37 @@ async fn ingest(
         rate,
     )
     .await?;
+    let breakdown = Breakdown::between(&start, &Snapshot::take(common.notary_pid), run.ok());
     print_run("ingest", &run);
+    cli::outln!(
+        "CPU per attestation ({:.2} cores busy or idle over {:.1} s):",
+        breakdown.cores,
+        breakdown.wall_s
+    );
+    for line in breakdown.lines() {
+        cli::outln!("{line}");
+    }
+    if let Some(pid) = common.notary_pid {
+        let waited = tokio::task::spawn_blocking(move || {
+            loadgen::machine::wait_until_quiet(pid, Duration::from_secs(30))
+        })
+        .await?;
+        cli::outln!(
+            "waited {:.1} s for the notary to go quiet (flushes, compactions)",
+            waited.as_secs_f64()
+        );
+    }
+    let after = probe().await?;
+    print_probe("after", &after);
+    let ceiling = Ceiling { before, after };
+    let strict = ceiling.median();
+    let (lo, hi) = ceiling.range();
     let ratio = run.per_s() / strict;
+    cli::outln!(
+        "ceiling (median of all samples) {strict:.0}/s, range {lo:.0}–{hi:.0}, before/after drift {:.1}%{}",
+        100.0 * ceiling.drift(),
+        if ceiling.steady() { "" } else { " — UNSTEADY: the machine changed during the run; do not quote its ratio" }
+    );
     cli::outln!("ingest / verify_strict ceiling = {ratio:.2}");
     let entries = tree_size(addr).await?;
     let res = resources(&common, entries);
@@ -362,6 +416,15 @@ async fn ingest(
                 "bulk": bulk,
                 "throughput_per_s": run.per_s(),
                 "ceiling_per_s": strict,
+                "ceiling_before_per_s": ceiling.before.median(),
+                "ceiling_after_per_s": ceiling.after.median(),
+                "ceiling_samples": [&ceiling.before.samples, &ceiling.after.samples],
+                "ceiling_range": [lo, hi],
+                "ceiling_drift": ceiling.drift(),
+                "steady": ceiling.steady(),
+                "steal_share": [ceiling.before.steal_share, breakdown.steal_share, ceiling.after.steal_share],
+                "cpu_mhz": ceiling.before.mhz,
+                "cpu_us_per_request": breakdown.to_json(),
                 "batch_ceiling_per_s": batch,
                 "ratio": ratio,
                 "p50_ms": run.latencies.quantile_ms(0.5),
@@ -564,7 +627,8 @@ fn main() -> Result<()> {
                 rate,
                 bulk,
                 ceiling_secs,
-            } => ingest(common, count, rate, bulk, ceiling_secs).await,
+                ceiling_samples,
+            } => ingest(common, count, rate, bulk, (ceiling_secs, ceiling_samples)).await,
             Command::Proofs {
                 common,
                 sizes,
@@ -602,15 +666,20 @@ fn main() -> Result<()> {
                 );
                 Ok(())
             }
-            Command::Ceiling { secs } => {
+            Command::Ceiling { secs, samples } => {
                 let secs = Duration::from_secs_f64(secs);
                 let strict =
-                    tokio::task::spawn_blocking(move || ceiling::verify_strict_per_s(secs)).await?;
+                    tokio::task::spawn_blocking(move || Probe::measure(samples, secs)).await?;
                 let batch =
                     tokio::task::spawn_blocking(move || ceiling::batch_path_per_s(secs)).await?;
                 cli::outln!(
                     "{}",
-                    serde_json::json!({"verify_strict_per_s": strict.round(), "batch_path_per_s": batch.round()})
+                    serde_json::json!({
+                        "verify_strict_per_s": strict.median().round(),
+                        "verify_strict_samples": strict.samples.iter().map(|s| s.round()).collect::<Vec<_>>(),
+                        "steal_share": strict.steal_share,
+                        "batch_path_per_s": batch.round(),
+                    })
                 );
                 Ok(())
             }

@@ -1,0 +1,119 @@
+//! Where the CPU time of a run went, per request: the notary's threads by
+//! stage, the load generator, the rest of the machine, idle and stolen time
+//! (docs/performance.md §Where each microsecond goes).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::machine::{thread_times, thread_times_since, MachineTimes};
+
+/// Readings taken at the start or the end of a run.
+pub struct Snapshot {
+    at: Instant,
+    machine: Option<MachineTimes>,
+    notary: BTreeMap<String, f64>,
+    loadgen: BTreeMap<String, f64>,
+}
+
+impl Snapshot {
+    pub fn take(notary_pid: Option<u32>) -> Snapshot {
+        Snapshot {
+            at: Instant::now(),
+            machine: MachineTimes::now(),
+            notary: notary_pid.map(thread_times).unwrap_or_default(),
+            loadgen: thread_times(std::process::id()),
+        }
+    }
+}
+
+/// The notary's stage a thread belongs to, by the thread's name
+/// (notary/src/ingest.rs and sequencer.rs name theirs).
+fn stage(thread: &str) -> &'static str {
+    match thread {
+        "tokio-rt-worker" => "notary_http",
+        "sequencer" => "notary_sequencer",
+        "writer" => "notary_writer",
+        t if t.starts_with("verify-") => "notary_verify",
+        t if t.starts_with("rocksdb:") => "notary_rocksdb_background",
+        _ => "notary_other",
+    }
+}
+
+/// CPU microseconds per request, by where they were spent, in display order.
+pub struct Breakdown {
+    pub requests: u64,
+    pub wall_s: f64,
+    pub cores: f64,
+    /// Share of the machine's time stolen by the hypervisor meanwhile.
+    pub steal_share: f64,
+    pub us_per_request: Vec<(&'static str, f64)>,
+}
+
+impl Breakdown {
+    pub fn between(start: &Snapshot, end: &Snapshot, requests: u64) -> Breakdown {
+        let per = |seconds: f64| seconds * 1e6 / requests.max(1) as f64;
+        let mut notary: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for (thread, t) in thread_times_since(&end.notary, &start.notary) {
+            *notary.entry(stage(&thread)).or_default() += t;
+        }
+        let loadgen: f64 = thread_times_since(&end.loadgen, &start.loadgen)
+            .values()
+            .sum();
+        let mut rows: Vec<(&'static str, f64)> = [
+            "notary_http",
+            "notary_verify",
+            "notary_sequencer",
+            "notary_writer",
+            "notary_rocksdb_background",
+            "notary_other",
+        ]
+        .into_iter()
+        .map(|s| (s, per(notary.get(s).copied().unwrap_or(0.0))))
+        .collect();
+        let notary_total: f64 = notary.values().sum();
+        rows.push(("notary_total", per(notary_total)));
+        rows.push(("loadgen", per(loadgen)));
+        let wall_s = end.at.duration_since(start.at).as_secs_f64();
+        let (mut cores, mut steal_share) = (0.0, 0.0);
+        if let (Some(a), Some(b)) = (&start.machine, &end.machine) {
+            let m = b.since(a);
+            cores = m.total() / wall_s.max(1e-9);
+            steal_share = m.steal_share();
+            let busy = m.user + m.system + m.interrupts;
+            // Interrupts the kernel did not charge to a thread (softirq
+            // time, where it is accounted apart), and other processes.
+            rows.push((
+                "rest_of_machine",
+                per((busy - notary_total - loadgen).max(0.0)),
+            ));
+            rows.push(("idle", per(m.idle + m.iowait)));
+            rows.push(("stolen", per(m.steal)));
+        }
+        Breakdown {
+            requests,
+            wall_s,
+            cores,
+            steal_share,
+            us_per_request: rows,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let rows: serde_json::Map<String, Value> = self
+            .us_per_request
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!((v * 10.0).round() / 10.0)))
+            .collect();
+        Value::Object(rows)
+    }
+
+    /// One line per row: `  notary_http            23.4 µs`.
+    pub fn lines(&self) -> Vec<String> {
+        self.us_per_request
+            .iter()
+            .map(|(k, v)| format!("  {k:<26} {v:>7.1} µs"))
+            .collect()
+    }
+}
