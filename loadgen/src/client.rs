@@ -121,3 +121,114 @@ impl SignedRead {
         )
     }
 }
+
+/// A bare HTTP/1.1 connection for the ingest benchmark's single
+/// submissions: the request is written as one buffer and the answer read by
+/// its `Content-Length`, with no task of its own. It does a tenth of what
+/// [`Conn`] does, which is the point: the load generator shares the two
+/// cores it measures, and what it spends is counted against the notary's
+/// figure. Answers without a length (bulk answers stream) need [`Conn`].
+pub struct BareConn {
+    stream: TcpStream,
+    /// `POST /v1/attestations HTTP/1.1` and the headers before the length.
+    head: Vec<u8>,
+    /// What has been read of the current answer.
+    buffer: Vec<u8>,
+}
+
+impl BareConn {
+    pub async fn connect(addr: SocketAddr, path: &str) -> Result<BareConn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: "
+        )
+        .into_bytes();
+        Ok(BareConn {
+            stream,
+            head,
+            buffer: Vec::with_capacity(16 << 10),
+        })
+    }
+
+    /// Posts `body`; gives the answer's status and its body's length.
+    pub async fn post(&mut self, body: &[u8]) -> Result<(u16, usize)> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut request = Vec::with_capacity(self.head.len() + 8 + body.len());
+        request.extend_from_slice(&self.head);
+        request.extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).await?;
+        self.buffer.clear();
+        loop {
+            if let Some(answer) = parse_answer(&self.buffer)? {
+                if self.buffer.len() >= answer.end {
+                    return Ok((answer.status, answer.end - answer.body_at));
+                }
+            }
+            if self.buffer.capacity() - self.buffer.len() < 4096 {
+                self.buffer.reserve(16 << 10);
+            }
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                return Err(anyhow!("the notary closed the connection mid-answer"));
+            }
+        }
+    }
+}
+
+/// Where an answer's parts are, once its head has been read.
+#[derive(Debug, PartialEq)]
+struct Answer {
+    status: u16,
+    body_at: usize,
+    end: usize,
+}
+
+/// Reads an answer's status line and `Content-Length` from `bytes`, if its
+/// head is complete.
+fn parse_answer(bytes: &[u8]) -> Result<Option<Answer>> {
+    let Some(head_len) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = std::str::from_utf8(&bytes[..head_len]).context("answer head is not UTF-8")?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.strip_prefix("HTTP/1.1 "))
+        .and_then(|l| l.get(..3))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("not an HTTP/1.1 answer: {head:?}"))?;
+    let length: usize = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .ok_or_else(|| anyhow!("answer without Content-Length: {head:?}"))?;
+    let body_at = head_len + 4;
+    Ok(Some(Answer {
+        status,
+        body_at,
+        end: body_at + length,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_by_their_length() {
+        let full = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(
+            parse_answer(full).unwrap(),
+            Some(Answer {
+                status: 201,
+                body_at: full.len() - 2,
+                end: full.len()
+            })
+        );
+        assert_eq!(parse_answer(&full[..20]).unwrap(), None);
+        assert!(parse_answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").is_err());
+    }
+}
