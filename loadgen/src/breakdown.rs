@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::machine::{thread_times, thread_times_since, MachineTimes};
+use crate::machine::{context_switches, thread_times, thread_times_since, MachineTimes};
 
 /// Readings taken at the start or the end of a run.
 pub struct Snapshot {
@@ -15,6 +15,8 @@ pub struct Snapshot {
     machine: Option<MachineTimes>,
     notary: BTreeMap<String, f64>,
     loadgen: BTreeMap<String, f64>,
+    /// Context switches of the notary's threads, and of the load generator's.
+    switches: (u64, u64),
 }
 
 impl Snapshot {
@@ -24,6 +26,10 @@ impl Snapshot {
             machine: MachineTimes::now(),
             notary: notary_pid.map(thread_times).unwrap_or_default(),
             loadgen: thread_times(std::process::id()),
+            switches: (
+                notary_pid.map(context_switches).unwrap_or(0),
+                context_switches(std::process::id()),
+            ),
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct Breakdown {
     /// Share of the machine's time stolen by the hypervisor meanwhile.
     pub steal_share: f64,
     pub us_per_request: Vec<(&'static str, f64)>,
+    /// Context switches per request: the notary's threads', the load generator's.
+    pub switches_per_request: (f64, f64),
 }
 
 impl Breakdown {
@@ -97,6 +105,10 @@ impl Breakdown {
             cores,
             steal_share,
             us_per_request: rows,
+            switches_per_request: (
+                end.switches.0.saturating_sub(start.switches.0) as f64 / requests.max(1) as f64,
+                end.switches.1.saturating_sub(start.switches.1) as f64 / requests.max(1) as f64,
+            ),
         }
     }
 
@@ -109,11 +121,25 @@ impl Breakdown {
         Value::Object(rows)
     }
 
+    pub fn switches_json(&self) -> Value {
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        json!({
+            "notary": round(self.switches_per_request.0),
+            "loadgen": round(self.switches_per_request.1),
+        })
+    }
+
     /// One line per row: `  notary_http            23.4 µs`.
     pub fn lines(&self) -> Vec<String> {
-        self.us_per_request
+        let mut lines: Vec<String> = self
+            .us_per_request
             .iter()
             .map(|(k, v)| format!("  {k:<26} {v:>7.1} µs"))
-            .collect()
+            .collect();
+        let (notary, loadgen) = self.switches_per_request;
+        lines.push(format!(
+            "  context switches           {notary:>7.2} notary, {loadgen:.2} loadgen"
+        ));
+        lines
     }
 }

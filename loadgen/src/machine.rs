@@ -95,6 +95,25 @@ pub fn thread_times(pid: u32) -> BTreeMap<String, f64> {
     times
 }
 
+/// Context switches (voluntary and not) of every thread of process `pid`
+/// so far, summed: each is a thread put to sleep or preempted, and woken.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// `pid (name) state ppid … utime stime …` (proc(5)): the name may hold
 /// spaces and parentheses, so fields are counted after its last `)`.
 fn parse_task_stat(stat: &str) -> Option<(String, f64)> {
@@ -159,6 +178,7 @@ mod tests {
         let after = thread_times(std::process::id());
         let used: f64 = thread_times_since(&after, &before).values().sum();
         assert!(used > 0.0, "no CPU time counted for a busy thread");
+        assert!(context_switches(std::process::id()) > 0);
         let m = MachineTimes::now().expect("/proc/stat");
         assert!(m.total() > 0.0 && (0.0..=1.0).contains(&m.steal_share()));
     }

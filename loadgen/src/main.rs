@@ -438,6 +438,7 @@ async fn ingest(
                 "steal_share": [ceiling.before.steal_share, breakdown.steal_share, ceiling.after.steal_share],
                 "cpu_mhz": ceiling.before.mhz,
                 "cpu_us_per_request": breakdown.to_json(),
+                "context_switches_per_request": breakdown.switches_json(),
                 "batch_ceiling_per_s": batch,
                 "ratio": ratio,
                 "p50_ms": run.latencies.quantile_ms(0.5),
