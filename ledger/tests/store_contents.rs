@@ -143,3 +143,47 @@ fn a_second_open_of_the_same_directory_is_refused() {
     let _store = Store::open(dir.path()).unwrap();
     assert!(matches!(Store::open(dir.path()), Err(StoreError::Db(_))));
 }
+
+/// Stores written before the digest-keyed families got hash memtables
+/// (skip lists everywhere, no prefix extractor) open and find their
+/// digests: those flushed to table files and those still only in the
+/// write-ahead log, which is replayed into the new memtables.
+#[test]
+fn a_store_written_with_skip_list_memtables_finds_its_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let flushed = (sha256(b"flushed"), leaf_hash(b"flushed"));
+    let logged = (sha256(b"logged"), leaf_hash(b"logged"));
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let families = [
+            "entries",
+            "nodes",
+            "leaves",
+            "statements",
+            "evidence",
+            "checkpoints",
+            "state",
+            "cases",
+        ];
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), families).unwrap();
+        let put = |(digest, leaf): &([u8; 32], ledger::hashing::Hash), index: u64| {
+            let statements = db.cf_handle("statements").unwrap();
+            let leaves = db.cf_handle("leaves").unwrap();
+            db.put_cf(statements, digest, index.to_be_bytes()).unwrap();
+            db.put_cf(leaves, leaf.0, index.to_be_bytes()).unwrap();
+        };
+        put(&flushed, 7);
+        for name in ["statements", "leaves"] {
+            db.flush_cf(db.cf_handle(name).unwrap()).unwrap();
+        }
+        put(&logged, 8);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.statement_index(&flushed.0).unwrap(), Some(7));
+    assert_eq!(store.leaf_index(&flushed.1).unwrap(), Some(7));
+    assert_eq!(store.statement_index(&logged.0).unwrap(), Some(8));
+    assert_eq!(store.leaf_index(&logged.1).unwrap(), Some(8));
+    assert_eq!(store.statement_index(&sha256(b"absent")).unwrap(), None);
+}

@@ -1,6 +1,6 @@
 //! Where the CPU time of a run went, per request: the notary's threads by
 //! stage, the load generator, the rest of the machine, idle and stolen time
-//! (docs/performance.md §Where each microsecond goes).
+//! (docs/performance.md, "Where each microsecond goes").
 
 use std::collections::BTreeMap;
 use std::time::Instant;

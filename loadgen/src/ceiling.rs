@@ -141,7 +141,7 @@ impl Probe {
 
 /// The ceiling of a run: probed before the load and after it.
 ///
-/// **The rule** (docs/performance.md §How ingest is measured): the ceiling
+/// **The rule** (docs/performance.md, "How ingest is measured"): the ceiling
 /// is the median of every sample of both probes, and a run's ratio is its
 /// throughput over that median. The run is *steady* when the two probes'
 /// medians differ by at most 10% of it; a ratio from an unsteady run says

@@ -1,7 +1,7 @@
 //! What the machine did while a benchmark ran, from Linux's `/proc`: CPU
 //! time by state (steal included) for the whole machine, and CPU time by
 //! thread for a process, so a run can say where each microsecond of a
-//! request went (docs/performance.md §How ingest is measured).
+//! request went (docs/performance.md, "How ingest is measured").
 
 use std::collections::BTreeMap;
 

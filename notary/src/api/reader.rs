@@ -41,11 +41,7 @@ impl FromRequestParts<AppState> for ReadBy {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<ReadBy, ApiError> {
-        let reader = authenticate(state, &parts.method, &parts.uri, &parts.headers)?;
-        if let Some(log) = parts.extensions.get::<super::request_log::RequestLog>() {
-            log.department(reader.department.as_str());
-        }
-        Ok(ReadBy(reader))
+        authenticate(state, &parts.method, &parts.uri, &parts.headers).map(ReadBy)
     }
 }
 
@@ -106,6 +102,6 @@ pub(super) fn authenticate(
             "the notary is answering too many reads; retry shortly",
         ),
     })?;
-
+    tracing::Span::current().record("department", department.as_str());
     Ok(Reader { department, record })
 }

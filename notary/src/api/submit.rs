@@ -11,7 +11,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use http_body::Frame;
 use ledger::append::{Outcome, Submission};
 use ledger::attestation::{parse_bulk, AttestationError, BulkError, Id, SignedAttestation};
@@ -22,17 +21,15 @@ use tokio::sync::oneshot;
 
 use super::app::{json_response, AppState, MAX_BODY_BYTES};
 use super::error::{attestation_error, refusal_status, ApiError};
-use super::request_log::RequestLog;
 use crate::ingest::SubmitError;
 use crate::job::{Rejection, Reply};
 
 pub(super) async fn submit(
     State(state): State<AppState>,
-    Extension(log): Extension<RequestLog>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = submit_checked(&state, &log, lang(&headers), body).await;
+    let result = submit_checked(&state, lang(&headers), body).await;
     if let Err(e) = &result {
         state.metrics.refused(e.code);
     }
@@ -41,7 +38,6 @@ pub(super) async fn submit(
 
 async fn submit_checked(
     state: &AppState,
-    log: &RequestLog,
     lang: Lang,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -56,7 +52,7 @@ async fn submit_checked(
         Err(e) => e.notable,
     };
     if confirmed {
-        log.department(signer.as_str());
+        tracing::Span::current().record("department", tracing::field::display(signer.as_str()));
     }
     let (status, receipt, findings) = result?;
     let mut resp = json_response(status, receipt);
@@ -156,11 +152,10 @@ pub const MAX_BULK_BODY_BYTES: usize = 4 << 20;
 /// `{"results":[{"status":201,"receipt":{…}}, {"status":403,"error":…,"message":…}, …]}`.
 pub(super) async fn submit_bulk(
     State(state): State<AppState>,
-    Extension(log): Extension<RequestLog>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let result = submit_bulk_checked(&state, log, lang(&headers), body).await;
+    let result = submit_bulk_checked(&state, lang(&headers), body).await;
     if let Err(e) = &result {
         state.metrics.refused(e.code);
     }
@@ -169,7 +164,6 @@ pub(super) async fn submit_bulk(
 
 async fn submit_bulk_checked(
     state: &AppState,
-    log: RequestLog,
     lang: Lang,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -194,7 +188,7 @@ async fn submit_bulk_checked(
         .collect();
     let body = BulkAnswer {
         state: state.clone(),
-        log,
+        span: tracing::Span::current(),
         lang,
         queued,
         stage: Stage::Opening,
@@ -212,8 +206,8 @@ async fn submit_bulk_checked(
 /// size of the whole answer, and a client that does not read stops it.
 struct BulkAnswer {
     state: AppState,
-    /// The request's log fields: items are answered after the handler returned.
-    log: RequestLog,
+    /// The request's span: items are answered after the handler returned.
+    span: tracing::Span,
     lang: Lang,
     queued: VecDeque<Result<oneshot::Receiver<Reply>, ApiError>>,
     stage: Stage,
@@ -275,16 +269,8 @@ impl http_body::Body for BulkAnswer {
                 this.state.metrics.refused(e.code);
                 if e.notable {
                     let (status, code) = (e.status.as_u16(), e.code);
-                    let request_id = tracing::field::display(this.log.id());
-                    let department = this.log.department_name().map(tracing::field::display);
-                    tracing::info!(
-                        request_id,
-                        department,
-                        item = answered,
-                        status,
-                        code,
-                        "refused"
-                    );
+                    this.span
+                        .in_scope(|| tracing::info!(item = answered, status, code, "refused"));
                 }
                 json!({ "status": e.status.as_u16(), "error": e.code, "message": e.message })
                     .to_string()

@@ -4,13 +4,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use ledger::tiles::{entry_bundle, TileId, TileKind};
 
 use super::app::{private, AppState};
 use super::error::ApiError;
 use super::reader::{authenticate, not_permitted};
-use super::request_log::RequestLog;
 
 /// C2SP tlog-tiles: `/tile/<L>/<N>[.p/<W>]` and `/tile/entries/<N>[.p/<W>]`.
 /// Tile contents never change, so every tile that exists is served with an
@@ -26,20 +24,13 @@ pub(super) async fn tile(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    log: Option<Extension<RequestLog>>,
 ) -> Result<Response, ApiError> {
     let path = uri.path().strip_prefix("/tile/").unwrap_or_default();
     let id = TileId::parse(path)
         .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "bad_tile_path", e.to_string()))?;
     let bundle = id.kind == TileKind::Entries;
-    if bundle {
-        let reader = authenticate(&state, &method, &uri, &headers)?;
-        if let Some(Extension(log)) = log {
-            log.department(reader.department.as_str());
-        }
-        if !reader.may_read_bundles() {
-            return Err(not_permitted());
-        }
+    if bundle && !authenticate(&state, &method, &uri, &headers)?.may_read_bundles() {
+        return Err(not_permitted());
     }
     let size = state.latest().size;
     if !id.exists_in(size) {
