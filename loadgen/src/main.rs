@@ -284,6 +284,23 @@ async fn drive(
     })
 }
 
+/// The notary's batch counters (`/metrics`): batches, attestations in
+/// them, and seconds spent in their synced writes, so far.
+async fn batch_counters(addr: SocketAddr) -> Result<(f64, f64, f64)> {
+    let (_, body) = Conn::connect(addr).await?.get("/metrics").await?;
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        value("share_audit_batch_size_count"),
+        value("share_audit_batch_size_sum"),
+        value("share_audit_fsync_seconds_sum"),
+    ))
+}
+
 async fn tree_size(addr: SocketAddr) -> Result<u64> {
     let (_, body) = Conn::connect(addr).await?.get("/checkpoint").await?;
     let text = String::from_utf8_lossy(&body);
@@ -376,6 +393,7 @@ async fn ingest(
     } else {
         bodies
     };
+    let batches_before = batch_counters(addr).await?;
     let start = Snapshot::take(common.notary_pid);
     let run = drive(
         addr,
@@ -385,7 +403,21 @@ async fn ingest(
     )
     .await?;
     let breakdown = Breakdown::between(&start, &Snapshot::take(common.notary_pid), run.ok());
+    let (batches, batched, write_s) = {
+        let after = batch_counters(addr).await?;
+        (
+            after.0 - batches_before.0,
+            after.1 - batches_before.1,
+            after.2 - batches_before.2,
+        )
+    };
+    // The synced write's time per batch is the disk's latency as the
+    // notary sees it: on a shared VM it drifts, and with it the throughput
+    // a fixed number of connections can reach.
+    let write_ms = 1000.0 * write_s / batches.max(1.0);
+    let batch_mean = batched / batches.max(1.0);
     print_run("ingest", &run);
+    cli::outln!("batches: {batch_mean:.1} attestations each, synced write {write_ms:.2} ms each");
     cli::outln!(
         "CPU per attestation ({:.2} cores busy or idle over {:.1} s):",
         breakdown.cores,
@@ -438,6 +470,8 @@ async fn ingest(
                 "steal_share": [ceiling.before.steal_share, breakdown.steal_share, ceiling.after.steal_share],
                 "cpu_mhz": ceiling.before.mhz,
                 "cpu_us_per_request": breakdown.to_json(),
+                "batch_mean": batch_mean,
+                "synced_write_ms": write_ms,
                 "context_switches_per_request": breakdown.switches_json(),
                 "batch_ceiling_per_s": batch,
                 "ratio": ratio,
