@@ -267,9 +267,10 @@ fn load_upper(db: &DB) -> Result<HashMap<NodeId, Hash>, StoreError> {
     Ok(upper)
 }
 
-/// Buckets of each hash memtable (8 bytes each): a full memtable of digests
-/// holds about a million, a few per bucket.
-const HASH_MEMTABLE_BUCKETS: usize = 1 << 18;
+/// Buckets of each hash memtable (8 bytes each). The memtables of all
+/// families share one 128 MiB budget, so one of digests is flushed at a few
+/// hundred thousand keys: a few per bucket.
+const HASH_MEMTABLE_BUCKETS: usize = 1 << 16;
 
 fn open_db(path: &Path, read_only: bool) -> Result<DB, StoreError> {
     let cache = Cache::new_lru_cache(256 << 20);
@@ -287,7 +288,9 @@ fn open_db(path: &Path, read_only: bool) -> Result<DB, StoreError> {
             // default skip list pays a search through a random position
             // for each (a third of the writer's CPU per entry, and a fifth
             // of the sequencer's; docs/performance.md). The prefix is the
-            // whole key; nothing iterates these families.
+            // whole key (always 32 bytes: `Hash` and `[u8; 32]` by type);
+            // nothing iterates these families (an iterator would need
+            // `total_order_seek`).
             o.set_prefix_extractor(SliceTransform::create_fixed_prefix(32));
             o.set_memtable_factory(MemtableFactory::HashLinkList {
                 bucket_count: HASH_MEMTABLE_BUCKETS,

@@ -7,14 +7,17 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::machine::{context_switches, thread_times, thread_times_since, MachineTimes};
+use crate::machine::{
+    context_switches, process_time, thread_times, thread_times_since, MachineTimes,
+};
 
 /// Readings taken at the start or the end of a run.
 pub struct Snapshot {
     at: Instant,
     machine: Option<MachineTimes>,
-    notary: BTreeMap<String, f64>,
-    loadgen: BTreeMap<String, f64>,
+    notary: BTreeMap<(String, u32), f64>,
+    /// The notary's and the load generator's CPU seconds, ended threads included.
+    totals: (f64, f64),
     /// Context switches of the notary's threads, and of the load generator's.
     switches: (u64, u64),
 }
@@ -25,7 +28,10 @@ impl Snapshot {
             at: Instant::now(),
             machine: MachineTimes::now(),
             notary: notary_pid.map(thread_times).unwrap_or_default(),
-            loadgen: thread_times(std::process::id()),
+            totals: (
+                notary_pid.map(process_time).unwrap_or(0.0),
+                process_time(std::process::id()),
+            ),
             switches: (
                 notary_pid.map(context_switches).unwrap_or(0),
                 context_switches(std::process::id()),
@@ -35,10 +41,10 @@ impl Snapshot {
 }
 
 /// The notary's stage a thread belongs to, by the thread's name
-/// (notary/src/ingest.rs and sequencer.rs name theirs).
+/// (notary/src/main.rs, ingest.rs and sequencer.rs name theirs).
 fn stage(thread: &str) -> &'static str {
     match thread {
-        "tokio-rt-worker" => "notary_http",
+        "http" => "notary_http",
         "sequencer" => "notary_sequencer",
         "writer" => "notary_writer",
         t if t.starts_with("verify-") => "notary_verify",
@@ -66,9 +72,11 @@ impl Breakdown {
         for (thread, t) in thread_times_since(&end.notary, &start.notary) {
             *notary.entry(stage(&thread)).or_default() += t;
         }
-        let loadgen: f64 = thread_times_since(&end.loadgen, &start.loadgen)
-            .values()
-            .sum();
+        let notary_total = end.totals.0 - start.totals.0;
+        let loadgen = end.totals.1 - start.totals.1;
+        // Threads that ended during the run are in the total only.
+        let named: f64 = notary.values().sum();
+        *notary.entry("notary_other").or_default() += (notary_total - named).max(0.0);
         let mut rows: Vec<(&'static str, f64)> = [
             "notary_http",
             "notary_verify",
@@ -80,7 +88,6 @@ impl Breakdown {
         .into_iter()
         .map(|s| (s, per(notary.get(s).copied().unwrap_or(0.0))))
         .collect();
-        let notary_total: f64 = notary.values().sum();
         rows.push(("notary_total", per(notary_total)));
         rows.push(("loadgen", per(loadgen)));
         let wall_s = end.at.duration_since(start.at).as_secs_f64();
@@ -110,6 +117,14 @@ impl Breakdown {
                 end.switches.1.saturating_sub(start.switches.1) as f64 / requests.max(1) as f64,
             ),
         }
+    }
+
+    /// Adds the notary's CPU between the end of the load and `quiet` (its
+    /// flushes and compactions of what the load wrote), per request.
+    pub fn add_deferred(&mut self, end: &Snapshot, quiet: &Snapshot) {
+        let seconds = quiet.totals.0 - end.totals.0;
+        let per = seconds * 1e6 / self.requests.max(1) as f64;
+        self.us_per_request.push(("notary_after_the_load", per));
     }
 
     pub fn to_json(&self) -> Value {

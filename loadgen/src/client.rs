@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -129,7 +129,10 @@ impl SignedRead {
 /// cores it measures, and what it spends is counted against the notary's
 /// figure. Answers without a length (bulk answers stream) need [`Conn`].
 pub struct BareConn {
+    addr: SocketAddr,
     stream: TcpStream,
+    /// The notary said `Connection: close`: connect again before the next request.
+    closing: bool,
     /// `POST /v1/attestations HTTP/1.1` and the headers before the length.
     head: Vec<u8>,
     /// What has been read of the current answer.
@@ -138,24 +141,36 @@ pub struct BareConn {
 
 impl BareConn {
     pub async fn connect(addr: SocketAddr, path: &str) -> Result<BareConn> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
+        let stream = Self::open(addr).await?;
         let head = format!(
             "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: "
         )
         .into_bytes();
         Ok(BareConn {
+            addr,
             stream,
+            closing: false,
             head,
             buffer: Vec::with_capacity(16 << 10),
         })
     }
 
+    async fn open(addr: SocketAddr) -> Result<TcpStream> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
     /// Posts `body`; gives the answer's status and its body's length.
     pub async fn post(&mut self, body: &[u8]) -> Result<(u16, usize)> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        if self.closing {
+            // An old connection's end (its maximum age, a shutdown).
+            self.stream = Self::open(self.addr).await?;
+            self.closing = false;
+        }
         let mut request = Vec::with_capacity(self.head.len() + 8 + body.len());
         request.extend_from_slice(&self.head);
         request.extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
@@ -164,7 +179,11 @@ impl BareConn {
         self.buffer.clear();
         loop {
             if let Some(answer) = parse_answer(&self.buffer)? {
-                if self.buffer.len() >= answer.end {
+                if self.buffer.len() > answer.end {
+                    bail!("the notary sent more than one answer to one request");
+                }
+                if self.buffer.len() == answer.end {
+                    self.closing = answer.closing;
                     return Ok((answer.status, answer.end - answer.body_at));
                 }
             }
@@ -184,6 +203,8 @@ struct Answer {
     status: u16,
     body_at: usize,
     end: usize,
+    /// `Connection: close`: the notary ends the connection after it.
+    closing: bool,
 }
 
 /// Reads an answer's status line and `Content-Length` from `bytes`, if its
@@ -200,16 +221,25 @@ fn parse_answer(bytes: &[u8]) -> Result<Option<Answer>> {
         .and_then(|l| l.get(..3))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("not an HTTP/1.1 answer: {head:?}"))?;
-    let length: usize = lines
+    let headers: Vec<(&str, &str)> = lines
         .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
+        .map(|(name, value)| (name, value.trim()))
+        .collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| *value)
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow!("answer without Content-Length: {head:?}"))?;
     let body_at = head_len + 4;
     Ok(Some(Answer {
         status,
         body_at,
         end: body_at + length,
+        closing: header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")),
     }))
 }
 
@@ -225,9 +255,13 @@ mod tests {
             Some(Answer {
                 status: 201,
                 body_at: full.len() - 2,
-                end: full.len()
+                end: full.len(),
+                closing: false,
             })
         );
+        let closing =
+            b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        assert!(parse_answer(closing).unwrap().unwrap().closing);
         assert_eq!(parse_answer(&full[..20]).unwrap(), None);
         assert!(parse_answer(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").is_err());
     }

@@ -77,22 +77,36 @@ pub fn cpu_mhz() -> Option<f64> {
     line.split(':').nth(1)?.trim().parse().ok()
 }
 
-/// CPU seconds (user + system) used so far by each thread of process `pid`,
-/// summed by thread name: tokio's workers, say, are one `tokio-rt-worker`.
-pub fn thread_times(pid: u32) -> BTreeMap<String, f64> {
+/// CPU seconds (user + system) used so far by each live thread of process
+/// `pid`, keyed by (name, thread id): a thread that ends between two
+/// readings drops out of both ([`thread_times_since`]) instead of making
+/// its name's difference negative.
+pub fn thread_times(pid: u32) -> BTreeMap<(String, u32), f64> {
     let mut times = BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return times;
     };
     for task in tasks.filter_map(Result::ok) {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue; // the thread ended meanwhile
         };
         if let Some((name, seconds)) = parse_task_stat(&stat) {
-            *times.entry(name).or_default() += seconds;
+            times.insert((name, tid), seconds);
         }
     }
     times
+}
+
+/// CPU seconds (user + system) used so far by process `pid`, threads that
+/// have ended included.
+pub fn process_time(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| parse_task_stat(&stat))
+        .map_or(0.0, |(_, seconds)| seconds)
 }
 
 /// Context switches (voluntary and not) of every thread of process `pid`
@@ -134,9 +148,9 @@ pub fn wait_until_quiet(pid: u32, limit: std::time::Duration) -> std::time::Dura
     let started = std::time::Instant::now();
     let window = std::time::Duration::from_millis(500);
     while started.elapsed() < limit {
-        let before: f64 = thread_times(pid).values().sum();
+        let before = process_time(pid);
         std::thread::sleep(window);
-        let used: f64 = thread_times(pid).values().sum::<f64>() - before;
+        let used = process_time(pid) - before;
         if used < 0.05 * window.as_secs_f64() {
             break;
         }
@@ -144,14 +158,19 @@ pub fn wait_until_quiet(pid: u32, limit: std::time::Duration) -> std::time::Dura
     started.elapsed()
 }
 
-/// Thread times of a process between two readings, by name.
+/// CPU seconds of each thread between two readings, summed by thread
+/// name; threads that ended meanwhile are not counted (their time is in
+/// [`process_time`]).
 pub fn thread_times_since(
-    now: &BTreeMap<String, f64>,
-    earlier: &BTreeMap<String, f64>,
+    now: &BTreeMap<(String, u32), f64>,
+    earlier: &BTreeMap<(String, u32), f64>,
 ) -> BTreeMap<String, f64> {
-    now.iter()
-        .map(|(name, t)| (name.clone(), t - earlier.get(name).copied().unwrap_or(0.0)))
-        .collect()
+    let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
+    for (key, t) in now {
+        let before = earlier.get(key).copied().unwrap_or(0.0);
+        *by_name.entry(key.0.clone()).or_default() += t - before;
+    }
+    by_name
 }
 
 #[cfg(test)]
@@ -169,6 +188,7 @@ mod tests {
     #[test]
     fn this_process_uses_cpu_and_the_machine_reports_its_states() {
         let before = thread_times(std::process::id());
+        let process_before = process_time(std::process::id());
         let t = std::time::Instant::now();
         let mut x = 0u64;
         while t.elapsed().as_millis() < 150 {
@@ -178,6 +198,7 @@ mod tests {
         let after = thread_times(std::process::id());
         let used: f64 = thread_times_since(&after, &before).values().sum();
         assert!(used > 0.0, "no CPU time counted for a busy thread");
+        assert!(process_time(std::process::id()) - process_before > 0.0);
         assert!(context_switches(std::process::id()) > 0);
         let m = MachineTimes::now().expect("/proc/stat");
         assert!(m.total() > 0.0 && (0.0..=1.0).contains(&m.steal_share()));

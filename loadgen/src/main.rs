@@ -284,9 +284,10 @@ async fn drive(
     })
 }
 
-/// The notary's batch counters (`/metrics`): batches, attestations in
-/// them, and seconds spent in their synced writes, so far.
-async fn batch_counters(addr: SocketAddr) -> Result<(f64, f64, f64)> {
+/// The notary's batch counters (`/metrics`): batches prepared, attestations
+/// in them, batches written (with a checkpoint), and seconds spent in those
+/// synced writes, so far.
+async fn batch_counters(addr: SocketAddr) -> Result<(f64, f64, f64, f64)> {
     let (_, body) = Conn::connect(addr).await?.get("/metrics").await?;
     let text = String::from_utf8_lossy(&body);
     let value = |name: &str| {
@@ -297,6 +298,7 @@ async fn batch_counters(addr: SocketAddr) -> Result<(f64, f64, f64)> {
     Ok((
         value("share_audit_batch_size_count"),
         value("share_audit_batch_size_sum"),
+        value("share_audit_fsync_seconds_count"),
         value("share_audit_fsync_seconds_sum"),
     ))
 }
@@ -402,19 +404,21 @@ async fn ingest(
         rate,
     )
     .await?;
-    let breakdown = Breakdown::between(&start, &Snapshot::take(common.notary_pid), run.ok());
-    let (batches, batched, write_s) = {
+    let end = Snapshot::take(common.notary_pid);
+    let mut breakdown = Breakdown::between(&start, &end, run.ok());
+    let (batches, batched, written, write_s) = {
         let after = batch_counters(addr).await?;
         (
             after.0 - batches_before.0,
             after.1 - batches_before.1,
             after.2 - batches_before.2,
+            after.3 - batches_before.3,
         )
     };
     // The synced write's time per batch is the disk's latency as the
     // notary sees it: on a shared VM it drifts, and with it the throughput
     // a fixed number of connections can reach.
-    let write_ms = 1000.0 * write_s / batches.max(1.0);
+    let write_ms = 1000.0 * write_s / written.max(1.0);
     let batch_mean = batched / batches.max(1.0);
     print_run("ingest", &run);
     cli::outln!("batches: {batch_mean:.1} attestations each, synced write {write_ms:.2} ms each");
@@ -431,9 +435,11 @@ async fn ingest(
             loadgen::machine::wait_until_quiet(pid, Duration::from_secs(30))
         })
         .await?;
+        breakdown.add_deferred(&end, &Snapshot::take(common.notary_pid));
         cli::outln!(
-            "waited {:.1} s for the notary to go quiet (flushes, compactions)",
-            waited.as_secs_f64()
+            "waited {:.1} s for the notary to go quiet; its flushes and compactions meanwhile: {:.1} µs per attestation",
+            waited.as_secs_f64(),
+            breakdown.us_per_request.last().map_or(0.0, |r| r.1)
         );
     }
     let after = probe().await?;

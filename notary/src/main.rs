@@ -299,6 +299,9 @@ fn run(cli: Cli) -> Result<()> {
                 std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(http_threads.unwrap_or(half_the_cores).max(1))
+                // Named, like the verification threads, the sequencer and
+                // the writer, so that profiles and `loadgen` can tell them apart.
+                .thread_name("http")
                 .enable_all()
                 .build()?;
             let limits = notary::server::Limits {
