@@ -145,7 +145,9 @@ impl Probe {
 /// is the median of every sample of both probes, and a run's ratio is its
 /// throughput over that median. The run is *steady* when the two probes'
 /// medians differ by at most 10% of it; a ratio from an unsteady run says
-/// more about the machine's neighbours than about the notary.
+/// more about the machine's neighbours than about the notary. So does one
+/// during whose load the hypervisor stole more than [`MAX_STEAL`] of the
+/// machine's time (`loadgen ingest` checks both).
 #[derive(Debug, Clone)]
 pub struct Ceiling {
     pub before: Probe,
@@ -155,6 +157,10 @@ pub struct Ceiling {
 /// Largest difference between the medians of the probes before and after a
 /// run, as a share of the ceiling, for the run to count as steady.
 pub const STEADY: f64 = 0.10;
+
+/// Largest share of the machine's time the hypervisor may steal during the
+/// load for the run to count as steady.
+pub const MAX_STEAL: f64 = 0.02;
 
 impl Ceiling {
     /// Every sample of both probes.

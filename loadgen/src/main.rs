@@ -448,10 +448,14 @@ async fn ingest(
     let strict = ceiling.median();
     let (lo, hi) = ceiling.range();
     let ratio = run.per_s() / strict;
+    // Stolen time is CPU the notary did not get: a run that lost more than
+    // MAX_STEAL of the machine is not a measure of the notary either.
+    let steady = ceiling.steady() && breakdown.steal_share <= ceiling::MAX_STEAL;
     cli::outln!(
-        "ceiling (median of all samples) {strict:.0}/s, range {lo:.0}–{hi:.0}, before/after drift {:.1}%{}",
+        "ceiling (median of all samples) {strict:.0}/s, range {lo:.0}–{hi:.0}, before/after drift {:.1}%, steal during the load {:.1}%{}",
         100.0 * ceiling.drift(),
-        if ceiling.steady() { "" } else { " — UNSTEADY: the machine changed during the run; do not quote its ratio" }
+        100.0 * breakdown.steal_share,
+        if steady { "" } else { " — UNSTEADY: the machine changed during the run; do not quote its ratio" }
     );
     cli::outln!("ingest / verify_strict ceiling = {ratio:.2}");
     let entries = tree_size(addr).await?;
@@ -472,7 +476,7 @@ async fn ingest(
                 "ceiling_samples": [&ceiling.before.samples, &ceiling.after.samples],
                 "ceiling_range": [lo, hi],
                 "ceiling_drift": ceiling.drift(),
-                "steady": ceiling.steady(),
+                "steady": steady,
                 "steal_share": [ceiling.before.steal_share, breakdown.steal_share, ceiling.after.steal_share],
                 "cpu_mhz": ceiling.before.mhz,
                 "cpu_us_per_request": breakdown.to_json(),
